@@ -1,0 +1,31 @@
+# Everything runs inside .venv, created on first use; the stamp reinstalls when pyproject.toml changes.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-test
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/gen-project --models 300 --force
+	cd generated/realistic-m300-s0 && ../../$(BIN)/python manage.py check
+
+test: $(STAMP)
+	$(BIN)/ruff check generator experiments tests
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check generator experiments tests
+	$(BIN)/ruff format --check generator experiments tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_generator.py
+
+clean:
+	rm -rf generated .pytest_cache

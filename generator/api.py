@@ -1,0 +1,23 @@
+"""Public entry point for other packages (the runner): build a project from options, return its manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.options import GenOptions, default_output, resolve_options
+
+__all__ = ["GenOptions", "default_output", "generate_project", "resolve_options"]
+
+
+def generate_project(options: GenOptions, output: Path, *, build_db: bool = True, force: bool = False) -> dict:
+    """Write the project for ``options`` into ``output`` (and its SQLite DB unless ``build_db`` is false).
+
+    Returns the manifest dict, also written to ``output/manifest.json``. Keys:
+    generator, generator_version, options, counts{apps, models, fields, relations, url_patterns, views,
+    templates, lines_of_code}, content_hash, settings_module ("config.settings"), wsgi ("config.wsgi:application"),
+    urls (one concrete path per generated URL pattern, e.g. "/billing/invoice/1/"), database ("db.sqlite3" or None).
+    Raises generator.errors.GeneratorError (OutputDirError when ``output`` is not ours to replace).
+    """
+    from generator.project import write_project
+
+    return write_project(options, Path(output), build_db=build_db, force=force)

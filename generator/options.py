@@ -1,0 +1,117 @@
+"""Options of ``gen-project``: validated once, then frozen. Everything downstream is a pure function of them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from generator.errors import OptionError
+
+PROFILES = ("minimal", "realistic")
+
+# Per-profile defaults of the weight knobs. `realistic` is what later calibration tunes.
+PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
+    "minimal": {"fields_per_model": 3, "relations_per_model": 0.5, "loc_per_model": 0, "imports": 0},
+    "realistic": {"fields_per_model": 14, "relations_per_model": 2.0, "loc_per_model": 150, "imports": 12},
+}
+
+MODELS_PER_APP = 12
+MAX_FIELDS_PER_MODEL = 200
+MAX_LOC_PER_MODEL = 5000
+
+
+@dataclass(frozen=True)
+class GenOptions:
+    models: int
+    apps: int
+    profile: str
+    seed: int
+    rows_per_model: int
+    fields_per_model: int
+    relations_per_model: float
+    loc_per_model: int
+    imports: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def is_realistic(self) -> bool:
+        return self.profile == "realistic"
+
+
+OPTION_NAMES = tuple(f.name for f in fields(GenOptions))
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _whole(name: str, value, *, minimum: int, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise OptionError(_flag(name), f"expected a whole number, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise OptionError(_flag(name), f"expected a whole number, got {value!r}") from None
+    if number < minimum:
+        raise OptionError(_flag(name), f"must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise OptionError(_flag(name), f"must be at most {maximum}, got {number}")
+    return number
+
+
+def _fraction(name: str, value, *, minimum: float, maximum: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise OptionError(_flag(name), f"expected a number, got {value!r}") from None
+    if not minimum <= number <= maximum:
+        raise OptionError(_flag(name), f"must be between {minimum} and {maximum}, got {number}")
+    return number
+
+
+def resolve_options(
+    models,
+    *,
+    apps=None,
+    profile: str = "realistic",
+    seed=0,
+    rows_per_model=20,
+    fields_per_model=None,
+    relations_per_model=None,
+    loc_per_model=None,
+    imports=None,
+) -> GenOptions:
+    """Validate raw option values (ints or strings) and fill profile defaults.
+
+    Raises OptionError naming the offending option.
+    """
+    from generator.imports import IMPORT_CATALOGUE
+
+    models = _whole("models", models, minimum=1)
+    if profile not in PROFILES:
+        raise OptionError("--profile", f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    apps = max(1, round(models / MODELS_PER_APP)) if apps is None else _whole("apps", apps, minimum=1)
+    if apps > models:
+        raise OptionError("--apps", f"cannot exceed --models ({apps} apps for {models} models)")
+    defaults = PROFILE_DEFAULTS[profile]
+    fields_per_model = defaults["fields_per_model"] if fields_per_model is None else fields_per_model
+    relations_per_model = defaults["relations_per_model"] if relations_per_model is None else relations_per_model
+    loc_per_model = defaults["loc_per_model"] if loc_per_model is None else loc_per_model
+    imports = defaults["imports"] if imports is None else imports
+    return GenOptions(
+        models=models,
+        apps=apps,
+        profile=profile,
+        seed=_whole("seed", seed, minimum=0),
+        rows_per_model=_whole("rows_per_model", rows_per_model, minimum=0, maximum=100_000),
+        fields_per_model=_whole("fields_per_model", fields_per_model, minimum=1, maximum=MAX_FIELDS_PER_MODEL),
+        relations_per_model=_fraction("relations_per_model", relations_per_model, minimum=0.0, maximum=20.0),
+        loc_per_model=_whole("loc_per_model", loc_per_model, minimum=0, maximum=MAX_LOC_PER_MODEL),
+        imports=_whole("imports", imports, minimum=0, maximum=len(IMPORT_CATALOGUE)),
+    )
+
+
+def default_output(options: GenOptions) -> Path:
+    return Path("generated") / f"{options.profile}-m{options.models}-s{options.seed}"
