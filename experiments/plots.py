@@ -1,0 +1,232 @@
+"""PNG figures of an analysis: one file per figure, one line per mode, error bars from bootstrap CIs.
+
+matplotlib is imported inside the functions (Agg canvas, no pyplot global state); pandas objects are
+only received, never imported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from experiments.columns import label
+
+if TYPE_CHECKING:
+    from experiments.analysis import Analysis
+
+MODE_STYLE: dict[str, tuple[str, str]] = {  # mode -> (colour, marker); same in every figure
+    "lazy": ("#d62728", "o"),
+    "prefork": ("#1f77b4", "s"),
+    "prewarm": ("#2ca02c", "^"),
+    "prewarm-freeze": ("#9467bd", "D"),
+}
+_EXTRA_STYLES = (("#ff7f0e", "v"), ("#8c564b", "P"), ("#e377c2", "X"), ("#7f7f7f", "*"), ("#17becf", "h"))
+
+FIGSIZE = (7.5, 4.8)
+DPI = 130
+
+
+@dataclass(frozen=True)
+class PlotResult:
+    name: str  # file stem, e.g. "startup_vs_models"
+    title: str
+    path: Path | None  # the written PNG; None when skipped
+    skipped: str = ""  # why the figure was not drawn
+    note: str = ""  # remark for the report (e.g. the slice shown)
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.png"
+
+
+def mode_style(mode: str, modes: list[str]) -> tuple[str, str]:
+    if mode in MODE_STYLE:
+        return MODE_STYLE[mode]
+    others = [m for m in modes if m not in MODE_STYLE]
+    return _EXTRA_STYLES[others.index(mode) % len(_EXTRA_STYLES)] if mode in others else _EXTRA_STYLES[0]
+
+
+def _figure():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=FIGSIZE, dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.grid(True, which="major", alpha=0.35)
+    return fig, ax
+
+
+def _errors(rows) -> list[list[float]]:
+    """Asymmetric error bars from CI bounds, never negative."""
+    low = (rows["median"] - rows["ci_low"]).clip(lower=0).tolist()
+    high = (rows["ci_high"] - rows["median"]).clip(lower=0).tolist()
+    return [low, high]
+
+
+def _set_ticks(ax, xs) -> None:
+    xs = sorted({int(x) for x in xs})
+    if len(xs) <= 12:
+        ax.set_xticks(xs)
+        ax.set_xticklabels([str(x) for x in xs])
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    return path
+
+
+def _modes(rows) -> list[str]:
+    from experiments.analysis import ordered_modes
+
+    return ordered_modes(rows["mode"])
+
+
+def plot_metric_vs_models(
+    summary, metric: str, path: Path, *, workers: int | None, title: str, log_y: bool = False
+) -> PlotResult:
+    """Median of ``metric`` against models at a fixed worker count, one line per mode."""
+    name = Path(path).stem
+    rows = (
+        summary[(summary["metric"] == metric) & (summary["workers"] == workers)]
+        if workers is not None
+        else summary[:0]
+    )
+    if rows.empty:
+        return PlotResult(name, title, None, skipped=f"no successful runs with {metric}")
+    xs = sorted(rows["models"].unique())
+    if len(xs) < 2:
+        return PlotResult(
+            name,
+            title,
+            None,
+            skipped=f"a single value of models ({xs[0]}) at workers={workers}: no axis to plot",
+        )
+    note = f"workers={workers}"
+    if log_y and (rows["median"] <= 0).any():
+        log_y = False
+        note += "; linear y axis because some values are not positive"
+    fig, ax = _figure()
+    modes = _modes(rows)
+    for mode in modes:
+        data = rows[rows["mode"] == mode].sort_values("models")
+        colour, marker = mode_style(mode, modes)
+        ax.errorbar(
+            data["models"].tolist(),
+            data["median"].tolist(),
+            yerr=_errors(data),
+            label=mode,
+            color=colour,
+            marker=marker,
+            markersize=6,
+            linewidth=1.8,
+            capsize=4,
+        )
+    if log_y:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.grid(True, which="minor", alpha=0.15)
+    _set_ticks(ax, xs)
+    ax.set_xlabel(label("models"))
+    ax.set_ylabel(label(metric) + (", log scale" if log_y else ""))
+    ax.set_title(f"{title} (workers={workers})")
+    ax.legend(title="mode")
+    if not log_y:
+        ax.set_ylim(bottom=0)
+    return PlotResult(name, title, _save(fig, Path(path)), note=note)
+
+
+def plot_memory_vs_workers(
+    summary, per_worker, path: Path, *, models: int | None, title: str, metric: str = "memory_mb"
+) -> PlotResult:
+    """Median memory against workers at a fixed model count, one line per mode, with the fitted lines."""
+    name = Path(path).stem
+    rows = (
+        summary[(summary["metric"] == metric) & (summary["models"] == models)]
+        if models is not None
+        else summary[:0]
+    )
+    if rows.empty:
+        return PlotResult(name, title, None, skipped=f"no successful runs with {metric}")
+    xs = sorted(rows["workers"].unique())
+    if len(xs) < 2:
+        return PlotResult(
+            name,
+            title,
+            None,
+            skipped=f"a single value of workers ({xs[0]}) at models={models}: no axis to plot",
+        )
+    fits = per_worker[per_worker["models"] == models]
+    fig, ax = _figure()
+    modes = _modes(rows)
+    for mode in modes:
+        data = rows[rows["mode"] == mode].sort_values("workers")
+        colour, marker = mode_style(mode, modes)
+        fit = fits[fits["mode"] == mode]
+        legend = mode
+        if not fit.empty:
+            f = fit.iloc[0]
+            legend = f"{mode}: {f['slope']:+.1f} MB/worker (R²={f['r2']:.2f})"
+            x0, x1 = float(f["workers_min"]), float(f["workers_max"])
+            ax.plot(
+                [x0, x1],
+                [f["intercept"] + f["slope"] * x0, f["intercept"] + f["slope"] * x1],
+                color=colour,
+                linestyle="--",
+                linewidth=1.5,
+            )
+        ax.errorbar(
+            data["workers"].tolist(),
+            data["median"].tolist(),
+            yerr=_errors(data),
+            label=legend,
+            color=colour,
+            marker=marker,
+            markersize=6,
+            linestyle="none",
+            capsize=4,
+        )
+    _set_ticks(ax, xs)
+    ax.set_xlabel(label("workers"))
+    ax.set_ylabel(label(metric))
+    ax.set_title(f"{title} (models={models}; dashed: linear fit)")
+    ax.set_ylim(bottom=0)
+    ax.legend(title="mode", fontsize="small")
+    return PlotResult(name, title, _save(fig, Path(path)), note=f"models={models}")
+
+
+def write_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
+    """Write the four figures into ``out_dir``; a skipped figure removes any stale PNG of the same name."""
+    out_dir = Path(out_dir)
+    s, w = analysis.summary, analysis.models_plot_workers
+    results = [
+        plot_metric_vs_models(
+            s, "startup_s", out_dir / "startup_vs_models.png", workers=w, title="Startup time vs project size"
+        ),
+        plot_metric_vs_models(
+            s, "memory_mb", out_dir / "memory_vs_models.png", workers=w, title="Memory (PSS) vs project size"
+        ),
+        plot_metric_vs_models(
+            s,
+            "first_query_ms",
+            out_dir / "first_query_vs_models.png",
+            workers=w,
+            title="First query latency vs project size",
+            log_y=True,
+        ),
+        plot_memory_vs_workers(
+            s,
+            analysis.per_worker,
+            out_dir / "memory_vs_workers.png",
+            models=analysis.workers_plot_models,
+            title="Memory (PSS) vs workers",
+        ),
+    ]
+    for result in results:
+        if result.path is None:
+            (out_dir / result.filename).unlink(missing_ok=True)
+    return results

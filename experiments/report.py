@@ -1,0 +1,328 @@
+"""Text formatters of an analysis: the talk-style seed table and report.md. They return lines; only the
+CLI prints or writes. pandas objects are received, never imported here."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from experiments.columns import BY_NAME
+
+if TYPE_CHECKING:
+    from experiments.analysis import Analysis
+    from experiments.plots import PlotResult
+
+# The talk's figures per mode (its own project and hardware), and its memory cost of one more worker.
+TALK: dict[str, dict[str, float]] = {
+    "lazy": {"startup_s": 13, "memory_mb": 903, "first_query_ms": 3747},
+    "prefork": {"startup_s": 132, "memory_mb": 769, "first_query_ms": 85},
+    "prewarm": {"startup_s": 9, "memory_mb": 316, "first_query_ms": 121},
+}
+TALK_MB_PER_WORKER = 25
+
+SEED_LABELS: dict[str, str] = {"startup_s": "startup", "memory_mb": "memory", "first_query_ms": "first_query"}
+_LABEL_WIDTH = 14
+
+
+def fmt(value: float | None) -> str:
+    """A measurement at a precision a reader can take in: 0.46, 9.3, 132, 3747."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    value = float(value)
+    size = abs(value)
+    if size >= 10 or size == 0:
+        return f"{value:.0f}"
+    if size >= 1:
+        return f"{value:.1f}"
+    if size >= 0.01:
+        return f"{value:.2f}"
+    return f"{value:.2g}"
+
+
+def fmt_ci(median: float, low: float, high: float) -> str:
+    if any(_isnan(v) for v in (median, low, high)):
+        return fmt(median)
+    return f"{fmt(median)} [{fmt(low)}–{fmt(high)}]"
+
+
+def _isnan(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _unit(metric: str) -> str:
+    return BY_NAME[metric].unit if metric in BY_NAME else ""
+
+
+def seed_block_lines(seed, metrics: Sequence[str] = tuple(SEED_LABELS)) -> list[str]:
+    """The talk-style block per mode, blocks separated by a blank line::
+
+    [prewarm] models=300 workers=4
+    startup       = 0.46 s
+    memory        = 74 MB
+    first_query   = 11 ms
+    """
+    if seed is None or len(seed) == 0:
+        return ["(no successful runs to tabulate)"]
+    lines: list[str] = []
+    for _, row in seed.iterrows():
+        if lines:
+            lines.append("")
+        lines.append(f"[{row['mode']}] models={int(row['models'])} workers={int(row['workers'])}")
+        for metric in metrics:
+            name = SEED_LABELS.get(metric, metric)
+            value = row.get(metric)
+            unit = "" if _isnan(value) else f" {_unit(metric)}".rstrip()
+            lines.append(f"{name:<{_LABEL_WIDTH}}= {fmt(value)}{unit}")
+    return lines
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence], align: str = "") -> list[str]:
+    """A GitHub markdown table; ``align`` has one letter per column, l or r (default: first l, rest r)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    align = [":---" if a == "l" else "---:" for a in align]
+    out = ["| " + " | ".join(_cell(h) for h in header) + " |", "| " + " | ".join(align) + " |"]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _seed_section(a: Analysis) -> list[str]:
+    metrics = list(SEED_LABELS)
+    lines = ["## Seed table beside the talk", ""]
+    if len(a.seed) == 0:
+        return lines + ["No successful runs: nothing to compare.", ""]
+    lines += [
+        f"Our point: **models={a.seed_models}, workers={a.seed_workers}**; median of n runs, "
+        "95 % bootstrap CI in brackets. The talk measured its own project on its own hardware, so absolute "
+        "values differ with size; the ratios between modes are the comparable part.",
+        "",
+    ]
+    header = ["mode", "n"]
+    for m in metrics:
+        header += [f"{SEED_LABELS[m]} ({_unit(m)})", "talk"]
+    rows = []
+    for _, r in a.seed.iterrows():
+        talk = TALK.get(r["mode"], {})
+        row = [r["mode"], int(r["n"])]
+        for m in metrics:
+            row += [fmt_ci(r[m], r[f"{m}_ci_low"], r[f"{m}_ci_high"]), f"{talk[m]:g}" if m in talk else "—"]
+        rows.append(row)
+    lines += markdown_table(header, rows) + [""]
+
+    lazy = a.seed[a.seed["mode"] == "lazy"]
+    if not lazy.empty and len(a.seed) > 1:
+        base = lazy.iloc[0]
+        lines += ["Relative to lazy (value ÷ lazy's value):", ""]
+        header = ["mode"]
+        for m in metrics:
+            header += [f"{SEED_LABELS[m]} ours", "talk"]
+        rows = []
+        for _, r in a.seed.iterrows():
+            talk = TALK.get(r["mode"], {})
+            row = [r["mode"]]
+            for m in metrics:
+                ours = r[m] / base[m] if base[m] and not _isnan(r[m]) and not _isnan(base[m]) else math.nan
+                theirs = talk[m] / TALK["lazy"][m] if m in talk else math.nan
+                row += [_ratio(ours), _ratio(theirs)]
+            rows.append(row)
+        lines += markdown_table(header, rows) + [""]
+    lines += ["```", *seed_block_lines(a.seed), "```", ""]
+    return lines
+
+
+def _ratio(v: float) -> str:
+    if _isnan(v):
+        return "—"
+    return f"{v:.0f}×" if v >= 10 else f"{v:.2f}×"
+
+
+def _per_worker_section(a: Analysis) -> list[str]:
+    lines = [
+        "## Memory per extra worker",
+        "",
+        f"The talk: **{TALK_MB_PER_WORKER} MB per extra worker**. Ours: least-squares fit of memory_mb on "
+        "workers over the individual ok runs, per mode and project size.",
+        "",
+    ]
+    if len(a.per_worker) == 0:
+        return lines + [
+            "Not measured: no mode has ok runs at two or more worker counts for the same models.",
+            "",
+        ]
+    rows = [
+        [
+            r["mode"],
+            int(r["models"]),
+            f"{int(r['workers_min'])}–{int(r['workers_max'])}",
+            f"{r['slope']:.1f}",
+            "n/a" if _isnan(r["slope_se"]) else f"{r['slope_se']:.1f}",
+            f"{r['intercept']:.0f}",
+            f"{r['r2']:.3f}" if not _isnan(r["r2"]) else "n/a",
+            int(r["n"]),
+            TALK_MB_PER_WORKER,
+        ]
+        for _, r in a.per_worker.iterrows()
+    ]
+    header = [
+        "mode",
+        "models",
+        "workers",
+        "MB per extra worker",
+        "± s.e.",
+        "intercept (MB)",
+        "R²",
+        "runs",
+        "talk",
+    ]
+    return lines + markdown_table(header, rows) + [""]
+
+
+def _scaling_section(a: Analysis) -> list[str]:
+    lines = [
+        "## Growth per 100 models",
+        "",
+        "Least-squares fit of each metric on models over the individual ok runs, per mode and worker count; "
+        "the slope is the cost of 100 more models.",
+        "",
+    ]
+    if len(a.scaling) == 0:
+        return lines + [
+            "Not measured: no mode has ok runs at two or more model counts for the same workers.",
+            "",
+        ]
+    rows = [
+        [
+            r["mode"],
+            int(r["workers"]),
+            r["metric"],
+            f"{r['slope']:+.3g} {r['unit']}".rstrip(),
+            f"{fmt(r['intercept'])} {r['unit']}".rstrip(),
+            f"{r['r2']:.3f}" if not _isnan(r["r2"]) else "n/a",
+            f"{int(r['models_min'])}–{int(r['models_max'])}",
+            int(r["n"]),
+        ]
+        for _, r in a.scaling.iterrows()
+    ]
+    header = ["mode", "workers", "metric", "per 100 models", "at 0 models", "R²", "models", "runs"]
+    return lines + markdown_table(header, rows, "lrlrrrrr") + [""]
+
+
+def _plots_section(plots: Sequence[PlotResult]) -> list[str]:
+    lines = ["## Plots", ""]
+    for p in plots:
+        lines.append(f"### {p.title}")
+        lines.append("")
+        if p.path is None:
+            lines.append(f"_Skipped: {p.skipped}._")
+        else:
+            lines.append(f"![{p.title}]({p.filename})")
+            if p.note:
+                lines += ["", f"_{p.note}; error bars: 95 % bootstrap CI of the median._"]
+        lines.append("")
+    return lines
+
+
+def _summary_section(a: Analysis) -> list[str]:
+    lines = [
+        "## All points",
+        "",
+        "Median [95 % CI] of the talk's metrics at every measured point; every metric is in `summary.csv`.",
+        "",
+    ]
+    s = a.summary
+    if len(s) == 0:
+        return lines + ["No successful runs.", ""]
+    metrics = list(SEED_LABELS)
+    header = ["mode", "models", "workers", "n"] + [f"{SEED_LABELS[m]} ({_unit(m)})" for m in metrics]
+    rows = []
+    points = s[["mode", "models", "workers"]].drop_duplicates()
+    for _, p in points.iterrows():
+        at = s[(s["mode"] == p["mode"]) & (s["models"] == p["models"]) & (s["workers"] == p["workers"])]
+        cells, n = [], 0
+        for m in metrics:
+            hit = at[at["metric"] == m]
+            if hit.empty:
+                cells.append("n/a")
+            else:
+                h = hit.iloc[0]
+                n = max(n, int(h["n"]))
+                cells.append(fmt_ci(h["median"], h["ci_low"], h["ci_high"]))
+        rows.append([p["mode"], int(p["models"]), int(p["workers"]), n, *cells])
+    return lines + markdown_table(header, rows) + [""]
+
+
+def _failures_section(a: Analysis, limit: int = 20) -> list[str]:
+    df = a.df
+    failed = df[df["status"] != "ok"]
+    if len(failed) == 0:
+        return []
+    counts = failed["status"].value_counts()
+    lines = [
+        "## Runs left out",
+        "",
+        f"{len(failed)} run(s) without status ok are excluded from every statistic: "
+        + ", ".join(f"{status} {count}" for status, count in counts.items())
+        + ".",
+        "",
+    ]
+    rows = []
+    for _, r in failed.head(limit).iterrows():
+        error = r.get("error")
+        first = "" if _isnan(error) else str(error).strip().splitlines()[0] if str(error).strip() else ""
+        if len(first) > 120:
+            first = first[:117] + "..."
+        ident = r.get("run_id")
+        rows.append(
+            [
+                "" if _isnan(ident) else ident,
+                "" if _isnan(r["mode"]) else r["mode"],
+                _int_or_blank(r["models"]),
+                _int_or_blank(r["workers"]),
+                r["status"],
+                first,
+            ]
+        )
+    lines += markdown_table(["run_id", "mode", "models", "workers", "status", "error"], rows, "llrrll")
+    if len(failed) > limit:
+        lines.append(f"\n… and {len(failed) - limit} more.")
+    return lines + [""]
+
+
+def _int_or_blank(v) -> str:
+    try:
+        return str(int(v))
+    except (TypeError, ValueError):
+        return ""
+
+
+def report_lines(a: Analysis, plots: Sequence[PlotResult], sources: Sequence[str | Path]) -> list[str]:
+    """report.md as lines: seed table vs the talk, per-worker memory, growth, plots, all points, failures."""
+    df = a.df
+    ok = int((df["status"] == "ok").sum())
+    modes = a.modes
+    lines = [
+        "# django-prefork-lab: results",
+        "",
+        "Sources: " + ", ".join(f"`{s}`" for s in sources),
+        "",
+        f"Runs: {len(df)} ({ok} ok, {len(df) - ok} not ok). Modes: {', '.join(modes) if modes else 'none'}.",
+        "",
+    ]
+    lines += _seed_section(a)
+    lines += _per_worker_section(a)
+    lines += _scaling_section(a)
+    lines += _plots_section(plots)
+    lines += _summary_section(a)
+    lines += _failures_section(a)
+    while lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def render_report(a: Analysis, plots: Sequence[PlotResult], sources: Sequence[str | Path]) -> str:
+    return "\n".join(report_lines(a, plots, sources)) + "\n"
