@@ -1,0 +1,137 @@
+"""Options → spec → files → database, written so that a failure leaves nothing behind."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from generator import __version__
+from generator.errors import GeneratorError, OutputDirError
+from generator.options import GenOptions
+from generator.render import count_url_patterns, render_project, sample_urls
+from generator.spec import ProjectSpec, build_spec
+
+GENERATOR_ID = "django-prefork-lab gen-project"
+MANIFEST = "manifest.json"
+DATABASE = "db.sqlite3"
+
+
+def content_hash(files: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return "sha256:" + digest.hexdigest()
+
+
+def count_lines(files: dict[str, str]) -> int:
+    return sum(1 for path, text in files.items() if path.endswith(".py") for line in text.splitlines() if line.strip())
+
+
+def build_manifest(spec: ProjectSpec, files: dict[str, str], *, with_db: bool) -> dict:
+    realistic = spec.realistic
+    models = spec.models
+    return {
+        "generator": GENERATOR_ID,
+        "generator_version": __version__,
+        "options": spec.options.as_dict(),
+        "counts": {
+            "apps": len(spec.apps),
+            "models": len(models),
+            "fields": sum(len(m.fields) for m in models),
+            "relations": len(spec.edges),
+            "url_patterns": count_url_patterns(spec),
+            "views": 1 + (4 * len(models) if realistic else len(spec.apps)),
+            "templates": sum(1 for path in files if path.endswith(".html")),
+            "lines_of_code": count_lines(files),
+            "files": len(files),
+        },
+        "content_hash": content_hash(files),
+        "settings_module": "config.settings",
+        "wsgi": "config.wsgi:application",
+        "database": DATABASE if with_db else None,
+        "urls": sample_urls(spec),
+    }
+
+
+def read_manifest(directory: Path) -> dict | None:
+    """The manifest if ``directory`` holds one written by this generator, else None."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("generator") == GENERATOR_ID else None
+
+
+def _prepare_output(output: Path, force: bool) -> bool:
+    """Make ``output`` an empty directory we may write; returns whether we created it."""
+    if output.is_symlink() or (output.exists() and not output.is_dir()):
+        raise OutputDirError(f"--output: {output} exists and is not a directory")
+    if not output.exists():
+        try:
+            output.mkdir(parents=True)
+        except OSError as exc:
+            raise OutputDirError(f"--output: cannot create {output}: {exc.strerror}") from None
+        return True
+    if not any(output.iterdir()):
+        return False
+    if not force:
+        raise OutputDirError(f"--output: {output} is not empty (use --force to replace a generated project)")
+    if read_manifest(output) is None:
+        raise OutputDirError(f"--output: {output} holds no manifest.json from gen-project; --force refuses to replace it")
+    _empty(output)
+    return False
+
+
+def _empty(directory: Path) -> None:
+    for child in directory.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def write_files(output: Path, files: dict[str, str]) -> None:
+    made: set[str] = set()
+    for path, text in files.items():
+        parent = os.path.dirname(path)
+        if parent not in made:
+            (output / parent).mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+        with open(output / path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+
+
+def build_database(output: Path, options: GenOptions) -> None:
+    """Create db.sqlite3 in a fresh interpreter running inside the project (its settings, its apps)."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "generator.dbbuild", "--rows", str(options.rows_per_model), "--seed", str(options.seed)]
+    result = subprocess.run(command, cwd=output, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = " | ".join(result.stderr.strip().splitlines()[-3:])
+        raise GeneratorError(f"building the database failed: {tail}")
+
+
+def write_project(options: GenOptions, output: Path, *, build_db: bool = True, force: bool = False) -> dict:
+    spec = build_spec(options)
+    files = render_project(spec)
+    manifest = build_manifest(spec, files, with_db=build_db)
+    created = _prepare_output(output, force)
+    try:
+        write_files(output, files)
+        if build_db:
+            build_database(output, options)
+        staging = output / (MANIFEST + ".partial")
+        staging.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        staging.replace(output / MANIFEST)
+    except BaseException:
+        if created:
+            shutil.rmtree(output, ignore_errors=True)
+        else:
+            _empty(output)
+        raise
+    return manifest
