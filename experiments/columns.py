@@ -40,6 +40,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("rss_mb", float, "MB", "total RSS after warm traffic (counts shared pages once per process)"),
     Column("master_pss_mb", float, "MB", "PSS of the uWSGI master after warm traffic"),
     Column("worker_uss_mb_mean", float, "MB", "mean USS per worker after warm traffic"),
+    # appended by the runner
+    Column("started_at", str, "", "UTC time the run started (ISO 8601)"),
+    Column("duration_s", float, "s", "wall time of the whole run: launch, traffic, memory and stop"),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

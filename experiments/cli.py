@@ -1,0 +1,135 @@
+"""``run-experiments SWEEP.yaml [--dry-run] [--fresh] [--output CSV]``: the only module here that prints."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED_RUNS, EXIT_USAGE = 0, 1, 2
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP: unwind like Ctrl-C so every ``finally`` kills its server."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, _frame):
+    raise Terminated(signum)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run-experiments",
+        description="Run a sweep: real uWSGI servers in each loading mode, one CSV row per run.",
+    )
+    parser.add_argument("sweep", type=Path, help="sweep file (YAML)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan and the estimated time; run nothing"
+    )
+    parser.add_argument("--fresh", action="store_true", help="start over instead of resuming the CSV")
+    parser.add_argument("--output", "-o", type=Path, help="results CSV (default: the sweep's output)")
+    parser.add_argument("--cache-dir", type=Path, help="where generated projects are built and kept")
+    return parser
+
+
+def _dry_run(sweep, output: Path, fresh: bool, cache_dir) -> list[str]:
+    from experiments.export_csv import ResultsCsv
+    from experiments.plan import estimate_s, make_plan
+    from experiments.progress import format_duration
+    from experiments.projects import default_cache_dir, is_built
+
+    done = set() if fresh else ResultsCsv(output).done_ids()
+    plan = make_plan(sweep, done)
+    cache_dir = cache_dir or default_cache_dir()
+    built = {p.key() for p in plan.projects if is_built(p, cache_dir)}
+    modes = sorted({s.mode for s in sweep.servers})
+    workers = sorted({s.workers for s in sweep.servers})
+    lines = [
+        f"sweep {sweep.name}: {len(plan.runs)} runs = {len(sweep.projects)} projects"
+        f" × {len(sweep.servers)} server settings"
+        f" ({', '.join(modes)}; workers {', '.join(map(str, workers))})"
+        f" × {sweep.repetitions} repetitions",
+        f"output: {output}" + (f" ({plan.done_count} runs already done)" if plan.done_count else ""),
+        f"to run: {len(plan.todo)} runs; projects to build: {len(plan.projects) - len(built)} "
+        f"of {len(plan.projects)} (cache {cache_dir})",
+        f"estimated time: {format_duration(estimate_s(plan, built))}",
+    ]
+    for index, run in enumerate(plan.todo[:20], 1):
+        lines.append(f"  {index:3d}. {run.run_id}  {run.describe()}")
+    if len(plan.todo) > 20:
+        lines.append(f"  … and {len(plan.todo) - 20} more")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from experiments.errors import ExperimentError
+    from experiments.sweep import load_sweep
+
+    try:
+        sweep = load_sweep(args.sweep)
+    except ExperimentError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    output = args.output.resolve() if args.output else sweep.output
+    cache_dir = args.cache_dir.resolve() if args.cache_dir else None
+    if args.dry_run:
+        print("\n".join(_dry_run(sweep, output, args.fresh, cache_dir)))
+        return EXIT_OK
+
+    from experiments.executor import UwsgiExecutor, find_uwsgi
+    from experiments.runner import run_sweep
+    from experiments.summary import summarize
+
+    interactive = sys.stderr.isatty()
+
+    def say(line: str) -> None:
+        if interactive:
+            sys.stderr.write("\r\033[K")
+        print(line, file=sys.stderr, flush=True)
+
+    def progress(line: str) -> None:
+        if interactive:
+            sys.stderr.write("\r\033[K" + line[:200])
+            sys.stderr.flush()
+
+    def each_run(run, measurement) -> None:
+        if not interactive:
+            print(f"{run.describe()}: {measurement.status}", file=sys.stderr, flush=True)
+
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        uwsgi = find_uwsgi()
+        outcome = run_sweep(
+            sweep,
+            UwsgiExecutor(uwsgi),
+            output=output,
+            fresh=args.fresh,
+            cache_dir=cache_dir,
+            uwsgi=uwsgi,
+            say=say,
+            progress=progress,
+            on_run=each_run,
+        )
+    except ExperimentError as exc:
+        say(f"Error: {exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        say(f"interrupted: finished runs are in {output}; run again to resume")
+        return 128 + signal.SIGINT
+    except Terminated as exc:
+        say(f"terminated by signal {exc.signum}: finished runs are in {output}; run again to resume")
+        return 128 + exc.signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if interactive:
+        sys.stderr.write("\n")
+    print("\n".join(summarize(outcome.rows)))
+    print(f"\n{outcome.ran} runs done ({outcome.failed} failed); results in {output}")
+    return EXIT_FAILED_RUNS if outcome.failed else EXIT_OK

@@ -1,0 +1,54 @@
+"""Memory of a process tree from /proc/<pid>/smaps_rollup: PSS, USS (private pages) and RSS, in kB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_FIELDS = {"Rss:": "rss", "Pss:": "pss", "Private_Clean:": "private_clean", "Private_Dirty:": "private_dirty"}
+
+
+@dataclass(frozen=True)
+class ProcessMemory:
+    pid: int
+    rss_kb: int
+    pss_kb: int
+    uss_kb: int  # Private_Clean + Private_Dirty
+
+
+def read_process(pid: int) -> ProcessMemory:
+    """Memory of one process; raises OSError (FileNotFoundError) when it is gone."""
+    values = dict.fromkeys(_FIELDS.values(), 0)
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+        for line in handle:
+            parts = line.split()
+            if parts and parts[0] in _FIELDS:
+                values[_FIELDS[parts[0]]] = int(parts[1])
+    return ProcessMemory(
+        pid=pid,
+        rss_kb=values["rss"],
+        pss_kb=values["pss"],
+        uss_kb=values["private_clean"] + values["private_dirty"],
+    )
+
+
+@dataclass(frozen=True)
+class TreeMemory:
+    master: ProcessMemory
+    workers: tuple[ProcessMemory, ...]
+
+    @property
+    def processes(self) -> tuple[ProcessMemory, ...]:
+        return (self.master, *self.workers)
+
+    def total_mb(self, field: str) -> float:
+        return sum(getattr(p, f"{field}_kb") for p in self.processes) / 1024
+
+    @property
+    def worker_uss_mb_mean(self) -> float:
+        if not self.workers:
+            return 0.0
+        return sum(w.uss_kb for w in self.workers) / len(self.workers) / 1024
+
+
+def read_tree(master_pid: int, worker_pids: list[int] | tuple[int, ...]) -> TreeMemory:
+    return TreeMemory(master=read_process(master_pid), workers=tuple(read_process(p) for p in worker_pids))

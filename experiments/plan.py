@@ -1,0 +1,131 @@
+"""The plan of a sweep: projects × servers × repetitions, stable run ids, seeded order, resume.
+
+Pure functions of the sweep (and of the run ids already finished): nothing here touches the disk or a process.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from dataclasses import dataclass
+
+from experiments.sweep import ProjectSpec, ServerSpec, Sweep, TrafficSpec, _short_hash
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    sweep: str
+    run_id: str
+    repetition: int  # 1-based
+    project: ProjectSpec
+    server: ServerSpec
+    traffic: TrafficSpec
+
+    @property
+    def mode(self) -> str:
+        return self.server.mode
+
+    @property
+    def workers(self) -> int:
+        return self.server.workers
+
+    def describe(self) -> str:
+        return f"{self.mode} {self.project.label} workers={self.workers} rep={self.repetition}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    runs: tuple[RunSpec, ...]  # every run of the sweep, in execution order
+    todo: tuple[RunSpec, ...]  # the runs still to do, same order
+    projects: tuple[ProjectSpec, ...]  # projects the runs to do need, in first-use order
+
+    @property
+    def done_count(self) -> int:
+        return len(self.runs) - len(self.todo)
+
+
+def run_id(project: ProjectSpec, server: ServerSpec, traffic: TrafficSpec, repetition: int) -> str:
+    """Stable id of one run: a hash of what is measured (not of timeouts, which only bound it)."""
+    return _short_hash(
+        {
+            "project": project.identity(),
+            "mode": server.mode,
+            "workers": server.workers,
+            "max_fd": server.max_fd,
+            "requests_per_worker": traffic.requests_per_worker,
+            "urls": list(traffic.urls),
+            "max_urls": traffic.max_urls,
+            "repetition": repetition,
+        }
+    )
+
+
+def make_plan(sweep: Sweep, done: frozenset[str] | set[str] = frozenset()) -> Plan:
+    """Every run in a seeded shuffled order; runs whose id is in ``done`` are left out of ``todo``."""
+    runs = [
+        RunSpec(
+            sweep=sweep.name,
+            run_id=run_id(project, server, sweep.traffic, repetition),
+            repetition=repetition,
+            project=project,
+            server=server,
+            traffic=sweep.traffic,
+        )
+        for repetition in range(1, sweep.repetitions + 1)
+        for project in sweep.projects
+        for server in sweep.servers
+    ]
+    random.Random(sweep.seed).shuffle(runs)
+    todo = tuple(run for run in runs if run.run_id not in done)
+    projects = tuple(dict.fromkeys(run.project for run in todo))
+    return Plan(runs=tuple(runs), todo=todo, projects=projects)
+
+
+# --------------------------------------------------------------------------- time estimates
+# A coarse model fitted on a 2-core machine with realistic generated projects; good to a factor of ~2.
+
+IMPORT_S_PER_MODEL = 0.006  # django.setup() + models import, per model (realistic profile)
+URLCONF_S_PER_MODEL = 0.0015  # first request: URLconf, views and templates, per model
+BASE_START_S = 0.35  # uWSGI + Django core
+REQUEST_S = 0.004  # one warm request
+STOP_S = 0.1
+BUILD_S_PER_MODEL = 0.08  # generate + migrate + fill the DB, per model
+ASSUMED_MODELS = 50  # existing projects, before they are looked at
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def estimate_run_s(run: RunSpec, cores: int | None = None) -> float:
+    cores = cores or _cores()
+    models = run.project.models or ASSUMED_MODELS
+    weight = 1.0 if run.project.options_dict.get("profile", "realistic") == "realistic" else 0.3
+    load = IMPORT_S_PER_MODEL * models * weight
+    waves = math.ceil(run.workers / cores)
+    if run.mode == "lazy":
+        startup = BASE_START_S + load * waves
+    else:
+        startup = (
+            BASE_START_S + load + (URLCONF_S_PER_MODEL * models * weight if run.mode != "prefork" else 0)
+        )
+    first = 0.0 if run.mode.startswith("prewarm") else URLCONF_S_PER_MODEL * models * weight * waves
+    traffic = REQUEST_S * run.workers * (run.traffic.requests_per_worker + 2) / min(cores, run.workers)
+    return startup + first + traffic + STOP_S
+
+
+def estimate_build_s(project: ProjectSpec) -> float:
+    if project.kind != "generated":
+        return 1.0
+    rows = project.options_dict.get("rows_per_model", 20)
+    return 1.0 + project.models * BUILD_S_PER_MODEL * (1 + rows / 200)
+
+
+def estimate_s(plan: Plan, built: set[str] | frozenset[str] = frozenset(), cores: int | None = None) -> float:
+    """Seconds for the runs still to do, plus building the projects not in ``built`` (project keys)."""
+    build = sum(estimate_build_s(p) for p in plan.projects if p.key() not in built)
+    return build + sum(estimate_run_s(run, cores) for run in plan.todo)

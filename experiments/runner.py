@@ -1,0 +1,134 @@
+"""One sweep end to end: resume, build projects, run each planned run, append its row the moment it ends.
+
+Output goes through the ``say`` (messages) and ``progress`` (progress bar) callbacks; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from experiments.environment import collect, now_iso, read_sidecar, sidecar_path, write_sidecar
+from experiments.errors import ExperimentError
+from experiments.executor import Executor, Measurement
+from experiments.export_csv import ResultsCsv
+from experiments.plan import Plan, RunSpec, estimate_build_s, estimate_run_s, make_plan
+from experiments.progress import Progress
+from experiments.projects import PreparedProject, default_cache_dir, prepare
+from experiments.sweep import Sweep
+
+
+@dataclass
+class SweepOutcome:
+    plan: Plan
+    ran: int
+    failed: int
+    rows: list[dict]  # every row of the CSV once the sweep is over (earlier sessions too)
+
+
+def make_row(
+    run: RunSpec, project: PreparedProject | None, measurement: Measurement, started_at: str
+) -> dict:
+    row = {
+        "sweep": run.sweep,
+        "run_id": run.run_id,
+        "repetition": run.repetition,
+        "mode": run.mode,
+        "workers": run.workers,
+        "project": run.project.label,
+        "models": project.models if project else run.project.models,
+        "apps": project.apps if project else run.project.options_dict.get("apps"),
+        "url_patterns": project.url_patterns if project else None,
+        "status": measurement.status,
+        "error": measurement.error,
+        "started_at": started_at,
+        "duration_s": measurement.timings.get("total"),
+    }
+    row.update(measurement.metrics())
+    return row
+
+
+def _noop(_line: str) -> None:
+    pass
+
+
+def run_sweep(
+    sweep: Sweep,
+    executor: Executor,
+    *,
+    output: Path | None = None,
+    fresh: bool = False,
+    cache_dir: Path | None = None,
+    uwsgi: str | None = None,
+    say: Callable[[str], None] = _noop,
+    progress: Callable[[str], None] = _noop,
+    on_run: Callable[[RunSpec, Measurement], None] | None = None,
+) -> SweepOutcome:
+    output = Path(output or sweep.output)
+    results = ResultsCsv(output)
+    sidecar = sidecar_path(output)
+    if fresh:
+        results.remove()
+        sidecar.unlink(missing_ok=True)
+    results.prepare()
+    plan = make_plan(sweep, results.done_ids())
+    if plan.done_count:
+        say(f"resuming {output}: {plan.done_count} of {len(plan.runs)} runs already done")
+
+    environment = read_sidecar(sidecar) or {"created_at": now_iso(), "invocations": []}
+    environment.update(collect(uwsgi))
+    environment["sweep"] = {
+        "name": sweep.name,
+        "file": str(sweep.source) if sweep.source else None,
+        "sha256": sweep.sha256,
+    }
+    invocation = {
+        "started_at": now_iso(),
+        "sweep_sha256": sweep.sha256,
+        "fresh": fresh,
+        "planned": len(plan.todo),
+    }
+    environment.setdefault("invocations", []).append(invocation)
+    write_sidecar(sidecar, environment)
+
+    cache_dir = cache_dir or default_cache_dir()
+    prepared: dict = {}
+    broken: dict = {}
+    for spec in plan.projects:
+        say(f"preparing project {spec.label} (~{estimate_build_s(spec):.0f} s if not cached)")
+        try:
+            prepared[spec] = prepare(spec, sweep.traffic, cache_dir)
+        except ExperimentError as exc:
+            broken[spec] = str(exc)
+            say(f"cannot prepare {spec.label}: {exc}")
+
+    bar = Progress(len(plan.todo), [estimate_run_s(run) for run in plan.todo])
+    ran = failed = 0
+    progress(bar.line())
+    for run in plan.todo:
+        progress(bar.line(run.describe()))
+        started_at = now_iso()
+        started = time.monotonic()
+        project = prepared.get(run.project)
+        if project is None:
+            measurement = Measurement(status="failed", error=broken.get(run.project, "project not prepared"))
+        else:
+            measurement = executor.run(run, project)
+        measurement.timings.setdefault("total", time.monotonic() - started)
+        results.append(make_row(run, project, measurement, started_at))
+        ran += 1
+        if measurement.status != "ok":
+            failed += 1
+            say(f"run {run.run_id} ({run.describe()}) {measurement.status}: {measurement.error[:300]}")
+        if on_run is not None:
+            on_run(run, measurement)
+        bar.advance(time.monotonic() - started)
+        progress(bar.line())
+
+    invocation.update({"finished_at": now_iso(), "ran": ran, "failed": failed})
+    write_sidecar(sidecar, environment)
+    planned = {run.run_id for run in plan.runs}
+    rows = [row for row in results.read_rows() if row.get("run_id") in planned]
+    return SweepOutcome(plan=plan, ran=ran, failed=failed, rows=rows)

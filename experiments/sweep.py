@@ -1,0 +1,416 @@
+"""Sweep files: load the YAML, validate every key (naming it and its line), expand lists into combinations.
+
+A list anywhere under ``project`` or ``server`` is swept as a cross-product, except ``project.urls``
+(one list of URLs). The result is a frozen :class:`Sweep` holding the expanded project and server
+combinations; ``plan.py`` crosses them with repetitions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from experiments.errors import ExperimentError, SweepError
+
+MODES = ("lazy", "prefork", "prewarm", "prewarm-freeze")
+TOP_KEYS = ("name", "repetitions", "seed", "project", "server", "traffic", "output")
+EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name")
+SERVER_KEYS = ("modes", "workers", "timeout", "max_fd")
+TRAFFIC_KEYS = ("requests_per_worker", "urls", "max_urls", "timeout")
+
+DEFAULT_WORKERS = 2
+DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_MAX_FD = 1024
+DEFAULT_REQUESTS_PER_WORKER = 20
+DEFAULT_MAX_URLS = 8
+DEFAULT_REQUEST_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """One project to measure: generated from options, or an existing one used unchanged."""
+
+    kind: str  # "generated" or "existing"
+    label: str
+    options: tuple[tuple[str, Any], ...] = ()  # generated: the resolved generator options
+    path: str = ""  # existing: absolute directory put on the python path
+    wsgi: str = ""  # existing: "module:callable"
+    env: tuple[tuple[str, str], ...] = ()
+    urls: tuple[str, ...] = ()  # warm-up and traffic URLs; empty: taken from the manifest (or "/")
+
+    @property
+    def options_dict(self) -> dict[str, Any]:
+        return dict(self.options)
+
+    @property
+    def models(self) -> int | None:
+        return self.options_dict.get("models")
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two projects the same, for run ids and the build cache."""
+        if self.kind == "generated":
+            return {"kind": "generated", "options": self.options_dict, "urls": list(self.urls)}
+        return {
+            "kind": "existing",
+            "path": self.path,
+            "wsgi": self.wsgi,
+            "env": dict(self.env),
+            "urls": list(self.urls),
+        }
+
+    def key(self) -> str:
+        return _short_hash(self.identity())
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    mode: str
+    workers: int
+    timeout: float = DEFAULT_TIMEOUT_S  # seconds until every worker must be ready
+    max_fd: int = DEFAULT_MAX_FD
+
+
+@dataclass(frozen=True)
+class TrafficSpec:
+    requests_per_worker: int = DEFAULT_REQUESTS_PER_WORKER
+    urls: tuple[str, ...] = ()  # override of the project's URLs
+    max_urls: int = DEFAULT_MAX_URLS
+    timeout: float = DEFAULT_REQUEST_TIMEOUT_S  # per request
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    repetitions: int
+    seed: int
+    projects: tuple[ProjectSpec, ...]
+    servers: tuple[ServerSpec, ...]
+    traffic: TrafficSpec
+    output: Path
+    source: Path | None = None
+    sha256: str = ""
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+def _short_hash(value: Any, length: int = 12) -> str:
+    import json
+
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+# --------------------------------------------------------------------------- YAML with line numbers
+
+
+def _collect_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            name = str(key_node.value)
+            key = f"{prefix}.{name}" if prefix else name
+            if name in seen:
+                raise SweepError(key, "duplicate key", key_node.start_mark.line + 1)
+            seen.add(name)
+            lines[key] = key_node.start_mark.line + 1
+            _collect_lines(value_node, key, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            key = f"{prefix}[{index}]"
+            lines[key] = item.start_mark.line + 1
+            _collect_lines(item, key, lines)
+
+
+def _load_yaml(text: str) -> tuple[Any, dict[str, int]]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SweepError("yaml", problem, mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise SweepError("yaml", str(exc).splitlines()[0]) from None
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+    if node is not None:
+        _collect_lines(node, "", lines)
+    return data, lines
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+class _Checker:
+    def __init__(self, lines: dict[str, int]):
+        self.lines = lines
+
+    def error(self, key: str, message: str) -> SweepError:
+        """The error for ``key``, at its own line or else at the nearest enclosing key's line."""
+        probe = key
+        while probe:
+            if probe in self.lines:
+                return SweepError(key, message, self.lines[probe])
+            if probe.endswith("]"):
+                probe = probe[: probe.rindex("[")]
+            elif "." in probe:
+                probe = probe.rpartition(".")[0]
+            else:
+                break
+        return SweepError(key, message)
+
+    def mapping(self, key: str, value: Any) -> dict:
+        if not isinstance(value, dict):
+            raise self.error(key, f"expected a mapping, got {_kind(value)}")
+        return value
+
+    def known(self, key: str, value: dict, allowed: tuple[str, ...]) -> None:
+        for name in value:
+            if name not in allowed:
+                full = f"{key}.{name}" if key else str(name)
+                raise self.error(full, f"unknown key; expected one of {', '.join(allowed)}")
+
+    def whole(self, key: str, value: Any, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"expected a whole number, got {value!r}")
+        if value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def positive(self, key: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise self.error(key, f"expected a positive number, got {value!r}")
+        return float(value)
+
+    def text(self, key: str, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(key, f"expected a non-empty string, got {value!r}")
+        return value
+
+    def url_list(self, key: str, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise self.error(key, "expected a non-empty list of URL paths")
+        urls = []
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.startswith("/"):
+                raise self.error(f"{key}[{index}]", f"expected a URL path starting with '/', got {item!r}")
+            urls.append(item)
+        return tuple(urls)
+
+    def swept(self, key: str, value: Any, check) -> list:
+        """A scalar, or a list swept as alternatives; each element checked."""
+        if isinstance(value, list):
+            if not value:
+                raise self.error(key, "an empty list sweeps nothing")
+            return [check(f"{key}[{i}]", item) for i, item in enumerate(value)]
+        return [check(key, value)]
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _product(choices: dict[str, list]) -> list[dict]:
+    names = list(choices)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(choices[n] for n in names))]
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _generated_projects(check: _Checker, raw: dict) -> list[ProjectSpec]:
+    try:
+        from generator.errors import OptionError
+        from generator.options import OPTION_NAMES, resolve_options
+    except ImportError as exc:  # pragma: no cover - the generator ships with this package
+        raise ExperimentError(f"the project generator is not available: {exc}") from None
+    allowed = (*OPTION_NAMES, "urls")
+    check.known("project", raw, allowed)
+    if "models" not in raw:
+        raise check.error(
+            "project", "needs either 'path' (an existing project) or 'models' (a generated one)"
+        )
+    urls = check.url_list("project.urls", raw["urls"]) if "urls" in raw else ()
+    choices: dict[str, list] = {}
+    for name, value in raw.items():
+        if name == "urls":
+            continue
+        if isinstance(value, dict):
+            raise check.error(f"project.{name}", "expected a value or a list of values, got a mapping")
+        choices[name] = check.swept(f"project.{name}", value, lambda _k, v: v)
+    projects = []
+    for combo in _product(choices):
+        try:
+            options = resolve_options(**combo)
+        except OptionError as exc:
+            name = exc.option.lstrip("-").replace("-", "_")
+            message = str(exc).split(": ", 1)[-1]
+            raise check.error(f"project.{name}", message) from None
+        except ImportError as exc:  # pragma: no cover - generator half-installed
+            raise ExperimentError(f"the project generator is not available: {exc}") from None
+        items = tuple(sorted(options.as_dict().items()))
+        label = f"{options.profile}-m{options.models}-s{options.seed}"
+        default = resolve_options(options.models, profile=options.profile, seed=options.seed)
+        if default != options:
+            label += "-" + _short_hash(dict(items), 6)
+        projects.append(ProjectSpec(kind="generated", label=label, options=items, urls=urls))
+    return projects
+
+
+def _existing_projects(check: _Checker, raw: dict, base_dir: Path) -> list[ProjectSpec]:
+    check.known("project", raw, EXISTING_KEYS)
+
+    def a_path(key: str, value: Any) -> str:
+        path = Path(check.text(key, value)).expanduser()
+        path = (base_dir / path).resolve() if not path.is_absolute() else path.resolve()
+        if not path.is_dir():
+            raise check.error(key, f"no such directory: {path}")
+        return str(path)
+
+    def a_wsgi(key: str, value: Any) -> str:
+        value = check.text(key, value)
+        module, _, attr = value.partition(":")
+        if (
+            not module
+            or not all(part.isidentifier() for part in module.split("."))
+            or (attr and not attr.isidentifier())
+        ):
+            raise check.error(key, f"expected 'package.module:callable', got {value!r}")
+        return value
+
+    paths = check.swept("project.path", raw["path"], a_path)
+    if "wsgi" not in raw:
+        raise check.error("project.wsgi", "required with project.path, e.g. 'mysite.wsgi:application'")
+    wsgis = check.swept("project.wsgi", raw["wsgi"], a_wsgi)
+    envs: list[dict] = [{}]
+    if "env" in raw:
+        env = check.mapping("project.env", raw["env"])
+
+        def a_value(key: str, value: Any) -> str:
+            if isinstance(value, dict | list) or value is None:
+                raise check.error(key, f"expected a string or number, got {_kind(value)}")
+            return str(value).lower() if isinstance(value, bool) else str(value)
+
+        envs = _product({str(k): check.swept(f"project.env.{k}", v, a_value) for k, v in env.items()})
+    urls = check.url_list("project.urls", raw["urls"]) if "urls" in raw else ()
+    name = check.text("project.name", raw["name"]) if "name" in raw else None
+    projects = []
+    for path, wsgi, env in itertools.product(paths, wsgis, envs):
+        label = name or Path(path).name
+        projects.append(
+            ProjectSpec(
+                kind="existing",
+                label=label,
+                path=path,
+                wsgi=wsgi,
+                env=tuple(sorted(env.items())),
+                urls=urls,
+            )
+        )
+    return projects
+
+
+def _servers(check: _Checker, raw: Any) -> list[ServerSpec]:
+    raw = {} if raw is None else check.mapping("server", raw)
+    check.known("server", raw, SERVER_KEYS)
+
+    def a_mode(key: str, value: Any) -> str:
+        if value not in MODES:
+            raise check.error(key, f"unknown mode {value!r}; choose from {', '.join(MODES)}")
+        return value
+
+    choices = {
+        "mode": check.swept("server.modes", raw.get("modes", list(MODES)), a_mode),
+        "workers": check.swept(
+            "server.workers", raw.get("workers", DEFAULT_WORKERS), lambda k, v: check.whole(k, v, 1)
+        ),
+        "timeout": check.swept("server.timeout", raw.get("timeout", DEFAULT_TIMEOUT_S), check.positive),
+        "max_fd": check.swept(
+            "server.max_fd", raw.get("max_fd", DEFAULT_MAX_FD), lambda k, v: check.whole(k, v, 64)
+        ),
+    }
+    return [ServerSpec(**combo) for combo in _product(choices)]
+
+
+def _traffic(check: _Checker, raw: Any) -> TrafficSpec:
+    raw = {} if raw is None else check.mapping("traffic", raw)
+    check.known("traffic", raw, TRAFFIC_KEYS)
+    return TrafficSpec(
+        requests_per_worker=check.whole(
+            "traffic.requests_per_worker", raw.get("requests_per_worker", DEFAULT_REQUESTS_PER_WORKER), 0
+        ),
+        urls=check.url_list("traffic.urls", raw["urls"]) if "urls" in raw else (),
+        max_urls=check.whole("traffic.max_urls", raw.get("max_urls", DEFAULT_MAX_URLS), 1),
+        timeout=check.positive("traffic.timeout", raw.get("timeout", DEFAULT_REQUEST_TIMEOUT_S)),
+    )
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def parse_sweep(
+    text: str, *, base_dir: Path, default_name: str = "sweep", source: Path | None = None
+) -> Sweep:
+    """Validate a sweep given as YAML text; relative paths are relative to ``base_dir``."""
+    data, lines = _load_yaml(text)
+    check = _Checker(lines)
+    if data is None:
+        raise SweepError("sweep", "the file is empty")
+    check.mapping("sweep", data)
+    check.known("", data, TOP_KEYS)
+    name = check.text("name", data["name"]) if "name" in data else default_name
+    if "/" in name or name.startswith("."):
+        raise check.error("name", f"must not contain '/' or start with '.', got {name!r}")
+    repetitions = check.whole("repetitions", data.get("repetitions", 1), 1)
+    seed = check.whole("seed", data.get("seed", 0), 0)
+    if "project" not in data:
+        raise check.error(
+            "project", "required: generator options (models: …) or an existing project (path: …)"
+        )
+    project = check.mapping("project", data["project"])
+    if "path" in project:
+        projects = _existing_projects(check, project, base_dir)
+    else:
+        projects = _generated_projects(check, project)
+    servers = _servers(check, data.get("server"))
+    traffic = _traffic(check, data.get("traffic"))
+    output = (
+        Path(check.text("output", data["output"])) if "output" in data else Path("results") / f"{name}.csv"
+    )
+    output = output.expanduser()
+    if not output.is_absolute():
+        output = base_dir / output
+    return Sweep(
+        name=name,
+        repetitions=repetitions,
+        seed=seed,
+        projects=tuple(dict.fromkeys(projects)),
+        servers=tuple(dict.fromkeys(servers)),
+        traffic=traffic,
+        output=output.resolve(),
+        source=source,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        raw=data,
+    )
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file. Raises SweepError (bad content) or ExperimentError (unreadable)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ExperimentError(f"{path}: no such sweep file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExperimentError(f"{path}: cannot read the sweep file ({exc})") from None
+    return parse_sweep(text, base_dir=path.resolve().parent, default_name=path.stem, source=path.resolve())

@@ -1,0 +1,157 @@
+"""HTTP traffic against a running server: the first query, every worker's first request, warm traffic.
+
+Plain http.client, one connection per request (uWSGI's http-socket closes it anyway). The wrapper marks each
+response with the worker's pid and whether it was that worker's first request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+
+WORKER_HEADER = "X-Prefork-Lab-Worker"
+FIRST_HEADER = "X-Prefork-Lab-First"
+
+
+class TrafficError(Exception):
+    """A request failed (connection error, timeout or a 5xx answer)."""
+
+
+@dataclass(frozen=True)
+class Response:
+    url: str
+    status: int
+    ms: float
+    worker: int | None
+    first: bool
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+def get(port: int, url: str, timeout: float, host: str = "127.0.0.1") -> Response:
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request("GET", url, headers={"Connection": "close"})
+        answer = connection.getresponse()
+        answer.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise TrafficError(f"GET {url}: {type(exc).__name__}: {exc}") from None
+    finally:
+        connection.close()
+    ms = (time.perf_counter() - started) * 1000
+    headers = {k.lower(): v for k, v in answer.getheaders()}
+    if answer.status >= 500:
+        raise TrafficError(f"GET {url}: HTTP {answer.status}")
+    worker = headers.get(WORKER_HEADER.lower())
+    return Response(
+        url=url,
+        status=answer.status,
+        ms=ms,
+        worker=int(worker) if worker and worker.isdigit() else None,
+        first=headers.get(FIRST_HEADER.lower()) == "1",
+        headers=headers,
+    )
+
+
+def concurrent(port: int, urls: list[str], concurrency: int, timeout: float) -> list[Response]:
+    """GET every URL, ``concurrency`` at a time (threads released together); answers in URL order."""
+    results: list[Response | None] = [None] * len(urls)
+    errors: list[BaseException] = []
+    next_index = iter(range(len(urls)))
+    lock = threading.Lock()
+    barrier = threading.Barrier(max(1, min(concurrency, len(urls))))
+
+    def work() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout)
+        while True:
+            with lock:
+                index = next(next_index, None)
+            if index is None or errors:
+                return
+            try:
+                results[index] = get(port, urls[index], timeout)
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller below
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(barrier.parties)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [r for r in results if r is not None]
+
+
+@dataclass
+class TrafficResult:
+    first_query: Response
+    first_requests: dict[int, Response]  # worker pid -> that worker's first request
+    steady: list[Response]
+    missing_workers: list[int]
+
+    @property
+    def first_query_ms(self) -> float:
+        return self.first_query.ms
+
+    @property
+    def first_request_ms_mean(self) -> float | None:
+        values = [r.ms for r in self.first_requests.values()]
+        return statistics.fmean(values) if values else None
+
+    @property
+    def first_request_ms_max(self) -> float | None:
+        values = [r.ms for r in self.first_requests.values()]
+        return max(values) if values else None
+
+    @property
+    def steady_ms_median(self) -> float | None:
+        return statistics.median(r.ms for r in self.steady) if self.steady else None
+
+
+def drive(
+    port: int,
+    workers: list[int],
+    urls: list[str],
+    requests_per_worker: int,
+    timeout: float,
+    max_rounds: int = 40,
+) -> TrafficResult:
+    """The measured traffic of one run, right after every worker reported ready.
+
+    1. the first query: one request to ``urls[0]``;
+    2. rounds of ``len(workers)`` concurrent requests to ``urls[0]`` until every worker has served its first
+       request (bounded by ``max_rounds``);
+    3. warm traffic: ``requests_per_worker × workers`` requests cycling through ``urls``, as many at a time as
+       there are workers.
+    """
+    first_query = get(port, urls[0], timeout)
+    firsts: dict[int, Response] = {}
+
+    def note(response: Response) -> None:
+        if response.first and response.worker is not None:
+            firsts.setdefault(response.worker, response)
+
+    note(first_query)
+    expected = set(workers)
+    rounds = 0
+    while not expected <= set(firsts) and rounds < max_rounds:
+        rounds += 1
+        for response in concurrent(port, [urls[0]] * len(workers), len(workers), timeout):
+            note(response)
+    total = requests_per_worker * len(workers)
+    steady = (
+        concurrent(port, [urls[i % len(urls)] for i in range(total)], len(workers), timeout) if total else []
+    )
+    return TrafficResult(
+        first_query=first_query,
+        first_requests={pid: r for pid, r in firsts.items() if pid in expected},
+        steady=steady,
+        missing_workers=sorted(expected - set(firsts)),
+    )
