@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/gen-project --models 300 --force
 	cd generated/realistic-m300-s0 && ../../$(BIN)/python manage.py check
+	$(BIN)/run-experiments experiments/sweeps/quick.yaml
 
 test: $(STAMP)
 	$(BIN)/ruff check generator experiments tests

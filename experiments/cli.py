@@ -93,14 +93,12 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write("\r\033[K")
         print(line, file=sys.stderr, flush=True)
 
-    def progress(line: str) -> None:
-        if interactive:
+    def progress(line: str, final: bool) -> None:
+        if interactive:  # one line, redrawn
             sys.stderr.write("\r\033[K" + line[:200])
             sys.stderr.flush()
-
-    def each_run(run, measurement) -> None:
-        if not interactive:
-            print(f"{run.describe()}: {measurement.status}", file=sys.stderr, flush=True)
+        elif final:  # a log: one line per finished run
+            print(line, file=sys.stderr, flush=True)
 
     previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -114,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
             uwsgi=uwsgi,
             say=say,
             progress=progress,
-            on_run=each_run,
         )
     except ExperimentError as exc:
         say(f"Error: {exc}")

@@ -31,7 +31,13 @@ def _version(package: str) -> str | None:
 
 def _uwsgi_version(uwsgi: str | None) -> str | None:
     if not uwsgi:
-        return None
+        from experiments.errors import ExperimentError
+        from experiments.executor import find_uwsgi
+
+        try:
+            uwsgi = find_uwsgi()
+        except ExperimentError:
+            return None
     try:
         done = subprocess.run([uwsgi, "--version"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):

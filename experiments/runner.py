@@ -63,7 +63,7 @@ def run_sweep(
     cache_dir: Path | None = None,
     uwsgi: str | None = None,
     say: Callable[[str], None] = _noop,
-    progress: Callable[[str], None] = _noop,
+    progress: Callable[[str, bool], None] = lambda _line, _final: None,
     on_run: Callable[[RunSpec, Measurement], None] | None = None,
 ) -> SweepOutcome:
     output = Path(output or sweep.output)
@@ -106,9 +106,9 @@ def run_sweep(
 
     bar = Progress(len(plan.todo), [estimate_run_s(run) for run in plan.todo])
     ran = failed = 0
-    progress(bar.line())
+    progress(bar.line(), False)
     for run in plan.todo:
-        progress(bar.line(run.describe()))
+        progress(bar.line(run.describe()), False)
         started_at = now_iso()
         started = time.monotonic()
         project = prepared.get(run.project)
@@ -125,7 +125,7 @@ def run_sweep(
         if on_run is not None:
             on_run(run, measurement)
         bar.advance(time.monotonic() - started)
-        progress(bar.line())
+        progress(bar.line(f"{run.describe()}: {measurement.status}"), True)
 
     invocation.update({"finished_at": now_iso(), "ran": ran, "failed": failed})
     write_sidecar(sidecar, environment)

@@ -1,0 +1,140 @@
+"""Sweep files: validation errors name the key and its line; lists are swept as cross-products."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from runner_support import TINY
+
+from experiments.errors import SweepError
+from experiments.sweep import MODES, load_sweep, parse_sweep
+
+
+def parse(text: str, base: Path = TINY.parent):
+    return parse_sweep(text, base_dir=base, default_name="t")
+
+
+def error_of(text: str) -> SweepError:
+    with pytest.raises(SweepError) as caught:
+        parse(text)
+    return caught.value
+
+
+def test_generated_project_lists_are_a_cross_product():
+    sweep = parse(
+        "repetitions: 3\nproject:\n  models: [10, 20]\n  profile: [minimal, realistic]\n"
+        "server:\n  modes: [lazy, prewarm]\n  workers: [1, 2, 4]\n"
+    )
+    assert len(sweep.projects) == 4
+    assert {(p.models, p.options_dict["profile"]) for p in sweep.projects} == {
+        (10, "minimal"),
+        (10, "realistic"),
+        (20, "minimal"),
+        (20, "realistic"),
+    }
+    assert len(sweep.servers) == 6
+    assert sweep.repetitions == 3
+    assert sweep.output == (TINY.parent / "results" / "t.csv").resolve()
+
+
+def test_defaults_sweep_every_mode():
+    sweep = parse("project:\n  models: 10\n")
+    assert [s.mode for s in sweep.servers] == list(MODES)
+    assert sweep.name == "t" and sweep.seed == 0
+
+
+def test_generated_options_are_resolved_with_profile_defaults():
+    a = parse("project:\n  models: 30\n").projects[0]
+    b = parse("project:\n  models: 30\n  profile: realistic\n  seed: 0\n").projects[0]
+    assert a == b and a.label == "realistic-m30-s0"
+    c = parse("project:\n  models: 30\n  rows_per_model: 3\n").projects[0]
+    assert c.key() != a.key() and c.label.startswith("realistic-m30-s0-")
+
+
+def test_existing_project_path_is_relative_to_the_sweep_file(tmp_path):
+    sweep_file = tmp_path / "deep" / "s.yaml"
+    sweep_file.parent.mkdir()
+    relative = Path("..") / TINY.relative_to(TINY.parents[2])
+    project_root = tmp_path / TINY.relative_to(TINY.parents[2])
+    project_root.mkdir(parents=True)
+    sweep_file.write_text(
+        f"project:\n  path: {relative}\n  wsgi: tinysite.wsgi:application\n"
+        "  env: {DJANGO_SETTINGS_MODULE: tinysite.settings, FLAG: [a, b]}\n  urls: [/, /x/]\n"
+        "output: out/r.csv\n"
+    )
+    sweep = load_sweep(sweep_file)
+    assert {p.path for p in sweep.projects} == {str(project_root.resolve())}
+    assert sorted(dict(p.env)["FLAG"] for p in sweep.projects) == ["a", "b"]  # a list under env is swept
+    assert sweep.projects[0].urls == ("/", "/x/")  # urls is one list, not swept
+    assert sweep.output == (sweep_file.parent / "out" / "r.csv").resolve()
+    assert sweep.name == "s" and len(sweep.sha256) == 64
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        ("project:\n  models: 10\nserver:\n  modes: [lazy, eager]\n", "server.modes[1]", 4),
+        ("project:\n  models: 10\nserver:\n  workers: 0\n", "server.workers", 4),
+        ("project:\n  models: 10\nserver:\n  workers: [2, two]\n", "server.workers[1]", 4),
+        ("project:\n  models: 10\nserver:\n  workerz: 2\n", "server.workerz", 4),
+        ("name: x\nrepetition: 3\nproject:\n  models: 10\n", "repetition", 2),
+        ("project:\n  models: 10\n  colour: red\n", "project.colour", 3),
+        ("project:\n  models: 0\n", "project.models", 2),
+        ("project:\n  models: 10\n  apps: 11\n", "project.apps", 3),
+        ("project:\n  models: 10\n  profile: huge\n", "project.profile", 3),
+        ("project:\n  models: 10\n  rows_per_model: -1\n", "project.rows_per_model", 3),
+        (
+            "project:\n  models: 10\ntraffic:\n  requests_per_worker: [1, 2]\n",
+            "traffic.requests_per_worker",
+            4,
+        ),
+        ("project:\n  models: 10\ntraffic:\n  urls: [nope]\n", "traffic.urls[0]", 4),
+        ("repetitions: 0\nproject:\n  models: 10\n", "repetitions", 1),
+        ("seed: -1\nproject:\n  models: 10\n", "seed", 1),
+        ("server:\n  workers: 2\n", "project", None),
+        ("project:\n  profile: minimal\n", "project", 1),
+        ("project: [1, 2]\n", "project", 1),
+        ("project:\n  path: /definitely/not/here\n  wsgi: a.wsgi\n", "project.path", 2),
+        ("project:\n  path: tinyproject\n", "project.wsgi", 1),
+        ("project:\n  path: tinyproject\n  wsgi: 'not a module'\n", "project.wsgi", 3),
+        ("project:\n  path: tinyproject\n  wsgi: a.b:c\n  models: 3\n", "project.models", 4),
+        ("project:\n  models: 10\n  models: 20\n", "project.models", 3),
+        ("project:\n  models: 10\nserver:\n  modes: []\n", "server.modes", 4),
+    ],
+)
+def test_errors_name_the_key_and_line(text, key, line):
+    error = error_of(text)
+    assert error.key == key
+    assert error.line == line
+    assert key in str(error) and (line is None or f"(line {line})" in str(error))
+
+
+def test_yaml_syntax_error_has_a_line():
+    error = error_of("project:\n  models: [10, 20\nserver: {}\n")
+    assert error.key == "yaml" and error.line is not None
+
+
+def test_empty_and_non_mapping_files():
+    assert error_of("").key == "sweep"
+    assert error_of("- a\n- b\n").key == "sweep"
+
+
+def test_missing_file_is_an_experiment_error(tmp_path):
+    from experiments.errors import ExperimentError
+
+    with pytest.raises(ExperimentError, match="no such sweep file"):
+        load_sweep(tmp_path / "absent.yaml")
+
+
+def test_shipped_sweeps_are_valid():
+    sweeps = Path(__file__).resolve().parent.parent / "experiments" / "sweeps"
+    quick = load_sweep(sweeps / "quick.yaml")
+    seed = load_sweep(sweeps / "seed-300.yaml")
+    scaling = load_sweep(sweeps / "scaling.yaml")
+    assert quick.name == "quick" and quick.output.name == "quick.csv"
+    assert {p.models for p in seed.projects} == {300} and seed.repetitions == 5
+    assert {s.mode for s in seed.servers} == set(MODES)
+    assert sorted({p.models for p in scaling.projects}) == [30, 100, 300, 1000, 3000]
+    assert sorted({s.workers for s in scaling.servers}) == [1, 2, 4, 8]
+    assert {s.mode for s in scaling.servers} == set(MODES) and scaling.repetitions == 3
