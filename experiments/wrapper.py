@@ -42,7 +42,7 @@ NOTIFY = os.environ.get("PREFORK_LAB_NOTIFY", "")
 WARMUP = [u for u in os.environ.get("PREFORK_LAB_WARMUP", "").split("\n") if u]
 HOST = os.environ.get("PREFORK_LAB_HOST", "127.0.0.1")
 
-_state = {"served": False, "warmed": 0, "loaded_in": "worker"}
+_state = {"served": False, "warmed": 0, "loaded_in": "worker", "frozen": "0"}
 
 
 def _notify(*parts):
@@ -137,6 +137,7 @@ def _ready():
 
 def _postfork():
     _die_with_parent()
+    _state["frozen"] = str(gc.get_freeze_count())  # walks a list: once here, never per request
     _ready()
 
 
@@ -200,7 +201,7 @@ def application(environ, start_response):
         ("X-Prefork-Lab-First", first),
         ("X-Prefork-Lab-Loaded-In", _state["loaded_in"]),
         ("X-Prefork-Lab-Warmed", str(_state["warmed"])),
-        ("X-Prefork-Lab-Frozen", str(gc.get_freeze_count())),
+        ("X-Prefork-Lab-Frozen", _state["frozen"]),
     ]
 
     def wrapped_start_response(status, headers, exc_info=None):

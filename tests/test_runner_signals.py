@@ -1,0 +1,69 @@
+"""No uWSGI process survives the runner: Ctrl-C (SIGINT), SIGTERM and SIGKILL while servers are starting."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from runner_support import REPO, processes_with, tiny_project, wait_for, write_sweep
+
+from experiments.executor import RUN_DIR_PREFIX
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    ("signum", "mode", "returncode"),
+    [
+        (signal.SIGINT, "lazy", 128 + signal.SIGINT),
+        (signal.SIGTERM, "lazy", 128 + signal.SIGTERM),
+        (signal.SIGKILL, "lazy", -signal.SIGKILL),
+        (signal.SIGKILL, "prewarm", -signal.SIGKILL),  # the master alone, busy importing the app
+    ],
+)
+def test_killing_the_runner_leaves_no_server(tmp_path, signum, mode, returncode):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    marker = f"{runs}/{RUN_DIR_PREFIX}"
+    sweep = write_sweep(
+        tmp_path,
+        {
+            "name": "killed",
+            # every app import sleeps 60 s under uWSGI: the servers are caught mid start-up
+            "project": tiny_project(env={"TINY_SLEEP": 60}),
+            "server": {"modes": [mode], "workers": 2, "timeout": 120},
+        },
+    )
+    env = {**os.environ, "TMPDIR": str(runs), "PYTHONPATH": str(REPO)}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "experiments", str(sweep)],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        expected = 3 if mode == "lazy" else 1  # master + 2 workers, or the master before it forks
+        started = wait_for(lambda: len(processes_with(marker)) >= expected, timeout=30)
+        assert started, f"the servers did not start: {processes_with(marker)}"
+        runner.send_signal(signum)
+        out, err = runner.communicate(timeout=20)
+        assert runner.returncode == returncode, err
+        left = wait_for(lambda: not processes_with(marker), timeout=5)
+        assert left, f"uWSGI processes left behind: {processes_with(marker)}"
+        if signum != signal.SIGKILL:
+            assert "run again to resume" in err
+            with open(tmp_path / "results" / "killed.csv", newline="") as handle:
+                assert list(csv.DictReader(handle)) == []  # an interrupted run leaves no row
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+        for pid in processes_with(marker):  # do not leak into other tests, even when failing
+            os.kill(pid, signal.SIGKILL)
