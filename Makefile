@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generator.py
+	$(BIN)/python benchmarks/bench_runner.py
 
 clean:
 	rm -rf generated .pytest_cache

@@ -57,7 +57,7 @@ def _dry_run(sweep, output: Path, fresh: bool, cache_dir) -> list[str]:
         f"output: {output}" + (f" ({plan.done_count} runs already done)" if plan.done_count else ""),
         f"to run: {len(plan.todo)} runs; projects to build: {len(plan.projects) - len(built)} "
         f"of {len(plan.projects)} (cache {cache_dir})",
-        f"estimated time: {format_duration(estimate_s(plan, built))}",
+        f"estimated time: {format_duration(estimate_s(plan, built, warmup_runs=sweep.warmup_runs))}",
     ]
     for index, run in enumerate(plan.todo[:20], 1):
         lines.append(f"  {index:3d}. {run.run_id}  {run.describe()}")

@@ -110,10 +110,26 @@ except (OSError, AttributeError):  # pragma: no cover - not Linux
     _prctl = None
 
 
+_DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def deferred_signals():
+    """Hold Ctrl-C and SIGTERM back while a server is started or killed: no interruption can land between
+    ``Popen`` and the bookkeeping that lets ``finally`` kill it. They are delivered on exit."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _child_setup() -> None:
-    """In the forked child before exec: die with the runner (SIGKILL), even if it is SIGKILLed."""
+    """In the forked child before exec: die with the runner (SIGKILL), even if it is SIGKILLed; and unblock
+    the signals the runner held back (a signal mask survives exec)."""
     if _prctl is not None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _DEFERRED)
 
 
 def log_tail(path: Path) -> str:
@@ -232,7 +248,7 @@ class UwsgiExecutor:
             }
             command = uwsgi_command(self.uwsgi, run, project, run_dir, port)
             details["command"] = command
-            with open(log_path, "wb") as log:
+            with open(log_path, "wb") as log, deferred_signals():
                 timings["prepare"] = time.monotonic() - t0
                 launched = time.monotonic_ns()
                 process = subprocess.Popen(
@@ -305,7 +321,8 @@ class UwsgiExecutor:
         finally:
             t = time.monotonic()
             if process is not None:
-                kill_group(process, worker_pids)
+                with deferred_signals():
+                    kill_group(process, worker_pids)
             timings["stop"] = time.monotonic() - t
             notify.close()
             if not self.keep_run_dirs:

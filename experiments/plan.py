@@ -83,14 +83,18 @@ def make_plan(sweep: Sweep, done: frozenset[str] | set[str] = frozenset()) -> Pl
 
 
 # --------------------------------------------------------------------------- time estimates
-# A coarse model fitted on a 2-core machine with realistic generated projects; good to a factor of ~2.
+# A coarse model fitted on a 2-core machine with realistic generated projects (quick.yaml); good to a factor
+# of ~1.5. The progress bar rescales it by the actual / estimated time of the runs already done.
 
-IMPORT_S_PER_MODEL = 0.006  # django.setup() + models import, per model (realistic profile)
-URLCONF_S_PER_MODEL = 0.0015  # first request: URLconf, views and templates, per model
-BASE_START_S = 0.35  # uWSGI + Django core
-REQUEST_S = 0.004  # one warm request
+BASE_START_S = 0.3  # uWSGI + Django core
+MASTER_IMPORT_S_PER_MODEL = 0.002  # django.setup() with the models, in the master
+LAZY_IMPORT_S_PER_MODEL = 0.006  # the same in each lazy worker, several at a time on few cores
+WARMUP_S_PER_MODEL = 0.006  # prewarm: the warm-up requests (URLconf, views, templates) in the master
+FIRST_REQUEST_S_PER_MODEL = 0.005  # a cold worker's first request, rounds included
+REQUEST_S = 0.003  # one warm request …
+REQUEST_S_PER_MODEL = 0.00008  # … growing with the project
 STOP_S = 0.1
-BUILD_S_PER_MODEL = 0.08  # generate + migrate + fill the DB, per model
+BUILD_S_PER_MODEL = 0.03  # generate + migrate + fill the DB, per model
 ASSUMED_MODELS = 50  # existing projects, before they are looked at
 
 
@@ -103,18 +107,19 @@ def _cores() -> int:
 
 def estimate_run_s(run: RunSpec, cores: int | None = None) -> float:
     cores = cores or _cores()
-    models = run.project.models or ASSUMED_MODELS
-    weight = 1.0 if run.project.options_dict.get("profile", "realistic") == "realistic" else 0.3
-    load = IMPORT_S_PER_MODEL * models * weight
+    models = (run.project.models or ASSUMED_MODELS) * (
+        1.0 if run.project.options_dict.get("profile", "realistic") == "realistic" else 0.3
+    )
     waves = math.ceil(run.workers / cores)
     if run.mode == "lazy":
-        startup = BASE_START_S + load * waves
+        startup = BASE_START_S + LAZY_IMPORT_S_PER_MODEL * models * waves
     else:
-        startup = (
-            BASE_START_S + load + (URLCONF_S_PER_MODEL * models * weight if run.mode != "prefork" else 0)
-        )
-    first = 0.0 if run.mode.startswith("prewarm") else URLCONF_S_PER_MODEL * models * weight * waves
-    traffic = REQUEST_S * run.workers * (run.traffic.requests_per_worker + 2) / min(cores, run.workers)
+        startup = BASE_START_S + MASTER_IMPORT_S_PER_MODEL * models
+        if run.mode.startswith("prewarm"):
+            startup += WARMUP_S_PER_MODEL * models
+    first = 0.0 if run.mode.startswith("prewarm") else FIRST_REQUEST_S_PER_MODEL * models * waves
+    requests = run.workers * (run.traffic.requests_per_worker + 2)
+    traffic = (REQUEST_S + REQUEST_S_PER_MODEL * models) * requests / min(cores, run.workers)
     return startup + first + traffic + STOP_S
 
 
@@ -125,7 +130,10 @@ def estimate_build_s(project: ProjectSpec) -> float:
     return 1.0 + project.models * BUILD_S_PER_MODEL * (1 + rows / 200)
 
 
-def estimate_s(plan: Plan, built: set[str] | frozenset[str] = frozenset(), cores: int | None = None) -> float:
+def estimate_s(
+    plan: Plan, built: set[str] | frozenset[str] = frozenset(), cores: int | None = None, warmup_runs: int = 1
+) -> float:
     """Seconds for the runs still to do, plus building the projects not in ``built`` (project keys)."""
     build = sum(estimate_build_s(p) for p in plan.projects if p.key() not in built)
-    return build + sum(estimate_run_s(run, cores) for run in plan.todo)
+    warmup = sum(estimate_run_s(next(r for r in plan.todo if r.project == p), cores) for p in plan.projects)
+    return build + warmup * warmup_runs + sum(estimate_run_s(run, cores) for run in plan.todo)

@@ -104,6 +104,14 @@ def run_sweep(
             broken[spec] = str(exc)
             say(f"cannot prepare {spec.label}: {exc}")
 
+    for (
+        spec
+    ) in plan.projects:  # hyperfine's --warmup: a first server start pays for cold caches; not recorded
+        first = next(run for run in plan.todo if run.project == spec)
+        for _ in range(sweep.warmup_runs if spec in prepared else 0):
+            say(f"warm-up run (not recorded): {first.mode} {spec.label} workers={first.workers}")
+            executor.run(first, prepared[spec])
+
     bar = Progress(len(plan.todo), [estimate_run_s(run) for run in plan.todo])
     ran = failed = 0
     progress(bar.line(), False)

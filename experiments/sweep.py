@@ -18,7 +18,7 @@ import yaml
 from experiments.errors import ExperimentError, SweepError
 
 MODES = ("lazy", "prefork", "prewarm", "prewarm-freeze")
-TOP_KEYS = ("name", "repetitions", "seed", "project", "server", "traffic", "output")
+TOP_KEYS = ("name", "repetitions", "seed", "warmup_runs", "project", "server", "traffic", "output")
 EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name")
 SERVER_KEYS = ("modes", "workers", "timeout", "max_fd")
 TRAFFIC_KEYS = ("requests_per_worker", "urls", "max_urls", "timeout")
@@ -92,6 +92,7 @@ class Sweep:
     servers: tuple[ServerSpec, ...]
     traffic: TrafficSpec
     output: Path
+    warmup_runs: int = 1  # unrecorded runs per project before the measured ones (warm file cache)
     source: Path | None = None
     sha256: str = ""
     raw: dict = field(default_factory=dict, compare=False, repr=False)
@@ -373,6 +374,7 @@ def parse_sweep(
         raise check.error("name", f"must not contain '/' or start with '.', got {name!r}")
     repetitions = check.whole("repetitions", data.get("repetitions", 1), 1)
     seed = check.whole("seed", data.get("seed", 0), 0)
+    warmup_runs = check.whole("warmup_runs", data.get("warmup_runs", 1), 0)
     if "project" not in data:
         raise check.error(
             "project", "required: generator options (models: …) or an existing project (path: …)"
@@ -398,6 +400,7 @@ def parse_sweep(
         servers=tuple(dict.fromkeys(servers)),
         traffic=traffic,
         output=output.resolve(),
+        warmup_runs=warmup_runs,
         source=source,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         raw=data,

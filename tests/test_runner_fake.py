@@ -24,6 +24,7 @@ SWEEP = {
     "name": "fake",
     "repetitions": 2,
     "seed": 3,
+    "warmup_runs": 0,
     "project": {"models": [10, 20], "rows_per_model": 2},
     "server": {"modes": ["lazy", "prefork", "prewarm", "prewarm-freeze"], "workers": [2]},
     "output": "out/fake.csv",
@@ -131,6 +132,17 @@ def test_a_project_that_cannot_be_built_fails_its_runs_only(tmp_path):
     assert outcome.failed == 8 and len(executor.calls) == 8
     assert {r["status"] for r in table if r["models"] == "33"} == {"failed"}
     assert all("disk full" in r["error"] for r in table if r["models"] == "33")
+
+
+def test_warmup_runs_are_run_first_once_per_project_and_not_recorded(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, {**SWEEP, "warmup_runs": 2}))
+    executor = FakeExecutor()
+    outcome = runner.run_sweep(sweep, executor)
+    assert len(executor.calls) == 2 * 2 + 16 and outcome.ran == 16
+    assert len(rows(sweep.output)) == 16
+    assert [run.project.models for run in executor.calls[:4]] == [outcome.plan.runs[0].project.models] * 2 + [
+        outcome.plan.projects[1].models
+    ] * 2
 
 
 def test_sidecar_records_the_environment(tmp_path):

@@ -34,6 +34,7 @@ def test_killing_the_runner_leaves_no_server(tmp_path, signum, mode, returncode)
         {
             "name": "killed",
             # every app import sleeps 60 s under uWSGI: the servers are caught mid start-up
+            "warmup_runs": 0,
             "project": tiny_project(env={"TINY_SLEEP": 60}),
             "server": {"modes": [mode], "workers": 2, "timeout": 120},
         },

@@ -41,6 +41,7 @@ def test_every_mode_on_a_generated_project(tmp_path, run_dirs):
             tmp_path,
             {
                 "name": "modes",
+                "warmup_runs": 0,
                 "project": {"models": 10, "rows_per_model": 3},
                 "server": {"modes": list(MODES), "workers": 2},
                 "traffic": {"requests_per_worker": 5},
@@ -96,6 +97,7 @@ def test_existing_project_by_relative_path_through_the_cli(tmp_path, run_dirs, c
         {
             "name": "tiny",
             "repetitions": 2,
+            "warmup_runs": 0,
             "project": {
                 "path": relative,
                 "wsgi": "tinysite.wsgi:application",
@@ -136,6 +138,7 @@ def test_a_broken_project_gives_failed_rows_and_the_sweep_goes_on(tmp_path, run_
         write_sweep(
             tmp_path,
             {
+                "warmup_runs": 0,
                 "project": {"path": [str(TINY), str(BROKEN)], "wsgi": "tinysite.wsgi:application"},
                 "server": {"modes": ["prefork", "lazy"], "workers": 2, "timeout": 60},
                 "traffic": {"requests_per_worker": 2},
@@ -159,6 +162,7 @@ def test_a_server_too_slow_to_start_times_out_with_its_log(tmp_path, run_dirs):
         write_sweep(
             tmp_path,
             {
+                "warmup_runs": 0,
                 "project": tiny_project(env={"TINY_SLEEP": 30}),
                 "server": {"modes": ["lazy"], "workers": 2, "timeout": 1.5},
             },

@@ -1,0 +1,146 @@
+"""Benchmark of run-experiments itself: readiness detection latency, harness overhead, run-to-run spread.
+
+    python benchmarks/bench_runner.py                 # 300 models × every mode × 4 workers × 5 repetitions
+    python benchmarks/bench_runner.py --models 30 --repetitions 3   # a quick look
+
+Prints three figures against their targets:
+- readiness: how late the runner notices the last worker's "ready" event (worker's send → runner's receive),
+  target ≤ 10 ms;
+- harness overhead per run: wall time from the executor's start to the row being on disk, minus start-up,
+  traffic and stop, target ≤ 0.5 s;
+- coefficient of variation (stdev / mean) over repetitions of startup_s (target ≤ 5 %) and memory_mb
+  (target ≤ 2 %), per mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from experiments.executor import UwsgiExecutor  # noqa: E402
+from experiments.plan import RunSpec  # noqa: E402
+from experiments.runner import run_sweep  # noqa: E402
+from experiments.sweep import MODES, parse_sweep  # noqa: E402
+
+READY_TARGET_MS = 10.0
+OVERHEAD_TARGET_S = 0.5
+CV_STARTUP_TARGET = 0.05
+CV_MEMORY_TARGET = 0.02
+
+
+class TimedExecutor:
+    """The real executor, noting when each run starts (the runner notes when its row is written)."""
+
+    def __init__(self):
+        self.inner = UwsgiExecutor()
+        self.started: dict[str, float] = {}
+
+    def run(self, run: RunSpec, project):
+        self.started[run.run_id] = time.monotonic()
+        return self.inner.run(run, project)
+
+
+def cv(values: list[float]) -> float:
+    return statistics.stdev(values) / statistics.fmean(values) if len(values) > 1 else 0.0
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--requests-per-worker", type=int, default=20)
+    args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
+
+    text = (
+        f"name: bench-runner\nrepetitions: {args.repetitions}\nseed: 7\n"
+        f"project:\n  models: {args.models}\n"
+        f"server:\n  modes: [{', '.join(args.modes)}]\n  workers: {args.workers}\n  timeout: 600\n"
+        f"traffic:\n  requests_per_worker: {args.requests_per_worker}\n"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-runner-") as directory:
+        sweep = parse_sweep(text, base_dir=Path(directory), default_name="bench-runner")
+        executor = TimedExecutor()
+        records = []
+
+        def on_run(run: RunSpec, measurement) -> None:
+            wall = time.monotonic() - executor.started[run.run_id]
+            timings = measurement.timings
+            measured = timings.get("startup", 0) + timings.get("traffic", 0) + timings.get("stop", 0)
+            records.append((run, measurement, wall - measured))
+            startup, memory = measurement.startup_s or 0, measurement.memory_mb or 0
+            print(
+                f"  {run.describe():48s} {measurement.status:7s} startup {startup:6.3f} s  "
+                f"memory {memory:7.1f} MB  overhead {wall - measured:5.3f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        print(
+            f"building/using the {args.models}-model project, then {len(args.modes)} modes "
+            f"× {args.repetitions} repetitions …",
+            file=sys.stderr,
+            flush=True,
+        )
+        outcome = run_sweep(sweep, executor, on_run=on_run, say=lambda line: print(line, file=sys.stderr))
+
+    ok = [(run, m, overhead) for run, m, overhead in records if m.status == "ok"]
+    if not ok:
+        print("no successful run", file=sys.stderr)
+        return 1
+    ready = sorted(m.details["ready_latency_ms"] for _r, m, _o in ok)
+    overheads = sorted(o for _r, _m, o in ok)
+    print(
+        f"bench_runner: {args.models} models, {args.workers} workers, {args.repetitions} repetitions, "
+        f"{len(ok)}/{len(records)} runs ok"
+    )
+    print(
+        f"readiness detection latency (last worker's event): median {statistics.median(ready):.2f} ms, "
+        f"max {ready[-1]:.2f} ms  (target ≤ {READY_TARGET_MS:g} ms: {verdict(ready[-1] <= READY_TARGET_MS)})"
+    )
+    print(
+        f"harness overhead per run: median {statistics.median(overheads):.3f} s, max {overheads[-1]:.3f} s  "
+        f"(target ≤ {OVERHEAD_TARGET_S:g} s: {verdict(overheads[-1] <= OVERHEAD_TARGET_S)})"
+    )
+    print(f"{'mode':16s} {'startup_s mean':>14s} {'CV':>7s} {'memory_mb mean':>15s} {'CV':>7s}")
+    all_ok = ready[-1] <= READY_TARGET_MS and overheads[-1] <= OVERHEAD_TARGET_S
+    for mode in args.modes:
+        runs = [m for r, m, _o in ok if r.mode == mode]
+        if not runs:
+            continue
+        startup = [m.startup_s for m in runs]
+        memory = [m.memory_mb for m in runs]
+        cv_s, cv_m = cv(startup), cv(memory)
+        all_ok &= cv_s <= CV_STARTUP_TARGET and cv_m <= CV_MEMORY_TARGET
+        mark_s = "" if cv_s <= CV_STARTUP_TARGET else "!"
+        mark_m = "" if cv_m <= CV_MEMORY_TARGET else "!"
+        print(
+            f"{mode:16s} {statistics.fmean(startup):14.3f} {cv_s:6.1%}{mark_s} "
+            f"{statistics.fmean(memory):15.1f} {cv_m:6.2%}{mark_m}"
+        )
+    print(
+        f"targets: CV startup_s ≤ {CV_STARTUP_TARGET:.0%}, CV memory_mb ≤ {CV_MEMORY_TARGET:.0%}; '!': missed"
+    )
+    load_after = os.getloadavg()[0]
+    print(
+        f"machine: {os.cpu_count()} cores, load {load_before:.2f} before, {load_after:.2f} after,"
+        " other processes' CPU load widens the spread of startup_s"
+    )
+    return 0 if all_ok and not outcome.failed else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
