@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(_dry_run(sweep, output, args.fresh, cache_dir)))
         return EXIT_OK
 
-    from experiments.executor import UwsgiExecutor, find_uwsgi
+    from experiments.executor import UwsgiExecutor, become_subreaper, find_uwsgi
     from experiments.runner import run_sweep
     from experiments.summary import summarize
 
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr, flush=True)
 
     previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    become_subreaper()  # a killed master's workers are reparented to us and reaped at once
     try:
         uwsgi = find_uwsgi()
         outcome = run_sweep(

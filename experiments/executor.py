@@ -33,6 +33,7 @@ RUN_DIR_PREFIX = "prefork-lab-run-"
 LOG_TAIL_LINES = 15
 LOG_TAIL_CHARS = 2000
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 
 METRIC_FIELDS = (
     "startup_s",
@@ -124,6 +125,11 @@ def deferred_signals():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (the workers of a killed master) so that we reap them, not init."""
+    return _prctl is not None and _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
 def _child_setup() -> None:
     """In the forked child before exec: die with the runner (SIGKILL), even if it is SIGKILLed; and unblock
     the signals the runner held back (a signal mask survives exec)."""
@@ -161,6 +167,9 @@ def kill_group(process: subprocess.Popen, pids: list[int], wait_s: float = 5.0) 
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(wait_s)
+    for pid in pids:  # orphaned workers are ours to reap when the runner is a child subreaper
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
     deadline = time.monotonic() + wait_s
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.002)
