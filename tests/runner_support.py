@@ -49,3 +49,14 @@ def wait_for(predicate, timeout: float, interval: float = 0.02):
             return value
         time.sleep(interval)
     return predicate()
+
+
+def reap_orphans() -> None:
+    """Reap zombie children adopted while this process is a child subreaper (killed runners' servers)."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return

@@ -7,9 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
-from runner_support import REPO, processes_with, tiny_project, wait_for, write_sweep
+from runner_support import REPO, processes_with, reap_orphans, tiny_project, wait_for, write_sweep
 
 from experiments.executor import RUN_DIR_PREFIX
 
@@ -68,3 +69,5 @@ def test_killing_the_runner_leaves_no_server(tmp_path, signum, mode, returncode)
             runner.wait()
         for pid in processes_with(marker):  # do not leak into other tests, even when failing
             os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+        reap_orphans()

@@ -11,7 +11,7 @@ import pytest
 from runner_support import BROKEN, TINY, processes_with, tiny_project, write_sweep
 
 from experiments import cli
-from experiments.executor import RUN_DIR_PREFIX, UwsgiExecutor
+from experiments.executor import RUN_DIR_PREFIX, UwsgiExecutor, become_subreaper
 from experiments.projects import default_cache_dir
 from experiments.runner import run_sweep
 from experiments.sweep import MODES, load_sweep
@@ -25,6 +25,7 @@ def run_dirs(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     runs.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(runs))
+    become_subreaper()  # like the CLI: the workers of each killed master are reaped at once
     yield f"{runs}/{RUN_DIR_PREFIX}"
     assert processes_with(f"{runs}/{RUN_DIR_PREFIX}") == [], "a uWSGI process outlived its run"
     assert os.listdir(runs) == [], "a run directory was left behind"
