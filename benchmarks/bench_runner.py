@@ -115,13 +115,17 @@ def main(argv: list[str] | None = None) -> int:
         f"harness overhead per run: median {statistics.median(overheads):.3f} s, max {overheads[-1]:.3f} s  "
         f"(target ≤ {OVERHEAD_TARGET_S:g} s: {verdict(overheads[-1] <= OVERHEAD_TARGET_S)})"
     )
-    print(f"{'mode':16s} {'startup_s mean':>14s} {'CV':>7s} {'memory_mb mean':>15s} {'CV':>7s}")
+    print(
+        f"{'mode':16s} {'startup_s mean':>14s} {'CV':>7s} {'memory_mb mean':>15s} {'CV':>7s}"
+        f" {'CPU s':>7s} {'CV':>6s}"
+    )
     all_ok = ready[-1] <= READY_TARGET_MS and overheads[-1] <= OVERHEAD_TARGET_S
     for mode in args.modes:
         runs = [m for r, m, _o in ok if r.mode == mode]
         if not runs:
             continue
         startup = [m.startup_s for m in runs]
+        cpu = [m.startup_cpu_s for m in runs]
         memory = [m.memory_mb for m in runs]
         cv_s, cv_m = cv(startup), cv(memory)
         all_ok &= cv_s <= CV_STARTUP_TARGET and cv_m <= CV_MEMORY_TARGET
@@ -130,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{mode:16s} {statistics.fmean(startup):14.3f} {cv_s:6.1%}{mark_s} "
             f"{statistics.fmean(memory):15.1f} {cv_m:6.2%}{mark_m}"
+            f" {statistics.fmean(cpu):7.2f} {cv(cpu):6.1%}"
         )
     print(
         f"targets: CV startup_s ≤ {CV_STARTUP_TARGET:.0%}, CV memory_mb ≤ {CV_MEMORY_TARGET:.0%}; '!': missed"

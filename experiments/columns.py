@@ -43,6 +43,7 @@ COLUMNS: tuple[Column, ...] = (
     # appended by the runner
     Column("started_at", str, "", "UTC time the run started (ISO 8601)"),
     Column("duration_s", float, "s", "wall time of the whole run: launch, traffic, memory and stop"),
+    Column("startup_cpu_s", float, "s", "CPU time (user+sys) of master and workers at ready"),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

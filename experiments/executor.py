@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from experiments.errors import ExperimentError
-from experiments.memory import read_tree
+from experiments.memory import cpu_seconds, read_tree
 from experiments.plan import RunSpec
 from experiments.projects import PreparedProject
 from experiments.traffic import TrafficError, drive
@@ -47,6 +47,7 @@ METRIC_FIELDS = (
     "rss_mb",
     "master_pss_mb",
     "worker_uss_mb_mean",
+    "startup_cpu_s",
 )
 
 
@@ -65,6 +66,7 @@ class Measurement:
     rss_mb: float | None = None
     master_pss_mb: float | None = None
     worker_uss_mb_mean: float | None = None
+    startup_cpu_s: float | None = None
     timings: dict[str, float] = field(
         default_factory=dict
     )  # seconds per phase: launch, startup, traffic, ...
@@ -280,6 +282,7 @@ class UwsgiExecutor:
             details["workers"] = sorted(ready)
 
             t = time.monotonic()
+            measurement.startup_cpu_s = sum(cpu_seconds(pid) for pid in [process.pid, *worker_pids])
             at_ready = read_tree(process.pid, worker_pids)
             measurement.memory_ready_mb = at_ready.total_mb("pss")
             timings["memory_ready"] = time.monotonic() - t
@@ -425,5 +428,6 @@ class FakeExecutor:
             rss_mb=memory * 2,
             master_pss_mb=memory / (run.workers + 1),
             worker_uss_mb_mean=memory * 0.7 / run.workers,
+            startup_cpu_s=startup * 0.9,
             timings={"total": self.delay_s},
         )

@@ -1,7 +1,8 @@
-"""Memory of a process tree from /proc/<pid>/smaps_rollup: PSS, USS (private pages) and RSS, in kB."""
+"""Memory of a process tree from /proc/<pid>/smaps_rollup (PSS, USS, RSS in kB), and CPU time from stat."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 _FIELDS = {"Rss:": "rss", "Pss:": "pss", "Private_Clean:": "private_clean", "Private_Dirty:": "private_dirty"}
@@ -52,3 +53,14 @@ class TreeMemory:
 
 def read_tree(master_pid: int, worker_pids: list[int] | tuple[int, ...]) -> TreeMemory:
     return TreeMemory(master=read_process(master_pid), workers=tuple(read_process(p) for p in worker_pids))
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (/proc/<pid>/stat), in seconds."""
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        stat = handle.read()
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime and stime: fields 14 and 15 of stat(5)

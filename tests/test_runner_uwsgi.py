@@ -65,6 +65,7 @@ def test_every_mode_on_a_generated_project(tmp_path, run_dirs):
         assert row["models"] == "10" and int(row["url_patterns"]) > 10 and int(row["apps"]) >= 1
         for column in (
             "startup_s",
+            "startup_cpu_s",
             "first_query_ms",
             "first_request_ms_mean",
             "steady_ms_median",
