@@ -243,8 +243,9 @@ class UwsgiExecutor:
         worker_pids: list[int] = []
         try:
             shutil.copyfile(WRAPPER_SOURCE, run_dir / f"{WRAPPER_MODULE}.py")
-            notify_path = run_dir / "notify.sock"
-            notify.bind(str(notify_path))
+            # Linux abstract socket ("@name"): no path-length limit, nothing to clean up on disk.
+            notify_name = f"prefork-lab-{os.getpid()}-{run_dir.name}"
+            notify.bind("\0" + notify_name)
             notify.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
             port = free_port()
             env = {
@@ -252,7 +253,7 @@ class UwsgiExecutor:
                 **project.env,
                 "PREFORK_LAB_MODE": run.mode,
                 "PREFORK_LAB_APP": project.wsgi,
-                "PREFORK_LAB_NOTIFY": str(notify_path),
+                "PREFORK_LAB_NOTIFY": "@" + notify_name,
                 "PREFORK_LAB_WARMUP": "\n".join(project.urls),
                 "PREFORK_LAB_HOST": f"127.0.0.1:{port}",
                 "PREFORK_LAB_RUN": run_dir.name,

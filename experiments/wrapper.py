@@ -6,7 +6,7 @@ The measured project is imported unchanged. Configuration comes from environment
 
 PREFORK_LAB_MODE     lazy | prefork | prewarm | prewarm-freeze
 PREFORK_LAB_APP      "package.module:callable" of the project's WSGI application
-PREFORK_LAB_NOTIFY   path of the runner's unix datagram socket (readiness events)
+PREFORK_LAB_NOTIFY   the runner's unix datagram socket (readiness events): a path, or "@name" (abstract)
 PREFORK_LAB_WARMUP   warm-up URLs, separated by newlines (prewarm modes)
 PREFORK_LAB_HOST     Host header of warm-up requests, e.g. "127.0.0.1:8123"
 
@@ -39,6 +39,8 @@ SIGKILL = 9
 MODE = os.environ.get("PREFORK_LAB_MODE", "prefork")
 APP_SPEC = os.environ.get("PREFORK_LAB_APP", "")
 NOTIFY = os.environ.get("PREFORK_LAB_NOTIFY", "")
+if NOTIFY.startswith("@"):
+    NOTIFY = "\0" + NOTIFY[1:]
 WARMUP = [u for u in os.environ.get("PREFORK_LAB_WARMUP", "").split("\n") if u]
 HOST = os.environ.get("PREFORK_LAB_HOST", "127.0.0.1")
 
