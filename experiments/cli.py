@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run-experiments",
         description="Run a sweep: real uWSGI servers in each loading mode, one CSV row per run.",
+        epilog="Re-running a sweep resumes it: finished runs are skipped. Exit status: 0 every run ok, "
+        "1 some runs failed (their rows say why), 2 bad sweep file or option, 130/143 interrupted.",
     )
     parser.add_argument("sweep", type=Path, help="sweep file (YAML)")
     parser.add_argument(

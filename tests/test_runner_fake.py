@@ -224,3 +224,5 @@ def test_cli_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "16 runs" in out and "estimated time:" in out and "projects to build: 2 of 2" in out
     assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+    assert cli.main([str(path), "--dry-run", "--output", str(tmp_path / "other.csv")]) == 0
+    assert f"output: {tmp_path / 'other.csv'}" in capsys.readouterr().out
