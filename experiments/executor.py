@@ -169,10 +169,16 @@ def kill_group(process: subprocess.Popen, pids: list[int], wait_s: float = 5.0) 
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(wait_s)
-    for pid in pids:  # orphaned workers are ours to reap when the runner is a child subreaper
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
     deadline = time.monotonic() + wait_s
+    # When the runner is a child subreaper the orphaned workers (even those that never reported) are ours:
+    # reap every child left in the run's process group.
+    while time.monotonic() < deadline:
+        try:
+            pid, _status = os.waitpid(-process.pid, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.001)
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.002)
 
