@@ -123,7 +123,12 @@ def run_sweep(
         if project is None:
             measurement = Measurement(status="failed", error=broken.get(run.project, "project not prepared"))
         else:
-            measurement = executor.run(run, project)
+            try:
+                measurement = executor.run(run, project)
+            except Exception as exc:  # a bug of ours must not end the sweep; the server is already gone
+                measurement = Measurement(
+                    status="failed", error=f"internal error: {type(exc).__name__}: {exc}"
+                )
         measurement.timings.setdefault("total", time.monotonic() - started)
         results.append(make_row(run, project, measurement, started_at))
         ran += 1

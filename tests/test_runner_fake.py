@@ -124,6 +124,23 @@ def test_failed_runs_are_recorded_the_sweep_goes_on_and_resume_retries_them(tmp_
     assert {r.mode for r in retry.calls} == {"lazy"} and len(retry.calls) == 4
 
 
+def test_an_executor_crash_is_a_failed_row_not_the_end_of_the_sweep(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, SWEEP))
+
+    class Crashing(FakeExecutor):
+        def run(self, run, project):
+            if run.mode == "prefork":
+                raise RuntimeError("bug in the harness")
+            return super().run(run, project)
+
+    outcome = runner.run_sweep(sweep, Crashing())
+    table = rows(sweep.output)
+    assert len(table) == 16 and outcome.failed == 4
+    assert {r["error"] for r in table if r["mode"] == "prefork"} == {
+        "internal error: RuntimeError: bug in the harness"
+    }
+
+
 def test_a_project_that_cannot_be_built_fails_its_runs_only(tmp_path):
     sweep = load_sweep(write_sweep(tmp_path, {**SWEEP, "project": {"models": [10, 33]}}))
     executor = FakeExecutor()
