@@ -9,7 +9,9 @@ from generator.options import GenOptions, default_output, resolve_options
 __all__ = ["GenOptions", "default_output", "generate_project", "resolve_options"]
 
 
-def generate_project(options: GenOptions, output: Path, *, build_db: bool = True, force: bool = False) -> dict:
+def generate_project(
+    options: GenOptions, output: Path, *, build_db: bool = True, force: bool = False
+) -> dict:
     """Write the project for ``options`` into ``output`` (and its SQLite DB unless ``build_db`` is false).
 
     Returns the manifest dict, also written to ``output/manifest.json``. Keys:

@@ -19,8 +19,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--apps", help="number of apps (default: models / 12)")
     parser.add_argument("--profile", default="realistic", help="minimal or realistic (default)")
     parser.add_argument("--seed", default="0", help="seed of every random choice (default 0)")
-    parser.add_argument("--output", type=Path, help="directory (default generated/<profile>-m<models>-s<seed>/)")
-    parser.add_argument("--rows-per-model", default="20", help="Faker rows per model in db.sqlite3 (default 20)")
+    parser.add_argument(
+        "--output", type=Path, help="directory (default generated/<profile>-m<models>-s<seed>/)"
+    )
+    parser.add_argument(
+        "--rows-per-model", default="20", help="Faker rows per model in db.sqlite3 (default 20)"
+    )
     parser.add_argument("--no-db", action="store_true", help="write the source tree only")
     parser.add_argument("--force", action="store_true", help="replace a directory generated earlier")
     weight = parser.add_argument_group("weight knobs (defaults depend on --profile)")

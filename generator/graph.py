@@ -39,7 +39,9 @@ def plan_relations(app_of_model: list[int], relations_per_model: float, rng: ran
         same_app_start = first_model_of_app[app]
         for _ in range(wanted):
             in_same_app = same_app_start < source and (same_app_start == 0 or rng.random() < SAME_APP_SHARE)
-            target = rng.randrange(same_app_start, source) if in_same_app else rng.randrange(0, same_app_start)
+            target = (
+                rng.randrange(same_app_start, source) if in_same_app else rng.randrange(0, same_app_start)
+            )
             edges.append(Edge(source, target, rng.choices(kinds, weights)[0]))
     return edges
 

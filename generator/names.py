@@ -64,7 +64,12 @@ def _with_suffix(base: str, n: int, case: Case) -> str:
 
 def _is_forbidden(name: str, reserved_lower: Collection[str], taken_lower: Collection[str]) -> bool:
     lowered = name.lower()
-    return keyword.iskeyword(name) or keyword.issoftkeyword(name) or lowered in reserved_lower or lowered in taken_lower
+    return (
+        keyword.iskeyword(name)
+        or keyword.issoftkeyword(name)
+        or lowered in reserved_lower
+        or lowered in taken_lower
+    )
 
 
 def clean_name(

@@ -97,7 +97,9 @@ def resolve_options(
         raise OptionError("--apps", f"cannot exceed --models ({apps} apps for {models} models)")
     defaults = PROFILE_DEFAULTS[profile]
     fields_per_model = defaults["fields_per_model"] if fields_per_model is None else fields_per_model
-    relations_per_model = defaults["relations_per_model"] if relations_per_model is None else relations_per_model
+    relations_per_model = (
+        defaults["relations_per_model"] if relations_per_model is None else relations_per_model
+    )
     loc_per_model = defaults["loc_per_model"] if loc_per_model is None else loc_per_model
     imports = defaults["imports"] if imports is None else imports
     return GenOptions(
@@ -106,7 +108,9 @@ def resolve_options(
         profile=profile,
         seed=_whole("seed", seed, minimum=0),
         rows_per_model=_whole("rows_per_model", rows_per_model, minimum=0, maximum=100_000),
-        fields_per_model=_whole("fields_per_model", fields_per_model, minimum=1, maximum=MAX_FIELDS_PER_MODEL),
+        fields_per_model=_whole(
+            "fields_per_model", fields_per_model, minimum=1, maximum=MAX_FIELDS_PER_MODEL
+        ),
         relations_per_model=_fraction("relations_per_model", relations_per_model, minimum=0.0, maximum=20.0),
         loc_per_model=_whole("loc_per_model", loc_per_model, minimum=0, maximum=MAX_LOC_PER_MODEL),
         imports=_whole("imports", imports, minimum=0, maximum=len(IMPORT_CATALOGUE)),

@@ -29,7 +29,13 @@ def content_hash(files: dict[str, str]) -> str:
 
 
 def count_lines(files: dict[str, str]) -> int:
-    return sum(1 for path, text in files.items() if path.endswith(".py") for line in text.splitlines() if line.strip())
+    return sum(
+        1
+        for path, text in files.items()
+        if path.endswith(".py")
+        for line in text.splitlines()
+        if line.strip()
+    )
 
 
 def build_manifest(spec: ProjectSpec, files: dict[str, str], *, with_db: bool) -> dict:
@@ -82,7 +88,9 @@ def _prepare_output(output: Path, force: bool) -> bool:
     if not force:
         raise OutputDirError(f"--output: {output} is not empty (use --force to replace a generated project)")
     if read_manifest(output) is None:
-        raise OutputDirError(f"--output: {output} holds no manifest.json from gen-project; --force refuses to replace it")
+        raise OutputDirError(
+            f"--output: {output} holds no manifest.json from gen-project; --force refuses to replace it"
+        )
     _empty(output)
     return False
 
@@ -109,7 +117,15 @@ def write_files(output: Path, files: dict[str, str]) -> None:
 def build_database(output: Path, options: GenOptions) -> None:
     """Create db.sqlite3 in a fresh interpreter running inside the project (its settings, its apps)."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "generator.dbbuild", "--rows", str(options.rows_per_model), "--seed", str(options.seed)]
+    command = [
+        sys.executable,
+        "-m",
+        "generator.dbbuild",
+        "--rows",
+        str(options.rows_per_model),
+        "--seed",
+        str(options.seed),
+    ]
     result = subprocess.run(command, cwd=output, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         tail = " | ".join(result.stderr.strip().splitlines()[-3:])

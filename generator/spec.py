@@ -5,6 +5,7 @@ Rendering reads the spec and decides nothing; the database builder reads only th
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import random
 from dataclasses import dataclass, field
@@ -25,7 +26,19 @@ CHOICE_WORDS = (
 )  # fmt: skip
 # Names the generated models define themselves; fields must not shadow them.
 GENERATED_MEMBERS = frozenset({"display_label", "as_dict", "get_absolute_url", "created_at", "updated_at"})
-FIELD_RESERVED = MODEL_RESERVED | GENERATED_MEMBERS
+# Fields are assigned in the class body, where ``models``, ``uuid`` and builtins such as ``property`` must
+# keep their meaning.
+FIELD_RESERVED = MODEL_RESERVED | GENERATED_MEMBERS | frozenset(dir(builtins)) | {"models", "uuid"}
+# Names the generated modules bind next to the imported model classes; a model named ``Count`` would shadow
+# django.db.models.Count in services.py.
+MODULE_LEVEL_NAMES = frozenset(
+    {
+        "Model", "Meta", "Count", "Sum", "Avg", "Q", "F", "HttpResponse", "ListView", "DetailView", "CreateView",
+        "UpdateView", "PageTitleMixin", "LIBRARIES", "AppConfig", "models", "forms", "admin", "services", "views",
+        "signals", "uuid", "csv", "io", "logging", "logger", "reverse", "reverse_lazy", "path", "receiver",
+        "post_save", "pre_save", "render", "APPS", "home", "index",
+    }
+)  # fmt: skip
 # How real code names a field of each kind; {w} is a noun, {q} a qualifier.
 FIELD_NAME_PATTERNS = {
     "char": ("{w}", "{w}", "{w}_name", "{w}_code", "{q}_{w}"),
@@ -242,7 +255,9 @@ def _scalar_field(kind: str, name: str, rng: random.Random, *, primary: bool) ->
         )
         literal = ", ".join(f'("{v}", "{label}")' for _, v, label in choices)
         migration_def = f'models.CharField(max_length=20, choices=[{literal}], default="{values[0]}", {vn})'
-        return FieldSpec(name, kind, model_def, migration_def, verbose, choices=choices, choices_class=class_name)
+        return FieldSpec(
+            name, kind, model_def, migration_def, verbose, choices=choices, choices_class=class_name
+        )
     raise ValueError(f"unknown field kind {kind!r}")
 
 
@@ -255,7 +270,9 @@ def _timestamp_fields() -> list[FieldSpec]:
     ]
 
 
-def _build_scalar_fields(model: ModelSpec, options: GenOptions, rng: random.Random, words: tuple[str, ...]) -> None:
+def _build_scalar_fields(
+    model: ModelSpec, options: GenOptions, rng: random.Random, words: tuple[str, ...]
+) -> None:
     registry = model.registry
     mean = options.fields_per_model
     count = max(1, round(rng.gauss(mean, mean * 0.3)))
@@ -266,11 +283,9 @@ def _build_scalar_fields(model: ModelSpec, options: GenOptions, rng: random.Rand
     once = {"slug", "uuid"}
     for _ in range(count - 1):
         kind = rng.choices(kinds, weights)[0]
-        if kind in once:
-            if any(f.kind == kind for f in model.fields):
-                kind = "char"
-            elif kind == "slug" and not options.is_realistic:
-                kind = "char"
+        already_has_one = kind in once and any(f.kind == kind for f in model.fields)
+        if already_has_one or (kind == "slug" and not options.is_realistic):
+            kind = "char"
         raw = rng.choice(FIELD_NAME_PATTERNS[kind]).format(w=rng.choice(words), q=rng.choice(QUALIFIERS))
         model.fields.append(_scalar_field(kind, registry.claim(raw), rng, primary=False))
     if options.is_realistic:
@@ -309,11 +324,15 @@ def _build_meta(model: ModelSpec, rng: random.Random, constraint_names: NameRegi
     chars = [f.name for f in model.of_kind("char")[1:]]
     if chars and rng.random() < 0.35:
         field_name = rng.choice(chars)
-        model.unique_constraints.append((constraint_names.claim(f"uq_{_short_hash(model.label, field_name)}"), [field_name]))
+        model.unique_constraints.append(
+            (constraint_names.claim(f"uq_{_short_hash(model.label, field_name)}"), [field_name])
+        )
     integers = [f.name for f in model.of_kind("integer", "decimal", "float")]
     if integers and rng.random() < 0.5:
         field_name = rng.choice(integers)
-        model.check_constraints.append((constraint_names.claim(f"ck_{_short_hash(model.label, field_name)}"), field_name))
+        model.check_constraints.append(
+            (constraint_names.claim(f"ck_{_short_hash(model.label, field_name)}"), field_name)
+        )
 
 
 def _build_services(model: ModelSpec, options: GenOptions, rng: random.Random) -> None:
@@ -329,7 +348,13 @@ def _build_services(model: ModelSpec, options: GenOptions, rng: random.Random) -
         shape = rng.choice(SERVICE_SHAPES)
         shapes.append(shape)
         lines += SERVICE_SHAPE_LINES[shape] + min(len(scalar_names), 4)
-    verbs = {"summary": "summarize", "score": "score", "export": "export", "validate": "validate", "snapshot": "snapshot"}
+    verbs = {
+        "summary": "summarize",
+        "score": "score",
+        "export": "export",
+        "validate": "validate",
+        "snapshot": "snapshot",
+    }
     for shape in shapes:
         name = registry.claim(f"{verbs[shape]} {model.snake}")
         picked = rng.sample(scalar_names, min(len(scalar_names), rng.randint(2, 4)))
@@ -344,7 +369,7 @@ def build_spec(options: GenOptions) -> ProjectSpec:
     secret_key = hashlib.sha256(f"django-prefork-lab:{options.seed}".encode()).hexdigest()
 
     app_labels = NameRegistry("label", reserved=MODULE_RESERVED)
-    model_names = NameRegistry("camel", reserved=MODULE_RESERVED | {"Model", "Meta"})
+    model_names = NameRegistry("camel", reserved=MODULE_LEVEL_NAMES)
     constraint_names = NameRegistry("snake")
     areas, entities, words = area_words(), entity_words(), field_words()
 
@@ -372,7 +397,10 @@ def build_spec(options: GenOptions) -> ProjectSpec:
     for edge in edges:
         source, target = models[edge.source], models[edge.target]
         source.fields.append(_relation_field(edge, source, target, fields_rng))
-        if target.app_label != source.app_label and target.app_label not in apps[app_of_model[edge.source]].dependencies:
+        if (
+            target.app_label != source.app_label
+            and target.app_label not in apps[app_of_model[edge.source]].dependencies
+        ):
             apps[app_of_model[edge.source]].dependencies.append(target.app_label)
 
     for model in models:
