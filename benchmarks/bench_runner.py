@@ -51,6 +51,18 @@ def cv(values: list[float]) -> float:
     return statistics.stdev(values) / statistics.fmean(values) if len(values) > 1 else 0.0
 
 
+def machine_noise(rounds: int = 7) -> float:
+    """CV of a fixed CPU-bound loop: the floor under any start-up CV measured on this machine right now."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for i in range(3_000_000):
+            total += i * i % 7
+        times.append(time.perf_counter() - started)
+    return cv(times)
+
+
 def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
@@ -64,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests-per-worker", type=int, default=20)
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
+    noise_before = machine_noise()
 
     text = (
         f"name: bench-runner\nrepetitions: {args.repetitions}\nseed: 7\n"
@@ -140,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         f"targets: CV startup_s ≤ {CV_STARTUP_TARGET:.0%}, CV memory_mb ≤ {CV_MEMORY_TARGET:.0%}; '!': missed"
     )
     load_after = os.getloadavg()[0]
+    print(
+        f"machine noise: CV of a fixed CPU-bound loop {noise_before:.1%} before, {machine_noise():.1%} after"
+        " (a floor under the CV of startup_s)"
+    )
     print(
         f"machine: {os.cpu_count()} cores, load {load_before:.2f} before, {load_after:.2f} after,"
         " other processes' CPU load widens the spread of startup_s"
