@@ -1,0 +1,28 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = Path(__file__).resolve().parent / "project_probe.py"
+
+
+def probe_project(path: Path) -> dict:
+    """Checks, migrations and every URL of a generated project, in a fresh interpreter of its own."""
+    result = subprocess.run(
+        [sys.executable, str(PROBE), str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def probe():
+    return probe_project

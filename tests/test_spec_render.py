@@ -1,0 +1,132 @@
+import ast
+import re
+
+import jinja2
+import pytest
+
+from generator.options import resolve_options
+from generator.render import _render, render_project, sample_urls
+from generator.spec import build_spec
+
+
+@pytest.fixture(scope="module")
+def realistic():
+    spec = build_spec(resolve_options(120, seed=3))
+    return spec, render_project(spec)
+
+
+@pytest.fixture(scope="module")
+def minimal():
+    spec = build_spec(resolve_options(40, profile="minimal", seed=3))
+    return spec, render_project(spec)
+
+
+def test_same_seed_same_files_other_seed_other_files():
+    options = resolve_options(60, seed=11)
+    assert render_project(build_spec(options)) == render_project(build_spec(options))
+    assert render_project(build_spec(resolve_options(60, seed=12))) != render_project(build_spec(options))
+
+
+def test_every_python_file_parses(realistic, minimal):
+    for _, files in (realistic, minimal):
+        for path, text in files.items():
+            if path.endswith(".py"):
+                ast.parse(text, filename=path)
+
+
+def test_realistic_app_layout(realistic):
+    spec, files = realistic
+    for app in spec.apps:
+        for module in ("apps", "models", "admin", "forms", "views", "urls", "services", "signals"):
+            assert f"{app.label}/{module}.py" in files
+        assert f"{app.label}/migrations/0001_initial.py" in files
+        for model in app.models:
+            for kind in ("list", "detail", "form"):
+                template = files[f"{app.label}/templates/{app.label}/{model.lower}_{kind}.html"]
+                assert template.startswith('{% extends "base.html" %}')
+                assert "[[" not in template and "[%" not in template
+
+
+def test_minimal_is_models_and_one_url_per_app(minimal):
+    spec, files = minimal
+    assert not any(path.endswith(".html") for path in files)
+    assert not any(path.endswith(("admin.py", "forms.py", "services.py")) for path in files)
+    for app in spec.apps:
+        assert files[f"{app.label}/urls.py"].count("path(") == 1
+    assert len(sample_urls(spec)) == 1 + len(spec.apps)
+
+
+def test_settings(realistic):
+    spec, files = realistic
+    settings = files["config/settings/base.py"]
+    assert "DEBUG = False" in settings
+    assert 'ALLOWED_HOSTS = ["localhost", "127.0.0.1"]' in settings
+    assert f'SECRET_KEY = "{spec.secret_key}"' in settings
+    assert 'BASE_DIR / "db.sqlite3"' in settings
+    other = build_spec(resolve_options(120, seed=4))
+    assert other.secret_key != spec.secret_key
+
+
+def test_models_have_the_promised_richness(realistic):
+    spec, files = realistic
+    kinds = {f.kind for m in spec.models for f in m.fields}
+    assert {"char", "text", "integer", "decimal", "boolean", "date", "datetime", "email", "url", "slug", "uuid",
+            "json", "choices", "fk", "m2m", "o2o"} <= kinds  # fmt: skip
+    models_py = "\n".join(text for path, text in files.items() if path.endswith("/models.py"))
+    for needle in ("models.Index(", "models.UniqueConstraint(", "models.CheckConstraint(", "def __str__",
+                   "QuerySet(models.QuerySet)", "@property", "verbose_name_plural", "ordering = "):  # fmt: skip
+        assert needle in models_py
+    admin_py = "\n".join(text for path, text in files.items() if path.endswith("/admin.py"))
+    for needle in ("list_display", "list_filter", "search_fields", "TabularInline"):
+        assert needle in admin_py
+    cross_app = [
+        f for m in spec.models for f in m.fields if f.is_relation and f.target.app_label != m.app_label
+    ]
+    assert cross_app
+
+
+def test_names_are_unique_in_their_scopes(realistic):
+    spec, _ = realistic
+    labels = [app.label for app in spec.apps]
+    assert len(labels) == len(set(labels))
+    models = [m.name for m in spec.models]
+    assert len(models) == len(set(models))
+    constraint_names = [
+        n for m in spec.models for n, _ in m.indexes + m.unique_constraints + m.check_constraints
+    ]
+    assert len(constraint_names) == len(set(constraint_names))
+    assert all(len(n) <= 30 for n in constraint_names)
+    for model in spec.models:
+        attributes = [f.name for f in model.fields]
+        attributes += [f"{f.name}_id" for f in model.fields if f.is_forward_single]
+        accessors = re.findall(r'related_name="(\w+)"', " ".join(f.model_def for m in spec.models for f in m.fields
+                                                                   if f.is_relation and f.target is model))  # fmt: skip
+        everything = attributes + accessors
+        assert len(everything) == len(set(everything)), model.name
+
+
+def test_migration_dependencies_point_to_earlier_apps(realistic):
+    spec, files = realistic
+    order = {app.label: app.number for app in spec.apps}
+    for app in spec.apps:
+        for dependency in app.dependencies:
+            assert order[dependency] < app.number
+            assert f'("{dependency}", "0001_initial")' in files[f"{app.label}/migrations/0001_initial.py"]
+
+
+def test_loc_and_imports_knobs_change_the_weight():
+    light = render_project(build_spec(resolve_options(24, loc_per_model=0, imports=0)))
+    heavy = render_project(build_spec(resolve_options(24, loc_per_model=400, imports=20)))
+
+    def lines(files):
+        return sum(len(text.splitlines()) for path, text in files.items() if path.endswith(".py"))
+
+    assert lines(heavy) > 1.8 * lines(light)
+    assert "import pandas" not in "".join(heavy.values())
+    assert "import yaml as yaml_lib" in "".join(heavy.values())
+    assert "_lib" not in "".join(light[p] for p in light if p.endswith("models.py"))
+
+
+def test_templates_are_strict():
+    with pytest.raises(jinja2.UndefinedError):
+        _render("app/models.py.j2", project=build_spec(resolve_options(2)))
