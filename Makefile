@@ -12,10 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+# The main job on SQLite: build projects, run the quick sweep under real uWSGI, analyse it.
 demo: $(STAMP)
-	$(BIN)/gen-project --models 300 --force
-	cd generated/realistic-m300-s0 && ../../$(BIN)/python manage.py check
 	$(BIN)/run-experiments experiments/sweeps/quick.yaml
+	$(BIN)/analyze-results results/quick.csv --out results/quick-analysis
 
 test: $(STAMP)
 	$(BIN)/ruff check generator experiments tests
