@@ -58,6 +58,9 @@ def _figure():
     return fig, ax
 
 
+LOG_X_RATIO = 20  # x values spanning this factor or more get a log axis
+
+
 def _errors(rows) -> list[list[float]]:
     """Asymmetric error bars from CI bounds, never negative."""
     low = (rows["median"] - rows["ci_low"]).clip(lower=0).tolist()
@@ -67,6 +70,9 @@ def _errors(rows) -> list[list[float]]:
 
 def _set_ticks(ax, xs) -> None:
     xs = sorted({int(x) for x in xs})
+    if xs and xs[0] > 0 and xs[-1] / xs[0] >= LOG_X_RATIO:
+        ax.set_xscale("log")  # 30 → 3,000 models: a linear axis crushes the small sizes together
+        ax.minorticks_off()
     if len(xs) <= 12:
         ax.set_xticks(xs)
         ax.set_xticklabels([str(x) for x in xs])
