@@ -1,0 +1,32 @@
+"""The committed results regenerate byte for byte from their CSVs (issue 4's 'done when')."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ANALYSES = [
+    ("results/scaling.csv", "results/scaling-analysis"),
+    ("results/seed-300.csv", "results/seed-300-analysis"),
+]
+
+
+@pytest.mark.parametrize(("csv", "committed"), ANALYSES)
+def test_analyze_results_regenerates_the_committed_report(csv, committed, tmp_path):
+    if not (ROOT / csv).exists():
+        pytest.skip(f"{csv} is not committed")
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.analyze_cli", csv, "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("report.md", "summary.csv"):
+        assert (tmp_path / name).read_text() == (ROOT / committed / name).read_text(), name
+    committed_plots = sorted(p.name for p in (ROOT / committed).glob("*.png"))
+    assert committed_plots == sorted(p.name for p in tmp_path.glob("*.png"))
