@@ -91,17 +91,22 @@ def create_tables(prepare_meanwhile):
     return prepared
 
 
-def record_migrations() -> None:
+def disk_migrations() -> list[tuple[str, str]]:
+    """(app, name) of every migration file; reads files only, so it can run while the DDL thread works."""
+    from django.db.migrations.loader import MigrationLoader
+
+    return sorted(MigrationLoader(None, ignore_no_migrations=True).disk_migrations)
+
+
+def record_migrations(applied: list[tuple[str, str]]) -> None:
     """Mark every migration on disk as applied, then create content types and permissions as migrate does."""
     from django.core.management.sql import emit_post_migrate_signal
     from django.db import connection
-    from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.recorder import MigrationRecorder
 
     recorder = MigrationRecorder(connection)
     recorder.ensure_schema()
-    applied = MigrationLoader(connection, ignore_no_migrations=True).disk_migrations
-    recorder.migration_qs.bulk_create(recorder.Migration(app=app, name=name) for app, name in sorted(applied))
+    recorder.migration_qs.bulk_create(recorder.Migration(app=app, name=name) for app, name in applied)
     emit_post_migrate_signal(verbosity=0, interactive=False, db=connection.alias)
 
 
@@ -257,8 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     django.setup()
     set_up = time.perf_counter()
-    prepared = create_tables(prepare_meanwhile=lambda: prepare_rows(labels, args.rows, args.seed))
-    record_migrations()
+    applied, prepared = create_tables(
+        prepare_meanwhile=lambda: (disk_migrations(), prepare_rows(labels, args.rows, args.seed))
+    )
+    record_migrations(applied)
     schema = time.perf_counter()
     written = write_rows(prepared)
     done = time.perf_counter()
