@@ -81,10 +81,11 @@ def create_tables(prepare_meanwhile):
                 statements.put(editor.collected_sql.pop(0))
         for statement in editor.deferred_sql:  # indexes and constraints, after every table
             statements.put(str(statement))
-        statements.put(None)
+    finally:
+        statements.put(None)  # end of the DDL, or an abort: either way the executor stops
+    try:
         prepared = prepare_meanwhile() if not failure else None
     finally:
-        statements.put(None)
         executor.join()
     if failure:
         raise failure[0]
