@@ -70,20 +70,20 @@ def create_tables(prepare_meanwhile):
     )
     executor.start()
     try:
-        # Not entered as a context manager: SQLite's editor would then lock the file to check constraints.
-        editor = connection.schema_editor(collect_sql=True, atomic=False)
-        editor.deferred_sql = []
-        for model in apps.get_models():
-            if failure:
-                break
-            editor.create_model(model)  # also its auto-created many-to-many tables
-            while editor.collected_sql:
-                statements.put(editor.collected_sql.pop(0))
-        for statement in editor.deferred_sql:  # indexes and constraints, after every table
-            statements.put(str(statement))
-    finally:
-        statements.put(None)  # end of the DDL, or an abort: either way the executor stops
-    try:
+        try:
+            # Not entered as a context manager: SQLite's editor would then lock the file to check constraints.
+            editor = connection.schema_editor(collect_sql=True, atomic=False)
+            editor.deferred_sql = []
+            for model in apps.get_models():
+                if failure:
+                    break
+                editor.create_model(model)  # also its auto-created many-to-many tables
+                while editor.collected_sql:
+                    statements.put(editor.collected_sql.pop(0))
+            for statement in editor.deferred_sql:  # indexes and constraints, after every table
+                statements.put(str(statement))
+        finally:
+            statements.put(None)  # end of the DDL, or an abort: either way the executor stops
         prepared = prepare_meanwhile() if not failure else None
     finally:
         executor.join()
