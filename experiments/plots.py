@@ -90,26 +90,29 @@ def _modes(rows) -> list[str]:
     return ordered_modes(rows["mode"])
 
 
+def _slice(summary, metric: str, fixed: str, value: int | None, varied: str):
+    """Rows of ``metric`` at ``fixed == value`` and the sorted values of ``varied``, or why there is no plot."""
+    rows = (
+        summary[(summary["metric"] == metric) & (summary[fixed] == value)]
+        if value is not None
+        else summary[:0]
+    )
+    if rows.empty:
+        return rows, [], f"no successful runs with {metric}"
+    xs = sorted(rows[varied].unique())
+    if len(xs) < 2:
+        return rows, xs, f"a single value of {varied} ({xs[0]}) at {fixed}={value}: no axis to plot"
+    return rows, xs, None
+
+
 def plot_metric_vs_models(
     summary, metric: str, path: Path, *, workers: int | None, title: str, log_y: bool = False
 ) -> PlotResult:
     """Median of ``metric`` against models at a fixed worker count, one line per mode."""
     name = Path(path).stem
-    rows = (
-        summary[(summary["metric"] == metric) & (summary["workers"] == workers)]
-        if workers is not None
-        else summary[:0]
-    )
-    if rows.empty:
-        return PlotResult(name, title, None, skipped=f"no successful runs with {metric}")
-    xs = sorted(rows["models"].unique())
-    if len(xs) < 2:
-        return PlotResult(
-            name,
-            title,
-            None,
-            skipped=f"a single value of models ({xs[0]}) at workers={workers}: no axis to plot",
-        )
+    rows, xs, skipped = _slice(summary, metric, "workers", workers, "models")
+    if skipped:
+        return PlotResult(name, title, None, skipped=skipped)
     note = f"workers={workers}"
     if log_y and (rows["median"] <= 0).any():
         log_y = False
@@ -151,21 +154,9 @@ def plot_memory_vs_workers(
 ) -> PlotResult:
     """Median memory against workers at a fixed model count, one line per mode, with the fitted lines."""
     name = Path(path).stem
-    rows = (
-        summary[(summary["metric"] == metric) & (summary["models"] == models)]
-        if models is not None
-        else summary[:0]
-    )
-    if rows.empty:
-        return PlotResult(name, title, None, skipped=f"no successful runs with {metric}")
-    xs = sorted(rows["workers"].unique())
-    if len(xs) < 2:
-        return PlotResult(
-            name,
-            title,
-            None,
-            skipped=f"a single value of workers ({xs[0]}) at models={models}: no axis to plot",
-        )
+    rows, xs, skipped = _slice(summary, metric, "models", models, "workers")
+    if skipped:
+        return PlotResult(name, title, None, skipped=skipped)
     fits = per_worker[per_worker["models"] == models]
     fig, ax = _figure()
     modes = _modes(rows)
