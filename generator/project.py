@@ -73,26 +73,30 @@ def read_manifest(directory: Path) -> dict | None:
     return manifest if isinstance(manifest, dict) and manifest.get("generator") == GENERATOR_ID else None
 
 
-def _prepare_output(output: Path, force: bool) -> bool:
-    """Make ``output`` an empty directory we may write; returns whether we created it."""
+def _check_output(output: Path, force: bool) -> None:
+    """Refuse an output we may not write, before any work is done; changes nothing."""
     if output.is_symlink() or (output.exists() and not output.is_dir()):
         raise OutputDirError(f"--output: {output} exists and is not a directory")
-    if not output.exists():
-        try:
-            output.mkdir(parents=True)
-        except OSError as exc:
-            raise OutputDirError(f"--output: cannot create {output}: {exc.strerror}") from None
-        return True
-    if not any(output.iterdir()):
-        return False
+    if not output.exists() or not any(output.iterdir()):
+        return
     if not force:
         raise OutputDirError(f"--output: {output} is not empty (use --force to replace a generated project)")
     if read_manifest(output) is None:
         raise OutputDirError(
             f"--output: {output} holds no manifest.json from gen-project; --force refuses to replace it"
         )
-    _empty(output)
-    return False
+
+
+def _prepare_output(output: Path) -> bool:
+    """Make a checked ``output`` an empty directory; returns whether we created it."""
+    if output.exists():
+        _empty(output)
+        return False
+    try:
+        output.mkdir(parents=True)
+    except OSError as exc:
+        raise OutputDirError(f"--output: cannot create {output}: {exc.strerror}") from None
+    return True
 
 
 def _empty(directory: Path) -> None:
@@ -133,10 +137,11 @@ def build_database(output: Path, options: GenOptions) -> None:
 
 
 def write_project(options: GenOptions, output: Path, *, build_db: bool = True, force: bool = False) -> dict:
+    _check_output(output, force)
     spec = build_spec(options)
     files = render_project(spec)
     manifest = build_manifest(spec, files, with_db=build_db)
-    created = _prepare_output(output, force)
+    created = _prepare_output(output)
     try:
         write_files(output, files)
         if build_db:
