@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     weight.add_argument("--relations-per-model", help="mean ForeignKey/OneToOne/ManyToMany fields per model")
     weight.add_argument("--loc-per-model", help="lines of business logic (services) per model")
     weight.add_argument("--imports", help="modules imported beyond Django, from generator.imports (0-30)")
+    weight.add_argument(
+        "--library-loc", help="lines of library code imported at start-up, whatever the model count"
+    )
+    weight.add_argument(
+        "--view-library-loc", help="lines of library code the views import (loaded on the first request)"
+    )
     return parser
 
 
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             relations_per_model=args.relations_per_model,
             loc_per_model=args.loc_per_model,
             imports=args.imports,
+            library_loc=args.library_loc,
+            view_library_loc=args.view_library_loc,
         )
         output = args.output or default_output(options)
         started = time.perf_counter()

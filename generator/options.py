@@ -11,13 +11,28 @@ PROFILES = ("minimal", "realistic")
 
 # Per-profile defaults of the weight knobs. `realistic` is what later calibration tunes.
 PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
-    "minimal": {"fields_per_model": 3, "relations_per_model": 0.5, "loc_per_model": 0, "imports": 0},
-    "realistic": {"fields_per_model": 14, "relations_per_model": 2.0, "loc_per_model": 150, "imports": 12},
+    "minimal": {
+        "fields_per_model": 3,
+        "relations_per_model": 0.5,
+        "loc_per_model": 0,
+        "imports": 0,
+        "library_loc": 0,
+        "view_library_loc": 0,
+    },
+    "realistic": {
+        "fields_per_model": 14,
+        "relations_per_model": 2.0,
+        "loc_per_model": 150,
+        "imports": 12,
+        "library_loc": 0,
+        "view_library_loc": 0,
+    },
 }
 
 MODELS_PER_APP = 12
 MAX_FIELDS_PER_MODEL = 200
 MAX_LOC_PER_MODEL = 5000
+MAX_LIBRARY_LOC = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,10 @@ class GenOptions:
     relations_per_model: float
     loc_per_model: int
     imports: int
+    library_loc: int  # lines of library code every process imports at start-up, whatever the model count
+    view_library_loc: (
+        int  # lines of library code the views import: loaded with the URLconf, on the first request
+    )
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -82,6 +101,8 @@ def resolve_options(
     relations_per_model=None,
     loc_per_model=None,
     imports=None,
+    library_loc=None,
+    view_library_loc=None,
 ) -> GenOptions:
     """Validate raw option values (ints or strings) and fill profile defaults.
 
@@ -102,6 +123,8 @@ def resolve_options(
     )
     loc_per_model = defaults["loc_per_model"] if loc_per_model is None else loc_per_model
     imports = defaults["imports"] if imports is None else imports
+    library_loc = defaults["library_loc"] if library_loc is None else library_loc
+    view_library_loc = defaults["view_library_loc"] if view_library_loc is None else view_library_loc
     return GenOptions(
         models=models,
         apps=apps,
@@ -114,6 +137,8 @@ def resolve_options(
         relations_per_model=_fraction("relations_per_model", relations_per_model, minimum=0.0, maximum=20.0),
         loc_per_model=_whole("loc_per_model", loc_per_model, minimum=0, maximum=MAX_LOC_PER_MODEL),
         imports=_whole("imports", imports, minimum=0, maximum=len(IMPORT_CATALOGUE)),
+        library_loc=_whole("library_loc", library_loc, minimum=0, maximum=MAX_LIBRARY_LOC),
+        view_library_loc=_whole("view_library_loc", view_library_loc, minimum=0, maximum=MAX_LIBRARY_LOC),
     )
 
 

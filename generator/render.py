@@ -58,6 +58,10 @@ def render_project(spec: ProjectSpec) -> dict[str, str]:
         "config/views.py": _render("project/views.py.j2", **ctx),
         "config/wsgi.py": _render("project/wsgi.py.j2", **ctx),
     }
+    if spec.library:
+        files["config/vendor/__init__.py"] = ""
+    for module in spec.library:
+        files[f"config/vendor/{module.name}.py"] = _render("project/library.py.j2", **ctx, module=module)
     if spec.realistic:
         files["templates/base.html"] = _render("html/base.html.j2", **ctx)
         files["templates/home.html"] = _render("html/home.html.j2", **ctx)

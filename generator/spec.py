@@ -167,11 +167,37 @@ class AppSpec:
     number: int
     models: list[ModelSpec] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
-    imports: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)  # by models.py: at start-up
+    view_imports: list[str] = field(default_factory=list)  # by views.py: with the URLconf
 
     @property
     def needs_uuid(self) -> bool:
         return any(f.kind == "uuid" for m in self.models for f in m.fields)
+
+
+@dataclass
+class LibraryComponent:
+    name: str  # CamelCase class
+    snake: str
+    title: str
+    words: list[str]  # its attributes
+    number: int
+
+
+@dataclass
+class LibraryModule:
+    name: str  # module of the config.vendor package
+    title: str
+    components: list[LibraryComponent]
+
+    @property
+    def dotted(self) -> str:
+        return f"config.vendor.{self.name}"
+
+
+# What one component of generator/templates/project/library.py.j2 renders to (tests keep this honest).
+LIBRARY_COMPONENT_LINES = 48
+LIBRARY_COMPONENTS_PER_MODULE = 12
 
 
 @dataclass
@@ -180,6 +206,7 @@ class ProjectSpec:
     secret_key: str
     apps: list[AppSpec]
     edges: list[Edge]
+    library: list[LibraryModule] = field(default_factory=list)
 
     @property
     def models(self) -> list[ModelSpec]:
@@ -408,12 +435,45 @@ def build_spec(options: GenOptions) -> ProjectSpec:
         _build_services(model, options, fields_rng)
     if options.is_realistic:
         _attach_inlines(models)
-    for index, module in enumerate(IMPORT_CATALOGUE[: options.imports]):
+    library_rng, module_names = _rng(options, "library"), NameRegistry("snake", reserved=MODULE_RESERVED)
+    startup_library = _build_library(options.library_loc, library_rng, words, module_names)
+    view_library = _build_library(options.view_library_loc, library_rng, words, module_names)
+    imported = [*IMPORT_CATALOGUE[: options.imports], *(module.dotted for module in startup_library)]
+    for index, module in enumerate(imported):
         apps[index % len(apps)].imports.append(module)
+    for index, module in enumerate(view_library):
+        apps[index % len(apps)].view_imports.append(module.dotted)
     app_order = {app.label: app.number for app in apps}
     for app in apps:
         app.dependencies.sort(key=app_order.__getitem__)
-    return ProjectSpec(options, secret_key, apps, edges)
+    return ProjectSpec(options, secret_key, apps, edges, startup_library + view_library)
+
+
+def _build_library(
+    loc: int, rng: random.Random, words: tuple[str, ...], module_names: NameRegistry
+) -> list[LibraryModule]:
+    """Modules of about ``loc`` lines in all: weight that does not grow with the model count."""
+    components = -(-loc // LIBRARY_COMPONENT_LINES)  # ceiling
+    class_names = NameRegistry("camel", reserved=MODULE_LEVEL_NAMES)
+    modules: list[LibraryModule] = []
+    for start in range(0, components, LIBRARY_COMPONENTS_PER_MODULE):
+        title = f"{rng.choice(words)} {rng.choice(('tools', 'kit', 'utils', 'core', 'helpers'))}"
+        module = LibraryModule(module_names.claim(title), title.capitalize(), [])
+        for number in range(start, min(components, start + LIBRARY_COMPONENTS_PER_MODULE)):
+            title = f"{rng.choice(words)} {rng.choice(words)}"
+            name = class_names.claim(title)
+            attributes = NameRegistry("snake", reserved=FIELD_RESERVED)
+            module.components.append(
+                LibraryComponent(
+                    name=name,
+                    snake=clean_name(name, "snake"),
+                    title=title,
+                    words=[attributes.claim(rng.choice(words)) for _ in range(4)],
+                    number=number % 89 + 2,
+                )
+            )
+        modules.append(module)
+    return modules
 
 
 def _attach_inlines(models: list[ModelSpec]) -> None:
