@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean calibration calibration-projects
+CALIBRATION_SWEEPS := calibration-oscarshop calibration-pretix
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,16 +19,26 @@ demo: $(STAMP)
 	$(BIN)/analyze-results results/quick.csv --out results/quick-analysis
 
 test: $(STAMP)
-	$(BIN)/ruff check generator experiments tests
+	$(BIN)/ruff check generator experiments tests calibration
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check generator experiments tests
-	$(BIN)/ruff format --check generator experiments tests
+	$(BIN)/ruff check generator experiments tests calibration
+	$(BIN)/ruff format --check generator experiments tests calibration
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generator.py
 	$(BIN)/python benchmarks/bench_runner.py
+
+# Real projects (django-oscar, pretix) installed into .venv on demand, laid out under generated/calibration/.
+calibration-projects: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,calibration]'
+	$(BIN)/python calibration/prepare.py
+
+# Measure the real projects, their --like twins and the default profile; rebuild results/calibration/table.md.
+calibration: calibration-projects
+	for sweep in $(CALIBRATION_SWEEPS); do $(BIN)/run-experiments --fresh experiments/sweeps/$$sweep.yaml || exit 1; done
+	$(BIN)/python calibration/table.py
 
 clean:
 	rm -rf generated .pytest_cache

@@ -229,26 +229,24 @@ def _product(choices: dict[str, list]) -> list[dict]:
 # --------------------------------------------------------------------------- sections
 
 
-def _generated_projects(check: _Checker, raw: dict) -> list[ProjectSpec]:
+def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> list[ProjectSpec]:
     try:
         from generator.errors import OptionError
         from generator.options import OPTION_NAMES, resolve_options
     except ImportError as exc:  # pragma: no cover - the generator ships with this package
         raise ExperimentError(f"the project generator is not available: {exc}") from None
     allowed = (*OPTION_NAMES, "urls")
-    check.known("project", raw, allowed)
+    check.known(key, raw, allowed)
     if "models" not in raw:
-        raise check.error(
-            "project", "needs either 'path' (an existing project) or 'models' (a generated one)"
-        )
-    urls = check.url_list("project.urls", raw["urls"]) if "urls" in raw else ()
+        raise check.error(key, "needs either 'path' (an existing project) or 'models' (a generated one)")
+    urls = check.url_list(f"{key}.urls", raw["urls"]) if "urls" in raw else ()
     choices: dict[str, list] = {}
     for name, value in raw.items():
         if name == "urls":
             continue
         if isinstance(value, dict):
-            raise check.error(f"project.{name}", "expected a value or a list of values, got a mapping")
-        choices[name] = check.swept(f"project.{name}", value, lambda _k, v: v)
+            raise check.error(f"{key}.{name}", "expected a value or a list of values, got a mapping")
+        choices[name] = check.swept(f"{key}.{name}", value, lambda _k, v: v)
     projects = []
     for combo in _product(choices):
         try:
@@ -256,7 +254,7 @@ def _generated_projects(check: _Checker, raw: dict) -> list[ProjectSpec]:
         except OptionError as exc:
             name = exc.option.lstrip("-").replace("-", "_")
             message = str(exc).split(": ", 1)[-1]
-            raise check.error(f"project.{name}", message) from None
+            raise check.error(f"{key}.{name}", message) from None
         except ImportError as exc:  # pragma: no cover - generator half-installed
             raise ExperimentError(f"the project generator is not available: {exc}") from None
         items = tuple(sorted(options.as_dict().items()))
@@ -268,43 +266,43 @@ def _generated_projects(check: _Checker, raw: dict) -> list[ProjectSpec]:
     return projects
 
 
-def _existing_projects(check: _Checker, raw: dict, base_dir: Path) -> list[ProjectSpec]:
-    check.known("project", raw, EXISTING_KEYS)
+def _existing_projects(check: _Checker, raw: dict, base_dir: Path, key: str = "project") -> list[ProjectSpec]:
+    check.known(key, raw, EXISTING_KEYS)
 
-    def a_path(key: str, value: Any) -> str:
-        path = Path(check.text(key, value)).expanduser()
+    def a_path(where: str, value: Any) -> str:
+        path = Path(check.text(where, value)).expanduser()
         path = (base_dir / path).resolve() if not path.is_absolute() else path.resolve()
         if not path.is_dir():
-            raise check.error(key, f"no such directory: {path}")
+            raise check.error(where, f"no such directory: {path}")
         return str(path)
 
-    def a_wsgi(key: str, value: Any) -> str:
-        value = check.text(key, value)
+    def a_wsgi(where: str, value: Any) -> str:
+        value = check.text(where, value)
         module, _, attr = value.partition(":")
         if (
             not module
             or not all(part.isidentifier() for part in module.split("."))
             or (attr and not attr.isidentifier())
         ):
-            raise check.error(key, f"expected 'package.module:callable', got {value!r}")
+            raise check.error(where, f"expected 'package.module:callable', got {value!r}")
         return value
 
-    paths = check.swept("project.path", raw["path"], a_path)
+    paths = check.swept(f"{key}.path", raw["path"], a_path)
     if "wsgi" not in raw:
-        raise check.error("project.wsgi", "required with project.path, e.g. 'mysite.wsgi:application'")
-    wsgis = check.swept("project.wsgi", raw["wsgi"], a_wsgi)
+        raise check.error(f"{key}.wsgi", f"required with {key}.path, e.g. 'mysite.wsgi:application'")
+    wsgis = check.swept(f"{key}.wsgi", raw["wsgi"], a_wsgi)
     envs: list[dict] = [{}]
     if "env" in raw:
-        env = check.mapping("project.env", raw["env"])
+        env = check.mapping(f"{key}.env", raw["env"])
 
-        def a_value(key: str, value: Any) -> str:
+        def a_value(where: str, value: Any) -> str:
             if isinstance(value, dict | list) or value is None:
-                raise check.error(key, f"expected a string or number, got {_kind(value)}")
+                raise check.error(where, f"expected a string or number, got {_kind(value)}")
             return str(value).lower() if isinstance(value, bool) else str(value)
 
-        envs = _product({str(k): check.swept(f"project.env.{k}", v, a_value) for k, v in env.items()})
-    urls = check.url_list("project.urls", raw["urls"]) if "urls" in raw else ()
-    name = check.text("project.name", raw["name"]) if "name" in raw else None
+        envs = _product({str(k): check.swept(f"{key}.env.{k}", v, a_value) for k, v in env.items()})
+    urls = check.url_list(f"{key}.urls", raw["urls"]) if "urls" in raw else ()
+    name = check.text(f"{key}.name", raw["name"]) if "name" in raw else None
     projects = []
     for path, wsgi, env in itertools.product(paths, wsgis, envs):
         label = name or Path(path).name
@@ -379,11 +377,18 @@ def parse_sweep(
         raise check.error(
             "project", "required: generator options (models: …) or an existing project (path: …)"
         )
-    project = check.mapping("project", data["project"])
-    if "path" in project:
-        projects = _existing_projects(check, project, base_dir)
-    else:
-        projects = _generated_projects(check, project)
+    # A list of project blocks shares one plan: their runs interleave, so they see the same machine.
+    blocks = data["project"] if isinstance(data["project"], list) else [data["project"]]
+    if not blocks:
+        raise check.error("project", "an empty list measures nothing")
+    projects = []
+    for index, block in enumerate(blocks):
+        key = f"project[{index}]" if isinstance(data["project"], list) else "project"
+        block = check.mapping(key, block)
+        if "path" in block:
+            projects += _existing_projects(check, block, base_dir, key)
+        else:
+            projects += _generated_projects(check, block, key)
     servers = _servers(check, data.get("server"))
     traffic = _traffic(check, data.get("traffic"))
     output = (

@@ -10,16 +10,22 @@ __all__ = ["GenOptions", "default_output", "generate_project", "resolve_options"
 
 
 def generate_project(
-    options: GenOptions, output: Path, *, build_db: bool = True, force: bool = False
+    options: GenOptions,
+    output: Path,
+    *,
+    build_db: bool = True,
+    force: bool = False,
+    like: dict | None = None,
 ) -> dict:
     """Write the project for ``options`` into ``output`` (and its SQLite DB unless ``build_db`` is false).
 
     Returns the manifest dict, also written to ``output/manifest.json``. Keys:
     generator, generator_version, options, counts{apps, models, fields, relations, url_patterns, views,
     templates, lines_of_code}, content_hash, settings_module ("config.settings"), wsgi ("config.wsgi:application"),
-    urls (one concrete path per generated URL pattern, e.g. "/billing/invoice/1/"), database ("db.sqlite3" or None).
+    urls (one concrete path per generated URL pattern, e.g. "/billing/invoice/1/"), database ("db.sqlite3" or None),
+    and ``like`` (the inspected project and the fit) when given.
     Raises generator.errors.GeneratorError (OutputDirError when ``output`` is not ours to replace).
     """
     from generator.project import write_project
 
-    return write_project(options, Path(output), build_db=build_db, force=force)
+    return write_project(options, Path(output), build_db=build_db, force=force, like=like)

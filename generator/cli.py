@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 
@@ -15,7 +16,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gen-project", description="Write a synthetic Django project of any size.")
-    parser.add_argument("--models", required=True, help="number of models (≥ 1)")
+    parser.add_argument("--models", help="number of models (≥ 1); required unless --like")
     parser.add_argument("--apps", help="number of apps (default: models / 12)")
     parser.add_argument("--profile", default="realistic", help="minimal or realistic (default)")
     parser.add_argument("--seed", default="0", help="seed of every random choice (default 0)")
@@ -27,6 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-db", action="store_true", help="write the source tree only")
     parser.add_argument("--force", action="store_true", help="replace a directory generated earlier")
+    like = parser.add_argument_group("twin of an existing project")
+    like.add_argument(
+        "--like",
+        metavar="MODULE_OR_PATH",
+        help="inspect this project (a directory with manage.py, or a settings module importable from here) "
+        "and generate a twin of it; --models scales the twin",
+    )
+    like.add_argument("--like-url", default="/", help="the URL of its first request (default /)")
     weight = parser.add_argument_group("weight knobs (defaults depend on --profile)")
     weight.add_argument("--fields-per-model", help="mean scalar fields per model")
     weight.add_argument("--relations-per-model", help="mean ForeignKey/OneToOne/ManyToMany fields per model")
@@ -38,31 +47,104 @@ def build_parser() -> argparse.ArgumentParser:
     weight.add_argument(
         "--view-library-loc", help="lines of library code the views import (loaded on the first request)"
     )
+    weight.add_argument(
+        "--library-work", help="share (0-1) of the start-up library that does work at import: time per MB"
+    )
+    weight.add_argument("--view-library-work", help="the same for the views' library")
     return parser
+
+
+WEIGHT_OPTIONS = (
+    "apps",
+    "profile",
+    "fields_per_model",
+    "relations_per_model",
+    "loc_per_model",
+    "imports",
+    "library_loc",
+    "view_library_loc",
+    "library_work",
+    "view_library_work",
+)
+
+
+def _twin_options(args):
+    """Inspect the --like project and fit its twin; returns (options at the requested size, manifest record)."""
+    from generator.errors import OptionError
+    from generator.inspect_project import inspect_project, resolve_target
+    from generator.options import resolve_options
+    from generator.twin import REAL_INSPECTIONS, fit_twin, median_weights, scale_to
+
+    for name in WEIGHT_OPTIONS:
+        if getattr(args, name) != build_parser().get_default(name):
+            flag = "--" + name.replace("_", "-")
+            raise OptionError(flag, "--like chooses it from the inspected project; drop one of them")
+    if not args.like_url.startswith("/"):
+        raise OptionError("--like-url", f"expected a URL path starting with '/', got {args.like_url!r}")
+    checked = resolve_options(args.models or 1, seed=args.seed, rows_per_model=args.rows_per_model)
+    target = resolve_target(args.like)
+    real = [inspect_project(target, url=args.like_url) for _ in range(REAL_INSPECTIONS)]
+    real_setup, real_first = median_weights(real)
+    print(
+        f"{args.like}: {real[0].models} models in {real[0].apps} apps, {real[0].url_patterns} URL patterns; "
+        f"start-up {real_setup.seconds:.2f} s +{real_setup.mb:.0f} MB; first request {args.like_url} "
+        f"{real_first.seconds:.2f} s +{real_first.mb:.0f} MB (median of {len(real)} loads)"
+    )
+
+    def show(fit):
+        print(
+            f"  twin: --library-loc {fit.library_loc} --library-work {fit.library_work} --view-library-loc "
+            f"{fit.view_library_loc} --view-library-work {fit.view_library_work} → start-up "
+            f"{fit.setup.seconds:.2f} s +{fit.setup.mb:.0f} MB; first request {fit.first_request.seconds:.2f} s "
+            f"+{fit.first_request.mb:.0f} MB",
+            flush=True,
+        )
+
+    twin = fit_twin(real, seed=checked.seed, rows_per_model=checked.rows_per_model, progress=show)
+    if not twin.fitted:
+        print("  (the fit stopped before both phases fit: the last line is as close as it got)")
+    options = scale_to(twin.options, checked.models if args.models else twin.options.models)
+    record = {
+        "target": args.like,
+        "url": args.like_url,
+        "profile": real[0].as_dict(),
+        "real": {"setup": asdict(real_setup), "first_request": asdict(real_first)},
+        "fitted_options": twin.options.as_dict(),
+        "rounds": [asdict(r) for r in twin.rounds],
+    }
+    return options, record
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from generator.api import default_output, generate_project, resolve_options
-    from generator.errors import GeneratorError
+    from generator.errors import GeneratorError, OptionError
 
+    like = None
     try:
-        options = resolve_options(
-            args.models,
-            apps=args.apps,
-            profile=args.profile,
-            seed=args.seed,
-            rows_per_model=args.rows_per_model,
-            fields_per_model=args.fields_per_model,
-            relations_per_model=args.relations_per_model,
-            loc_per_model=args.loc_per_model,
-            imports=args.imports,
-            library_loc=args.library_loc,
-            view_library_loc=args.view_library_loc,
-        )
-        output = args.output or default_output(options)
+        if args.like:
+            options, like = _twin_options(args)
+        elif args.models is None:
+            raise OptionError("--models", "required (or --like to copy an existing project)")
+        else:
+            options = resolve_options(
+                args.models,
+                apps=args.apps,
+                profile=args.profile,
+                seed=args.seed,
+                rows_per_model=args.rows_per_model,
+                fields_per_model=args.fields_per_model,
+                relations_per_model=args.relations_per_model,
+                loc_per_model=args.loc_per_model,
+                imports=args.imports,
+                library_loc=args.library_loc,
+                view_library_loc=args.view_library_loc,
+                library_work=args.library_work,
+                view_library_work=args.view_library_work,
+            )
+        output = args.output or default_output(options, like=args.like)
         started = time.perf_counter()
-        manifest = generate_project(options, output, build_db=not args.no_db, force=args.force)
+        manifest = generate_project(options, output, build_db=not args.no_db, force=args.force, like=like)
     except GeneratorError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2

@@ -136,11 +136,15 @@ def build_database(output: Path, options: GenOptions) -> None:
         raise GeneratorError(f"building the database failed: {tail}")
 
 
-def write_project(options: GenOptions, output: Path, *, build_db: bool = True, force: bool = False) -> dict:
+def write_project(
+    options: GenOptions, output: Path, *, build_db: bool = True, force: bool = False, like: dict | None = None
+) -> dict:
     _check_output(output, force)
     spec = build_spec(options)
     files = render_project(spec)
     manifest = build_manifest(spec, files, with_db=build_db)
+    if like is not None:
+        manifest["like"] = like
     created = _prepare_output(output)
     try:
         write_files(output, files)

@@ -182,6 +182,7 @@ class LibraryComponent:
     title: str
     words: list[str]  # its attributes
     number: int
+    works: bool  # does work at import (compiles a pattern)
 
 
 @dataclass
@@ -436,8 +437,12 @@ def build_spec(options: GenOptions) -> ProjectSpec:
     if options.is_realistic:
         _attach_inlines(models)
     library_rng, module_names = _rng(options, "library"), NameRegistry("snake", reserved=MODULE_RESERVED)
-    startup_library = _build_library(options.library_loc, library_rng, words, module_names)
-    view_library = _build_library(options.view_library_loc, library_rng, words, module_names)
+    startup_library = _build_library(
+        options.library_loc, options.library_work, library_rng, words, module_names
+    )
+    view_library = _build_library(
+        options.view_library_loc, options.view_library_work, library_rng, words, module_names
+    )
     imported = [*IMPORT_CATALOGUE[: options.imports], *(module.dotted for module in startup_library)]
     for index, module in enumerate(imported):
         apps[index % len(apps)].imports.append(module)
@@ -450,9 +455,13 @@ def build_spec(options: GenOptions) -> ProjectSpec:
 
 
 def _build_library(
-    loc: int, rng: random.Random, words: tuple[str, ...], module_names: NameRegistry
+    loc: int, work: float, rng: random.Random, words: tuple[str, ...], module_names: NameRegistry
 ) -> list[LibraryModule]:
-    """Modules of about ``loc`` lines in all: weight that does not grow with the model count."""
+    """Modules of about ``loc`` lines in all: weight that does not grow with the model count.
+
+    A share ``work`` of the components, spread evenly, compiles a regular expression at import: that sets how
+    much time the library costs per MB it occupies, which differs between real projects.
+    """
     components = -(-loc // LIBRARY_COMPONENT_LINES)  # ceiling
     class_names = NameRegistry("camel", reserved=MODULE_LEVEL_NAMES)
     modules: list[LibraryModule] = []
@@ -470,6 +479,7 @@ def _build_library(
                     title=title,
                     words=[attributes.claim(rng.choice(words)) for _ in range(4)],
                     number=number % 89 + 2,
+                    works=int((number + 1) * work) > int(number * work),
                 )
             )
         modules.append(module)

@@ -16,7 +16,13 @@ def small_projects(draw, profile):
     apps = draw(st.integers(1, min(models, 4)))
     seed = draw(st.integers(0, 10**6))
     rows = draw(st.integers(1, 6))
-    return resolve_options(models, apps=apps, profile=profile, seed=seed, rows_per_model=rows)
+    # The library's weight is exercised by the mid-size test below; here only its shape varies, kept small.
+    library = {
+        "library_loc": draw(st.integers(0, 2_000)),
+        "view_library_loc": draw(st.integers(0, 2_000)),
+        "library_work": draw(st.sampled_from([0.0, 0.5, 1.0])),
+    }
+    return resolve_options(models, apps=apps, profile=profile, seed=seed, rows_per_model=rows, **library)
 
 
 def _assert_healthy(report: dict, expected_urls: int) -> None:

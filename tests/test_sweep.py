@@ -94,7 +94,9 @@ def test_existing_project_path_is_relative_to_the_sweep_file(tmp_path):
         ("seed: -1\nproject:\n  models: 10\n", "seed", 1),
         ("server:\n  workers: 2\n", "project", None),
         ("project:\n  profile: minimal\n", "project", 1),
-        ("project: [1, 2]\n", "project", 1),
+        ("project: [1, 2]\n", "project[0]", 1),
+        ("project: []\n", "project", 1),
+        ("project:\n  - models: 3\n  - models: 0\n", "project[1].models", 3),
         ("project:\n  path: /definitely/not/here\n  wsgi: a.wsgi\n", "project.path", 2),
         ("project:\n  path: tinyproject\n", "project.wsgi", 1),
         ("project:\n  path: tinyproject\n  wsgi: 'not a module'\n", "project.wsgi", 3),
@@ -138,3 +140,15 @@ def test_shipped_sweeps_are_valid():
     assert sorted({p.models for p in scaling.projects}) == [30, 100, 300, 1000, 3000]
     assert sorted({s.workers for s in scaling.servers}) == [1, 2, 4, 8]
     assert {s.mode for s in scaling.servers} == set(MODES) and scaling.repetitions == 3
+
+
+def test_a_list_of_projects_shares_one_plan(tmp_path):
+    (tmp_path / "site").mkdir()
+    sweep = parse_sweep(
+        "project:\n  - models: [3, 4]\n    profile: minimal\n  - path: site\n    wsgi: site.wsgi:application\n",
+        base_dir=tmp_path,
+    )
+    kinds = [
+        (p.kind, p.options_dict.get("models") if p.kind == "generated" else p.path) for p in sweep.projects
+    ]
+    assert kinds == [("generated", 3), ("generated", 4), ("existing", str((tmp_path / "site").resolve()))]

@@ -1,0 +1,148 @@
+"""Write results/calibration/table.md and table.csv: real projects against `realistic` and their `--like` twins.
+
+    python calibration/table.py              # inspect every project again, then build the table
+    python calibration/table.py --no-inspect # reuse results/calibration/profiles.json
+
+Reads the runner's CSVs written by the calibration-<project>.yaml sweeps (each: the real project, its twin and
+the default profile, interleaved in one plan). Inspecting needs the real projects
+(calibration/prepare.py); the synthetic ones are regenerated, without a database, from their sweep's options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from experiments.analysis import load_results  # noqa: E402
+from experiments.calibration import comparison_rows, run_medians, table_lines  # noqa: E402
+from experiments.sweep import load_sweep  # noqa: E402
+
+SWEEPS = REPO / "experiments" / "sweeps"
+RESULTS = REPO / "results" / "calibration"
+PROJECTS = REPO / "generated" / "calibration"
+# name: (how to load it, its first URL, extra environment)
+REAL = {
+    "oscarshop": (str(PROJECTS / "oscarshop"), "/catalogue/", {}),
+    "pretix": ("pretix.settings", "/", {"PRETIX_CONFIG_FILE": "pretix.cfg"}),
+}
+
+
+def _inspect_real(name: str) -> dict:
+    from generator.inspect_project import inspect_project, resolve_target
+
+    target, url, env = REAL[name]
+    cwd = PROJECTS / name
+    previous = Path.cwd()
+    os.chdir(cwd)  # a settings module is found from the working directory, as gen-project --like does
+    try:
+        return inspect_project(resolve_target(target), url=url, env=env).as_dict()
+    finally:
+        os.chdir(previous)
+
+
+def _inspect_generated(options: dict, path: Path) -> dict:
+    from generator.api import generate_project
+    from generator.inspect_project import Target, inspect_project
+    from generator.options import GenOptions
+
+    generate_project(GenOptions(**options), path, build_db=False, force=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(path)], check=True, capture_output=True)
+    return inspect_project(Target(path, "config.settings"), url="/").as_dict()
+
+
+def _sweep(name: str):
+    """The calibration sweep of one real project: its projects are [real, --like twin, default realistic]."""
+    sweep = load_sweep(SWEEPS / f"calibration-{name}.yaml")
+    real, twin, default = sweep.projects
+    return real, twin, default
+
+
+def inspect_all() -> dict:
+    profiles: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="prefork-lab-calibration-") as workdir:
+        for name in REAL:
+            _, twin, default = _sweep(name)
+            profiles[name] = {
+                "real": _inspect_real(name),
+                "twin": _inspect_generated(twin.options_dict, Path(workdir) / f"{name}-twin"),
+                "default": _inspect_generated(default.options_dict, Path(workdir) / f"{name}-default"),
+            }
+    return profiles
+
+
+def build_table(profiles: dict) -> list[dict]:
+    medians: dict[str, dict] = {}
+    for name in REAL:
+        results = load_results(RESULTS / f"{name}.csv")
+        medians[name] = {
+            role: run_medians(results[results["project"] == spec.label])
+            for role, spec in zip(("real", "twin", "default"), _sweep(name), strict=True)
+        }
+    rows: list[dict] = []
+    for name in REAL:
+        rows += comparison_rows(
+            f"--like twin of {name}",
+            [medians[name]["real"]],
+            [medians[name]["twin"]],
+            [profiles[name]["real"]],
+            [profiles[name]["twin"]],
+        )
+    rows += comparison_rows(
+        "default realistic vs the real projects' median (each at the real project's model count)",
+        [medians[name]["real"] for name in REAL],
+        [medians[name]["default"] for name in REAL],
+        [profiles[name]["real"] for name in REAL],
+        [profiles[name]["default"] for name in REAL],
+    )
+    for name in REAL:
+        models = profiles[name]["real"]["models"]
+        rows += comparison_rows(
+            f"default realistic at {models} models vs {name} alone (for information)",
+            [medians[name]["real"]],
+            [medians[name]["default"]],
+            [profiles[name]["real"]],
+            [profiles[name]["default"]],
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-inspect", action="store_true", help="reuse results/calibration/profiles.json")
+    args = parser.parse_args(argv)
+    import pandas as pd
+
+    from experiments.calibration import TOLERANCE
+
+    profiles_path = RESULTS / "profiles.json"
+    if args.no_inspect:
+        profiles = json.loads(profiles_path.read_text())
+    else:
+        profiles = inspect_all()
+        profiles_path.write_text(json.dumps(profiles, indent=1, sort_keys=True) + "\n")
+    rows = build_table(profiles)
+    table = pd.DataFrame(rows)
+    table.to_csv(RESULTS / "table.csv", index=False, float_format="%.4g")
+    header = [
+        "# Calibration: real Django projects against synthetic ones",
+        "",
+        "Generated by `python calibration/table.py` from the runner's CSVs in this directory (lazy / prefork /",
+        "prewarm, 4 workers, median of 3 repetitions) and the inspection profiles in profiles.json. Rows marked",
+        f"in the last column decide: the synthetic value must lie within ±{TOLERANCE:.0%} of the real one.",
+        "memory_per_worker_mb is the total PSS after traffic divided by the workers.",
+    ]
+    (RESULTS / "table.md").write_text("\n".join(header + table_lines(table)) + "\n")
+    print(f"wrote {RESULTS / 'table.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
