@@ -62,8 +62,11 @@ PROJECTS = {"oscarshop": prepare_oscarshop, "pretix": prepare_pretix}
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "generated" / "calibration")
-    parser.add_argument("projects", nargs="*", choices=[*PROJECTS, []], help="default: all")
+    parser.add_argument("projects", nargs="*", help=f"any of {', '.join(PROJECTS)} (default: all)")
     args = parser.parse_args(argv)
+    unknown = [name for name in args.projects if name not in PROJECTS]
+    if unknown:
+        parser.error(f"unknown project {unknown[0]!r}; choose from {', '.join(PROJECTS)}")
     for name in args.projects or PROJECTS:
         target = args.out / name
         if (target / STAMP).is_file():

@@ -31,7 +31,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "library_loc": 370_000,
         "view_library_loc": 220_000,
         "library_work": 0.5,
-        "view_library_work": 0.5,
+        "view_library_work": 0.75,
     },
 }
 

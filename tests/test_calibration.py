@@ -62,3 +62,26 @@ def test_several_real_projects_reduce_to_their_median():
     rows = comparison_rows("median", [small, large], [small, large], [], [])
     first = next(row for row in rows if row["metric"] == "first_query_ms (lazy)")
     assert first["real"] == first["synthetic"] == 500.0 and first["ratio"] == 1.0
+
+
+def test_the_committed_table_regenerates_from_the_committed_results(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parent.parent / "results" / "calibration"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(results.parent.parent / "calibration" / "table.py"),
+            "--no-inspect",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("table.md", "table.csv"):
+        assert (tmp_path / name).read_text() == (results / name).read_text(), name
+    assert "### --like twin of oscarshop: PASS" in (results / "table.md").read_text()

@@ -8,10 +8,13 @@ from generator.options import resolve_options
 from generator.render import _render, render_project, sample_urls
 from generator.spec import build_spec
 
+# The library defaults alone are 590 k lines; a few thousand exercise the same templates.
+SMALL_LIBRARY = {"library_loc": 5_000, "view_library_loc": 3_000}
+
 
 @pytest.fixture(scope="module")
 def realistic():
-    spec = build_spec(resolve_options(120, seed=3))
+    spec = build_spec(resolve_options(120, seed=3, **SMALL_LIBRARY))
     return spec, render_project(spec)
 
 
@@ -22,9 +25,10 @@ def minimal():
 
 
 def test_same_seed_same_files_other_seed_other_files():
-    options = resolve_options(60, seed=11)
+    options = resolve_options(60, seed=11, **SMALL_LIBRARY)
     assert render_project(build_spec(options)) == render_project(build_spec(options))
-    assert render_project(build_spec(resolve_options(60, seed=12))) != render_project(build_spec(options))
+    other = resolve_options(60, seed=12, **SMALL_LIBRARY)
+    assert render_project(build_spec(other)) != render_project(build_spec(options))
 
 
 def test_every_python_file_parses(realistic, minimal):
@@ -115,8 +119,9 @@ def test_migration_dependencies_point_to_earlier_apps(realistic):
 
 
 def test_loc_and_imports_knobs_change_the_weight():
-    light = render_project(build_spec(resolve_options(24, loc_per_model=0, imports=0)))
-    heavy = render_project(build_spec(resolve_options(24, loc_per_model=400, imports=20)))
+    no_library = {"library_loc": 0, "view_library_loc": 0}
+    light = render_project(build_spec(resolve_options(24, loc_per_model=0, imports=0, **no_library)))
+    heavy = render_project(build_spec(resolve_options(24, loc_per_model=400, imports=20, **no_library)))
 
     def lines(files):
         return sum(len(text.splitlines()) for path, text in files.items() if path.endswith(".py"))
