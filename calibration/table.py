@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -50,13 +49,10 @@ def _inspect_real(name: str) -> dict:
 
 
 def _inspect_generated(options: dict, path: Path) -> dict:
-    from generator.api import generate_project
-    from generator.inspect_project import Target, inspect_project
     from generator.options import GenOptions
+    from generator.twin import inspect_generated
 
-    generate_project(GenOptions(**options), path, build_db=False, force=True)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(path)], check=True, capture_output=True)
-    return inspect_project(Target(path, "config.settings"), url="/").as_dict()
+    return inspect_generated(GenOptions(**options), path).as_dict()
 
 
 def _sweep(name: str):

@@ -83,7 +83,7 @@ def resolve_target(module_or_path: str) -> Target:
 
 # Runs in the child: standard library and Django only.
 _INSPECT_SCRIPT = r"""
-import json, os, resource, sys, sysconfig, time
+import json, os, sys, sysconfig, time
 
 def rss_mb():
     with open("/proc/self/statm") as f:
@@ -146,7 +146,6 @@ def count(resolver):
 
 url_patterns = count(get_resolver())
 from django.apps import apps
-from django.db import models as m
 own = [c for c in apps.get_app_configs() if not c.name.startswith("django.contrib.")]
 model_list = [model for c in own for model in c.get_models()]
 fields = relations = 0

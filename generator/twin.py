@@ -138,10 +138,10 @@ class _PhaseFit:
         return loc, work
 
 
-def _inspect_twin(options: GenOptions, workdir: Path) -> ProjectProfile:
+def inspect_generated(options: GenOptions, path: Path) -> ProjectProfile:
+    """Generate ``options`` into ``path`` (no database), compile it and inspect it with its home page as first request."""
     from generator.api import generate_project
 
-    path = workdir / "twin"
     generate_project(options, path, build_db=False, force=True)
     compileall.compile_dir(str(path), quiet=2, workers=1)  # real projects are measured with their bytecode
     return inspect_project(Target(path, "config.settings"), url="/")
@@ -161,7 +161,7 @@ def fit_twin(
     rounds: list[FitRound] = []
     with tempfile.TemporaryDirectory(prefix="prefork-lab-twin-") as workdir:
         for _ in range(FIT_ROUNDS):
-            setup, first = phase_weights(_inspect_twin(options, Path(workdir)))
+            setup, first = phase_weights(inspect_generated(options, Path(workdir) / "twin"))
             fit = FitRound(
                 options.library_loc,
                 options.view_library_loc,
