@@ -75,8 +75,9 @@ def _twin_options(args):
     from generator.options import resolve_options
     from generator.twin import REAL_INSPECTIONS, fit_twin, median_weights, scale_to
 
+    defaults = build_parser()
     for name in WEIGHT_OPTIONS:
-        if getattr(args, name) != build_parser().get_default(name):
+        if getattr(args, name) != defaults.get_default(name):
             flag = "--" + name.replace("_", "-")
             raise OptionError(flag, "--like chooses it from the inspected project; drop one of them")
     if not args.like_url.startswith("/"):
