@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from experiments.executor import UwsgiExecutor  # noqa: E402
+from experiments.measure.executor import UwsgiExecutor  # noqa: E402
 from experiments.plan import RunSpec  # noqa: E402
 from experiments.runner import run_sweep  # noqa: E402
 from experiments.sweep import MODES, parse_sweep  # noqa: E402

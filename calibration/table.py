@@ -21,8 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from experiments.analysis import load_results  # noqa: E402
-from experiments.calibration import comparison_rows, run_medians, table_lines  # noqa: E402
+from experiments.analysis.calibration import comparison_rows, run_medians, table_lines  # noqa: E402
+from experiments.analysis.stats import load_results  # noqa: E402
 from experiments.sweep import load_sweep  # noqa: E402
 
 SWEEPS = REPO / "experiments" / "sweeps"
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import pandas as pd
 
-    from experiments.calibration import TOLERANCE
+    from experiments.analysis.calibration import TOLERANCE
 
     profiles_path = RESULTS / "profiles.json"
     if args.no_inspect:

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(_dry_run(sweep, output, args.fresh, cache_dir)))
         return EXIT_OK
 
-    from experiments.executor import UwsgiExecutor, become_subreaper, find_uwsgi
+    from experiments.measure.executor import UwsgiExecutor, become_subreaper, find_uwsgi
     from experiments.runner import run_sweep
     from experiments.summary import summarize
 

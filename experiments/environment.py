@@ -32,7 +32,7 @@ def _version(package: str) -> str | None:
 def _uwsgi_version(uwsgi: str | None) -> str | None:
     if not uwsgi:
         from experiments.errors import ExperimentError
-        from experiments.executor import find_uwsgi
+        from experiments.measure.executor import find_uwsgi
 
         try:
             uwsgi = find_uwsgi()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from experiments.environment import collect, now_iso, read_sidecar, sidecar_path, write_sidecar
 from experiments.errors import ExperimentError
-from experiments.executor import Executor, Measurement
 from experiments.export_csv import ResultsCsv
+from experiments.measure.executor import Executor, Measurement
 from experiments.plan import Plan, RunSpec, estimate_build_s, estimate_run_s, make_plan
 from experiments.progress import Progress
 from experiments.projects import PreparedProject, default_cache_dir, prepare

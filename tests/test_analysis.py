@@ -1,4 +1,4 @@
-"""experiments.analysis on small fixture CSVs with known answers (fixtures/analysis/make_fixtures.py)."""
+"""experiments.analysis.stats on small fixture CSVs with known answers (fixtures/analysis/make_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from experiments import analysis
-from experiments.analysis import (
+from experiments.analysis import stats as analysis
+from experiments.analysis.stats import (
     bootstrap_ci,
     linear_fit,
     load_results,

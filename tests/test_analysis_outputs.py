@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from experiments import analysis, analyze_cli, plots, report
-from experiments.analysis import load_results
+from experiments.analysis import cli as analyze_cli
+from experiments.analysis import plots, report
+from experiments.analysis import stats as analysis
+from experiments.analysis.stats import load_results
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analysis"
 SWEEP = FIXTURES / "sweep.csv"
@@ -211,7 +213,7 @@ def test_cli_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, args, f
 
 def test_cli_modules_do_not_import_pandas_or_matplotlib_at_import_time():
     code = (
-        "import sys, experiments.analyze_cli, experiments.plots, experiments.report;"
+        "import sys, experiments.analysis.cli, experiments.analysis.plots, experiments.analysis.report;"
         "bad = [m for m in ('pandas', 'matplotlib', 'numpy') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -221,7 +223,7 @@ def test_cli_modules_do_not_import_pandas_or_matplotlib_at_import_time():
 
 def test_cli_runs_as_a_module(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "experiments.analyze_cli", str(tmp_path / "none.csv")],
+        [sys.executable, "-m", "experiments.analysis.cli", str(tmp_path / "none.csv")],
         cwd=REPO,
         capture_output=True,
         text=True,

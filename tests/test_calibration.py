@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from experiments.calibration import TOLERANCE, comparison_rows, run_medians, table_lines
+from experiments.analysis.calibration import TOLERANCE, comparison_rows, run_medians, table_lines
 
 
 def _runs(startup: float, first: float, memory: float, *, mode: str = "lazy", n: int = 3) -> pd.DataFrame:

@@ -19,7 +19,7 @@ def test_analyze_results_regenerates_the_committed_report(csv, committed, tmp_pa
     if not (ROOT / csv).exists():
         pytest.skip(f"{csv} is not committed")
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.analyze_cli", csv, "--out", str(tmp_path)],
+        [sys.executable, "-m", "experiments.analysis.cli", csv, "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -13,8 +13,8 @@ from runner_support import write_sweep
 from experiments import cli, runner
 from experiments.columns import COLUMN_NAMES
 from experiments.errors import ExperimentError
-from experiments.executor import FakeExecutor
 from experiments.export_csv import ResultsCsv
+from experiments.measure.fake import FakeExecutor
 from experiments.progress import Progress, format_duration
 from experiments.projects import PreparedProject
 from experiments.summary import summarize

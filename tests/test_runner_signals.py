@@ -12,7 +12,7 @@ import time
 import pytest
 from runner_support import REPO, processes_with, reap_orphans, tiny_project, wait_for, write_sweep
 
-from experiments.executor import RUN_DIR_PREFIX
+from experiments.measure.executor import RUN_DIR_PREFIX
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from runner_support import BROKEN, TINY, processes_with, tiny_project, write_sweep
 
 from experiments import cli
-from experiments.executor import RUN_DIR_PREFIX, UwsgiExecutor, become_subreaper
+from experiments.measure.executor import RUN_DIR_PREFIX, UwsgiExecutor, become_subreaper
 from experiments.projects import default_cache_dir
 from experiments.runner import run_sweep
 from experiments.sweep import MODES, load_sweep

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments.memory import cpu_seconds, read_process, read_tree
+from experiments.measure.memory import cpu_seconds, read_process, read_tree
 
-WRAPPER = Path(__file__).resolve().parent.parent / "experiments" / "wrapper.py"
+WRAPPER = Path(__file__).resolve().parent.parent / "experiments" / "measure" / "wrapper.py"
 
 APP = """
 import sys

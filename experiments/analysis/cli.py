@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> tuple[list[str], Path]:
     if args.resamples < 1:
         raise ExperimentError(f"--resamples: must be at least 1, got {args.resamples}")
 
-    from experiments import analysis, plots, report
+    from experiments.analysis import plots, report
+    from experiments.analysis import stats as analysis
 
     df = analysis.load_results(args.csv)
     _check_point(df, args.models, args.workers)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from experiments.analysis import ok_rows
+from experiments.analysis.stats import ok_rows
 
 TOLERANCE = 0.30
 

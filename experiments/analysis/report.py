@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from experiments.columns import BY_NAME
 
 if TYPE_CHECKING:
-    from experiments.analysis import Analysis
-    from experiments.plots import PlotResult
+    from experiments.analysis.plots import PlotResult
+    from experiments.analysis.stats import Analysis
 
 # The talk's figures per mode (its own project and hardware), and its memory cost of one more worker.
 TALK: dict[str, dict[str, float]] = {

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from experiments.columns import label
 
 if TYPE_CHECKING:
-    from experiments.analysis import Analysis
+    from experiments.analysis.stats import Analysis
 
 MODE_STYLE: dict[str, tuple[str, str]] = {  # mode -> (colour, marker); same in every figure
     "lazy": ("#d62728", "o"),
@@ -85,7 +85,7 @@ def _save(fig, path: Path) -> Path:
 
 
 def _modes(rows) -> list[str]:
-    from experiments.analysis import ordered_modes
+    from experiments.analysis.stats import ordered_modes
 
     return ordered_modes(rows["mode"])
 

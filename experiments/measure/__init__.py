@@ -1,0 +1,1 @@
+"""Measuring one run: the executor, the wrapper loaded by the server, memory, traffic and processes."""
