@@ -2,12 +2,13 @@
 
     python benchmarks/bench_runner.py                 # 300 models × every mode × 4 workers × 5 repetitions
     python benchmarks/bench_runner.py --models 30 --repetitions 3   # a quick look
+    python benchmarks/bench_runner.py --servers uwsgi gunicorn       # both servers, interleaved
 
 Prints three figures against their targets:
 - readiness: how late the runner notices the last worker's "ready" event (worker's send → runner's receive),
   target ≤ 10 ms;
 - harness overhead per run: wall time from the executor's start to the row being on disk, minus start-up,
-  traffic and stop, target ≤ 0.5 s;
+  traffic, the steady-state collection and stop, target ≤ 0.5 s;
 - coefficient of variation (stdev / mean) over repetitions of startup_s (target ≤ 5 %) and memory_mb
   (target ≤ 2 %), per mode.
 """
@@ -24,10 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from experiments.measure.executor import UwsgiExecutor  # noqa: E402
+from experiments.measure.executor import ServerExecutor  # noqa: E402
+from experiments.modes import MODE_NAMES as MODES  # noqa: E402
 from experiments.plan import RunSpec  # noqa: E402
 from experiments.runner import run_sweep  # noqa: E402
-from experiments.sweep import MODES, parse_sweep  # noqa: E402
+from experiments.servers import SERVER_NAMES  # noqa: E402
+from experiments.sweep import parse_sweep  # noqa: E402
 
 READY_TARGET_MS = 10.0
 OVERHEAD_TARGET_S = 0.5
@@ -39,7 +42,7 @@ class TimedExecutor:
     """The real executor, noting when each run starts (the runner notes when its row is written)."""
 
     def __init__(self):
-        self.inner = UwsgiExecutor()
+        self.inner = ServerExecutor()
         self.started: dict[str, float] = {}
 
     def run(self, run: RunSpec, project):
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--requests-per-worker", type=int, default=20)
+    parser.add_argument("--servers", nargs="+", default=["uwsgi"], choices=SERVER_NAMES)
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     noise_before = machine_noise()
@@ -81,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         f"name: bench-runner\nrepetitions: {args.repetitions}\nseed: 7\n"
         f"project:\n  models: {args.models}\n"
-        f"server:\n  modes: [{', '.join(args.modes)}]\n  workers: {args.workers}\n  timeout: 600\n"
+        f"server:\n  backend: [{', '.join(args.servers)}]\n  modes: [{', '.join(args.modes)}]\n"
+        f"  workers: {args.workers}\n  timeout: 600\n"
         f"traffic:\n  requests_per_worker: {args.requests_per_worker}\n"
     )
     with tempfile.TemporaryDirectory(prefix="bench-runner-") as directory:
@@ -92,11 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         def on_run(run: RunSpec, measurement) -> None:
             wall = time.monotonic() - executor.started[run.run_id]
             timings = measurement.timings
-            measured = timings.get("startup", 0) + timings.get("traffic", 0) + timings.get("stop", 0)
+            phases = ("startup", "traffic", "steady_state", "stop")
+            measured = sum(timings.get(phase, 0) for phase in phases)
             records.append((run, measurement, wall - measured))
             startup, memory = measurement.startup_s or 0, measurement.memory_mb or 0
             print(
-                f"  {run.describe():48s} {measurement.status:7s} startup {startup:6.3f} s  "
+                f"  {run.describe():58s} {measurement.status:7s} startup {startup:6.3f} s  "
                 f"memory {memory:7.1f} MB  overhead {wall - measured:5.3f} s",
                 file=sys.stderr,
                 flush=True,
@@ -129,14 +135,15 @@ def main(argv: list[str] | None = None) -> int:
         f"(target ≤ {OVERHEAD_TARGET_S:g} s: {verdict(overheads[-1] <= OVERHEAD_TARGET_S)})"
     )
     print(
-        f"{'mode':16s} {'startup_s mean':>14s} {'CV':>7s} {'memory_mb mean':>15s} {'CV':>7s}"
-        f" {'CPU s':>7s} {'CV':>6s}"
+        f"{'server':9s} {'mode':16s} {'startup_s mean':>14s} {'CV':>7s} {'memory_mb mean':>15s} {'CV':>7s}"
+        f" {'steady MB':>10s} {'CV':>7s} {'CPU s':>7s} {'CV':>6s}"
     )
     all_ok = ready[-1] <= READY_TARGET_MS and overheads[-1] <= OVERHEAD_TARGET_S
-    for mode in args.modes:
-        runs = [m for r, m, _o in ok if r.mode == mode]
+    for server, mode in ((s, m) for s in args.servers for m in args.modes):
+        runs = [m for r, m, _o in ok if r.mode == mode and r.server.backend == server]
         if not runs:
             continue
+        steady = [m.memory_steady_mb for m in runs]
         startup = [m.startup_s for m in runs]
         cpu = [m.startup_cpu_s for m in runs]
         memory = [m.memory_mb for m in runs]
@@ -145,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         mark_s = "" if cv_s <= CV_STARTUP_TARGET else "!"
         mark_m = "" if cv_m <= CV_MEMORY_TARGET else "!"
         print(
-            f"{mode:16s} {statistics.fmean(startup):14.3f} {cv_s:6.1%}{mark_s} "
+            f"{server:9s} {mode:16s} {statistics.fmean(startup):14.3f} {cv_s:6.1%}{mark_s} "
             f"{statistics.fmean(memory):15.1f} {cv_m:6.2%}{mark_m}"
+            f" {statistics.fmean(steady):10.1f} {cv(steady):6.2%}"
             f" {statistics.fmean(cpu):7.2f} {cv(cpu):6.1%}"
         )
     print(

@@ -25,7 +25,7 @@ def _raise_terminated(signum, _frame):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run-experiments",
-        description="Run a sweep: real uWSGI servers in each loading mode, one CSV row per run.",
+        description="Run a sweep: real pre-fork servers (uWSGI, gunicorn) in each loading mode, one CSV row per run.",
         epilog="Re-running a sweep resumes it: finished runs are skipped. Exit status: 0 every run ok, "
         "1 some runs failed (their rows say why), 2 bad sweep file or option, 130/143 interrupted.",
     )
@@ -68,6 +68,18 @@ def _dry_run(sweep, output: Path, fresh: bool, cache_dir) -> list[str]:
     return lines
 
 
+def find_servers(sweep) -> dict:
+    """Every server the sweep names, found and version-checked before anything runs (ExperimentError if not)."""
+    from experiments.servers import get_server
+
+    servers = {}
+    for backend in dict.fromkeys(spec.backend for spec in sweep.servers):
+        server = get_server(backend)
+        server.version  # noqa: B018 - raises when the program does not answer or is too old
+        servers[backend] = server
+    return servers
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from experiments.errors import ExperimentError
@@ -84,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(_dry_run(sweep, output, args.fresh, cache_dir)))
         return EXIT_OK
 
-    from experiments.measure.executor import UwsgiExecutor, become_subreaper, find_uwsgi
+    from experiments.measure.executor import ServerExecutor
+    from experiments.measure.processes import become_subreaper
     from experiments.runner import run_sweep
     from experiments.summary import summarize
 
@@ -105,14 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
     become_subreaper()  # a killed master's workers are reparented to us and reaped at once
     try:
-        uwsgi = find_uwsgi()
+        servers = find_servers(sweep)
         outcome = run_sweep(
             sweep,
-            UwsgiExecutor(uwsgi),
+            ServerExecutor(servers),
             output=output,
             fresh=args.fresh,
             cache_dir=cache_dir,
-            uwsgi=uwsgi,
+            server_versions={name: server.version for name, server in servers.items()},
             say=say,
             progress=progress,
         )

@@ -18,8 +18,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("sweep", str, "", "name of the sweep file's run"),
     Column("run_id", str, "", "stable id of (parameters, repetition); used to resume"),
     Column("repetition", int, "", "1-based repetition number"),
-    Column("mode", str, "", "lazy, prefork, prewarm or prewarm-freeze"),
-    Column("workers", int, "", "uWSGI worker processes"),
+    Column("mode", str, "", "loading mode (experiments/modes.py): lazy, prefork, prewarm, …"),
+    Column("workers", int, "", "worker processes"),
     Column("project", str, "", "label of the measured project (generated options or path)"),
     Column("models", int, "", "models in the project"),
     Column("apps", int, "", "Django apps of the project"),
@@ -38,12 +38,23 @@ COLUMNS: tuple[Column, ...] = (
     Column("memory_ready_mb", float, "MB", "total PSS at ready, before any request"),
     Column("uss_mb", float, "MB", "total USS (private pages) after warm traffic"),
     Column("rss_mb", float, "MB", "total RSS after warm traffic (counts shared pages once per process)"),
-    Column("master_pss_mb", float, "MB", "PSS of the uWSGI master after warm traffic"),
+    Column("master_pss_mb", float, "MB", "PSS of the server's master after warm traffic"),
     Column("worker_uss_mb_mean", float, "MB", "mean USS per worker after warm traffic"),
     # appended by the runner
     Column("started_at", str, "", "UTC time the run started (ISO 8601)"),
     Column("duration_s", float, "s", "wall time of the whole run: launch, traffic, memory and stop"),
     Column("startup_cpu_s", float, "s", "CPU time (user+sys) of master and workers at ready"),
+    # the server, and steady state: every worker after one full garbage collection
+    Column("server", str, "", "pre-fork server: uwsgi or gunicorn"),
+    Column("server_version", str, "", "version of the server program"),
+    Column("threads", int, "", "threads per worker (gunicorn: gthread workers when > 1)"),
+    Column("fork_span_ms", float, "ms", "first worker forked until the last one (gunicorn staggers forks)"),
+    Column("memory_steady_mb", float, "MB", "total PSS after every worker ran one full garbage collection"),
+    Column("worker_uss_steady_mb_mean", float, "MB", "mean USS per worker after that full collection"),
+    Column(
+        "worker_gen2_collections_mean", float, "", "full (generation 2) collections per worker during traffic"
+    ),
+    Column("collect_ms_mean", float, "ms", "mean time of that forced full collection in a worker"),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

@@ -29,22 +29,6 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _uwsgi_version(uwsgi: str | None) -> str | None:
-    if not uwsgi:
-        from experiments.errors import ExperimentError
-        from experiments.measure.executor import find_uwsgi
-
-        try:
-            uwsgi = find_uwsgi()
-        except ExperimentError:
-            return None
-    try:
-        done = subprocess.run([uwsgi, "--version"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None
-
-
 def _cpu_model() -> str | None:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -66,7 +50,8 @@ def _git_commit() -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def collect(uwsgi: str | None = None) -> dict:
+def collect(server_versions: dict[str, str] | None = None) -> dict:
+    """The machine and software of a sweep; ``server_versions``: server name -> version of each server used."""
     import experiments
 
     try:
@@ -78,7 +63,7 @@ def collect(uwsgi: str | None = None) -> dict:
         "python_implementation": platform.python_implementation(),
         "python_executable": sys.executable,
         "django": _version("Django"),
-        "uwsgi": _uwsgi_version(uwsgi),
+        "servers": dict(server_versions or {}),
         "cpu_model": _cpu_model(),
         "cores": os.cpu_count(),
         "cores_available": cores_available,

@@ -10,6 +10,8 @@ import os
 import random
 from dataclasses import dataclass
 
+from experiments.modes import get_mode, warms
+from experiments.servers import DEFAULT_SERVER
 from experiments.sweep import ProjectSpec, ServerSpec, Sweep, TrafficSpec, _short_hash
 
 
@@ -31,7 +33,11 @@ class RunSpec:
         return self.server.workers
 
     def describe(self) -> str:
-        return f"{self.mode} {self.project.label} workers={self.workers} rep={self.repetition}"
+        server = "" if self.server.backend == DEFAULT_SERVER else f"{self.server.backend} "
+        threads = f" threads={self.server.threads}" if self.server.threads != 1 else ""
+        return (
+            f"{server}{self.mode} {self.project.label} workers={self.workers}{threads} rep={self.repetition}"
+        )
 
 
 @dataclass(frozen=True)
@@ -46,19 +52,26 @@ class Plan:
 
 
 def run_id(project: ProjectSpec, server: ServerSpec, traffic: TrafficSpec, repetition: int) -> str:
-    """Stable id of one run: a hash of what is measured (not of timeouts, which only bound it)."""
-    return _short_hash(
-        {
-            "project": project.identity(),
-            "mode": server.mode,
-            "workers": server.workers,
-            "max_fd": server.max_fd,
-            "requests_per_worker": traffic.requests_per_worker,
-            "urls": list(traffic.urls),
-            "max_urls": traffic.max_urls,
-            "repetition": repetition,
-        }
-    )
+    """Stable id of one run: a hash of what is measured (not of timeouts, which only bound it).
+
+    Server settings added after the first sweeps enter the hash only when they differ from their default, so
+    a sweep written before them keeps its run ids (and resumes).
+    """
+    identity = {
+        "project": project.identity(),
+        "mode": server.mode,
+        "workers": server.workers,
+        "max_fd": server.max_fd,
+        "requests_per_worker": traffic.requests_per_worker,
+        "urls": list(traffic.urls),
+        "max_urls": traffic.max_urls,
+        "repetition": repetition,
+    }
+    if server.backend != DEFAULT_SERVER:
+        identity["backend"] = server.backend
+    if server.threads != 1:
+        identity["threads"] = server.threads
+    return _short_hash(identity)
 
 
 def make_plan(sweep: Sweep, done: frozenset[str] | set[str] = frozenset()) -> Plan:
@@ -111,13 +124,16 @@ def estimate_run_s(run: RunSpec, cores: int | None = None) -> float:
         1.0 if run.project.options_dict.get("profile", "realistic") == "realistic" else 0.3
     )
     waves = math.ceil(run.workers / cores)
-    if run.mode == "lazy":
-        startup = BASE_START_S + LAZY_IMPORT_S_PER_MODEL * models * waves
-    else:
+    mode = get_mode(run.mode)
+    if mode.preload:
         startup = BASE_START_S + MASTER_IMPORT_S_PER_MODEL * models
-        if run.mode.startswith("prewarm"):
-            startup += WARMUP_S_PER_MODEL * models
-    first = 0.0 if run.mode.startswith("prewarm") else FIRST_REQUEST_S_PER_MODEL * models * waves
+    else:
+        startup = BASE_START_S + LAZY_IMPORT_S_PER_MODEL * models * waves
+    if mode.warm_before_fork:
+        startup += WARMUP_S_PER_MODEL * models
+    if mode.warm_after_fork:
+        startup += FIRST_REQUEST_S_PER_MODEL * models * waves
+    first = 0.0 if warms(run.mode) else FIRST_REQUEST_S_PER_MODEL * models * waves
     requests = run.workers * (run.traffic.requests_per_worker + 2)
     traffic = (REQUEST_S + REQUEST_S_PER_MODEL * models) * requests / min(cores, run.workers)
     return startup + first + traffic + STOP_S

@@ -45,6 +45,9 @@ def make_row(
         "error": measurement.error,
         "started_at": started_at,
         "duration_s": measurement.timings.get("total"),
+        "server": run.server.backend,
+        "server_version": measurement.server_version,
+        "threads": run.server.threads,
     }
     row.update(measurement.metrics())
     return row
@@ -61,7 +64,7 @@ def run_sweep(
     output: Path | None = None,
     fresh: bool = False,
     cache_dir: Path | None = None,
-    uwsgi: str | None = None,
+    server_versions: dict[str, str] | None = None,
     say: Callable[[str], None] = _noop,
     progress: Callable[[str, bool], None] = lambda _line, _final: None,
     on_run: Callable[[RunSpec, Measurement], None] | None = None,
@@ -78,7 +81,7 @@ def run_sweep(
         say(f"resuming {output}: {plan.done_count} of {len(plan.runs)} runs already done")
 
     environment = read_sidecar(sidecar) or {"created_at": now_iso(), "invocations": []}
-    environment.update(collect(uwsgi))
+    environment.update(collect(server_versions))
     environment["sweep"] = {
         "name": sweep.name,
         "file": str(sweep.source) if sweep.source else None,

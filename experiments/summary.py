@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from experiments.sweep import MODES
+from experiments.modes import mode_rank
 
 
 def _number(value: str | None) -> float | None:
@@ -20,11 +20,12 @@ def _median(rows: list[dict], column: str) -> float | None:
 
 
 def summarize(rows: list[dict]) -> list[str]:
-    """Median over repetitions of every ok run, grouped by project, workers and mode.
+    """Median over repetitions of every ok run, grouped by server, project, workers and mode.
 
-    [prewarm] models=300 workers=4
+    [prewarm] models=300 workers=4            (the server is named when it is not uwsgi)
     startup       = 0.46 s
     memory        = 74 MB
+    memory steady = 80 MB                     (after one full collection in every worker)
     first_query   = 11 ms
     """
     groups: dict[tuple, list[dict]] = {}
@@ -32,6 +33,7 @@ def summarize(rows: list[dict]) -> list[str]:
         if row.get("status") != "ok":
             continue
         key = (
+            row.get("server") or "uwsgi",
             row.get("project", ""),
             row.get("models", ""),
             int(row.get("workers") or 0),
@@ -40,17 +42,19 @@ def summarize(rows: list[dict]) -> list[str]:
         groups.setdefault(key, []).append(row)
 
     def order(key: tuple) -> tuple:
-        project, models, workers, mode = key
-        rank = MODES.index(mode) if mode in MODES else len(MODES)
-        return (int(models) if str(models).isdigit() else 0, project, workers, rank)
+        server, project, models, workers, mode = key
+        return (server, int(models) if str(models).isdigit() else 0, project, workers, mode_rank(mode))
 
     lines: list[str] = []
     for key in sorted(groups, key=order):
-        project, models, workers, mode = key
+        server, project, models, workers, mode = key
         group = groups[key]
         what = f"models={models}" if models else f"project={project}"
+        if server != "uwsgi":
+            what = f"{server} {what}"
         startup = _median(group, "startup_s")
         memory = _median(group, "memory_mb")
+        steady = _median(group, "memory_steady_mb")
         first = _median(group, "first_query_ms")
         if lines:
             lines.append("")
@@ -59,5 +63,7 @@ def summarize(rows: list[dict]) -> list[str]:
         )
         lines.append(f"startup       = {startup:.2f} s" if startup is not None else "startup       = n/a")
         lines.append(f"memory        = {memory:.0f} MB" if memory is not None else "memory        = n/a")
+        if steady is not None:
+            lines.append(f"memory steady = {steady:.0f} MB")
         lines.append(f"first_query   = {first:.0f} ms" if first is not None else "first_query   = n/a")
     return lines

@@ -16,12 +16,13 @@ from typing import Any
 import yaml
 
 from experiments.errors import ExperimentError, SweepError
+from experiments.modes import MODE_NAMES as MODES
+from experiments.servers import DEFAULT_SERVER, SERVER_NAMES
 
-MODES = ("lazy", "prefork", "prewarm", "prewarm-freeze")
 TOP_KEYS = ("name", "repetitions", "seed", "warmup_runs", "project", "server", "traffic", "output")
 EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name")
-SERVER_KEYS = ("modes", "workers", "timeout", "max_fd")
-TRAFFIC_KEYS = ("requests_per_worker", "urls", "max_urls", "timeout")
+SERVER_KEYS = ("backend", "modes", "workers", "threads", "timeout", "max_fd")
+TRAFFIC_KEYS = ("requests_per_worker", "urls", "max_urls", "timeout", "steady_state", "allowed_statuses")
 
 DEFAULT_WORKERS = 2
 DEFAULT_TIMEOUT_S = 120.0
@@ -73,6 +74,8 @@ class ServerSpec:
     workers: int
     timeout: float = DEFAULT_TIMEOUT_S  # seconds until every worker must be ready
     max_fd: int = DEFAULT_MAX_FD
+    backend: str = DEFAULT_SERVER
+    threads: int = 1  # per worker; gunicorn then runs gthread workers
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,13 @@ class TrafficSpec:
     urls: tuple[str, ...] = ()  # override of the project's URLs
     max_urls: int = DEFAULT_MAX_URLS
     timeout: float = DEFAULT_REQUEST_TIMEOUT_S  # per request
+    steady_state: bool = True  # after traffic, one full collection in every worker, then memory again
+    # URL -> statuses besides 2xx/3xx that still measure the page (a URL that legitimately answers 404)
+    allowed_statuses: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    @property
+    def allowed(self) -> dict[str, tuple[int, ...]]:
+        return dict(self.allowed_statuses)
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,11 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise self.error(key, f"expected a positive number, got {value!r}")
         return float(value)
+
+    def flag(self, key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {value!r}")
+        return value
 
     def text(self, key: str, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -328,7 +343,13 @@ def _servers(check: _Checker, raw: Any) -> list[ServerSpec]:
             raise check.error(key, f"unknown mode {value!r}; choose from {', '.join(MODES)}")
         return value
 
+    def a_backend(key: str, value: Any) -> str:
+        if value not in SERVER_NAMES:
+            raise check.error(key, f"unknown server {value!r}; choose from {', '.join(SERVER_NAMES)}")
+        return value
+
     choices = {
+        "backend": check.swept("server.backend", raw.get("backend", DEFAULT_SERVER), a_backend),
         "mode": check.swept("server.modes", raw.get("modes", list(MODES)), a_mode),
         "workers": check.swept(
             "server.workers", raw.get("workers", DEFAULT_WORKERS), lambda k, v: check.whole(k, v, 1)
@@ -337,6 +358,7 @@ def _servers(check: _Checker, raw: Any) -> list[ServerSpec]:
         "max_fd": check.swept(
             "server.max_fd", raw.get("max_fd", DEFAULT_MAX_FD), lambda k, v: check.whole(k, v, 64)
         ),
+        "threads": check.swept("server.threads", raw.get("threads", 1), lambda k, v: check.whole(k, v, 1)),
     }
     return [ServerSpec(**combo) for combo in _product(choices)]
 
@@ -351,7 +373,26 @@ def _traffic(check: _Checker, raw: Any) -> TrafficSpec:
         urls=check.url_list("traffic.urls", raw["urls"]) if "urls" in raw else (),
         max_urls=check.whole("traffic.max_urls", raw.get("max_urls", DEFAULT_MAX_URLS), 1),
         timeout=check.positive("traffic.timeout", raw.get("timeout", DEFAULT_REQUEST_TIMEOUT_S)),
+        steady_state=check.flag("traffic.steady_state", raw.get("steady_state", True)),
+        allowed_statuses=_allowed_statuses(check, raw.get("allowed_statuses", {})),
     )
+
+
+def _allowed_statuses(check: _Checker, raw: Any) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    key = "traffic.allowed_statuses"
+    raw = check.mapping(key, raw)
+    allowed = []
+    for url, statuses in raw.items():
+        check.url_list(f"{key}.{url}", [url])
+        statuses = statuses if isinstance(statuses, list) else [statuses]
+        codes = []
+        for index, status in enumerate(statuses):
+            where = f"{key}.{url}[{index}]"
+            if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+                raise check.error(where, f"expected an HTTP status (100-599), got {status!r}")
+            codes.append(status)
+        allowed.append((url, tuple(sorted(set(codes)))))
+    return tuple(sorted(allowed))
 
 
 # --------------------------------------------------------------------------- entry points

@@ -22,7 +22,7 @@ def sweep_of(models=(10, 20), modes=MODES, workers=(1, 2), repetitions=2, seed=0
 
 def test_every_combination_once_per_repetition():
     plan = make_plan(sweep_of())
-    assert len(plan.runs) == 2 * 4 * 2 * 2
+    assert len(plan.runs) == 2 * len(MODES) * 2 * 2
     combos = {(r.project.models, r.mode, r.workers, r.repetition) for r in plan.runs}
     assert len(combos) == len(plan.runs)
     assert len({r.run_id for r in plan.runs}) == len(plan.runs)
@@ -46,6 +46,42 @@ def test_run_ids_change_with_what_is_measured():
         base_dir=TINY.parent,
     )
     assert {r.run_id for r in make_plan(slow).runs} == base  # a timeout only bounds a run: same ids
+
+
+def test_server_settings_enter_run_ids_only_away_from_their_defaults():
+    base = {r.run_id for r in make_plan(sweep_of(models=(10, 20), modes=("lazy",))).runs}
+    uwsgi = parse_sweep(
+        "repetitions: 2\nproject:\n  models: [10, 20]\nserver:\n  backend: uwsgi\n  threads: 1\n"
+        "  modes: [lazy]\n  workers: [1, 2]\n",
+        base_dir=TINY.parent,
+    )
+    assert {r.run_id for r in make_plan(uwsgi).runs} == base
+    both = parse_sweep(
+        "repetitions: 2\nproject:\n  models: [10, 20]\nserver:\n  backend: [uwsgi, gunicorn]\n"
+        "  modes: [lazy]\n  workers: [1, 2]\n",
+        base_dir=TINY.parent,
+    )
+    ids = {r.run_id for r in make_plan(both).runs}
+    assert base < ids and len(ids) == 2 * len(base)
+    threaded = parse_sweep(
+        "repetitions: 2\nproject:\n  models: [10, 20]\nserver:\n  threads: 4\n  modes: [lazy]\n"
+        "  workers: [1, 2]\n",
+        base_dir=TINY.parent,
+    )
+    assert not {r.run_id for r in make_plan(threaded).runs} & base
+
+
+def test_run_ids_of_an_existing_sweep_did_not_move():
+    """New sweep keys must not orphan what was measured: quick.yaml's ids, as computed before servers existed."""
+    import hashlib
+
+    from runner_support import REPO
+
+    from experiments.sweep import load_sweep
+
+    ids = sorted(r.run_id for r in make_plan(load_sweep(REPO / "experiments" / "sweeps" / "quick.yaml")).runs)
+    assert ids[:3] == ["065ff7c2204f", "1b0db608225c", "301a37dd4618"]
+    assert hashlib.sha256(" ".join(ids).encode()).hexdigest()[:16] == "e88efe913317d4c5"
 
 
 def test_seeded_shuffle_mixes_modes():

@@ -1,4 +1,4 @@
-"""The WSGI wrapper outside uWSGI (as in a master before fork), and the /proc readers: fast unit tests."""
+"""The WSGI wrapper outside any server (its adapter's calls made in one process), and the /proc readers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from experiments.measure.memory import cpu_seconds, read_process, read_tree
+from experiments.modes import MODE_NAMES, get_mode, wrapper_environment
 
 WRAPPER = Path(__file__).resolve().parent.parent / "experiments" / "measure" / "wrapper.py"
 
@@ -32,17 +33,27 @@ import gc, json, sys
 sys.path.insert(0, sys.argv[1])
 import prefork_lab_wrapper as w
 import tinyapp
+app = w.create_app()         # what the server's adapter does where it loads the app
+w.worker_forked()            # then, in each worker (here: the same process)
+w.worker_ready()
 seen = []
 def start_response(status, headers, exc_info=None):
     seen.append(dict(headers))
-body = w.application({"PATH_INFO": "/", "QUERY_STRING": "", "HTTP_HOST": "x"}, start_response)
-w.application({"PATH_INFO": "/", "QUERY_STRING": "", "HTTP_HOST": "x"}, start_response)
+request = {"PATH_INFO": "/", "QUERY_STRING": "", "HTTP_HOST": "x"}
+body = app(request, start_response)
+app(request, start_response)
+wrong = app({**request, "HTTP_X_PREFORK_LAB_CONTROL": "not-the-token"}, start_response)
+control = app({**request, "HTTP_X_PREFORK_LAB_CONTROL": "s3cret"}, lambda status, headers: None)
+again = app({**request, "HTTP_X_PREFORK_LAB_CONTROL": "s3cret"}, lambda status, headers: None)
 print(json.dumps({"calls": tinyapp.calls, "headers": seen, "body": b"".join(body).decode(),
-                  "frozen": gc.get_freeze_count()}))
+                  "frozen": gc.get_freeze_count(), "gc_enabled": gc.isenabled(),
+                  "control": json.loads(b"".join(control)), "again": json.loads(b"".join(again)),
+                  "token_in_environ": "PREFORK_LAB_CONTROL" in __import__("os").environ}))
 """
 
 
 def run_wrapper(tmp_path: Path, mode: str) -> tuple[dict, list[str]]:
+    """The wrapper in a child process; the test plays the runner: it reads messages and releases the hold."""
     (tmp_path / "tinyapp.py").write_text(APP)
     (tmp_path / "prefork_lab_wrapper.py").write_text(WRAPPER.read_text())
     name = f"prefork-lab-test-{os.getpid()}-{time.monotonic_ns()}"
@@ -50,54 +61,74 @@ def run_wrapper(tmp_path: Path, mode: str) -> tuple[dict, list[str]]:
         listener.bind("\0" + name)
         env = {
             **os.environ,
-            "PREFORK_LAB_MODE": mode,
+            **wrapper_environment(mode),
             "PREFORK_LAB_APP": "tinyapp:app",
             "PREFORK_LAB_NOTIFY": "@" + name,
             "PREFORK_LAB_WARMUP": "/\n/missing/\n/search/?q=1",
             "PREFORK_LAB_HOST": "127.0.0.1:8000",
+            "PREFORK_LAB_CONTROL": "s3cret",
         }
-        done = subprocess.run(
+        child = subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(DRIVER), str(tmp_path)],
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=60,
         )
-        assert done.returncode == 0, done.stderr
-        listener.settimeout(0.2)
         messages = []
+        listener.settimeout(0.2)
         try:
-            while True:
-                messages.append(listener.recv(65536).decode())
-        except TimeoutError:
-            pass
-    return json.loads(done.stdout), messages
+            while child.poll() is None or messages[-1:] != ["(end)"]:
+                try:
+                    message = listener.recv(65536).decode()
+                except TimeoutError:
+                    if child.poll() is not None:
+                        break
+                    continue
+                messages.append(message)
+                if message.startswith("collected "):
+                    listener.sendto(b"release", f"\0{name}-release-{child.pid}")
+            out, err = child.communicate(timeout=60)
+        finally:
+            child.kill()
+        assert child.returncode == 0, err
+    return json.loads(out), messages
 
 
-@pytest.mark.parametrize("mode", ["prefork", "prewarm", "prewarm-freeze"])
-def test_wrapper_loads_warms_and_marks_responses(tmp_path, mode):
+@pytest.mark.parametrize("mode", MODE_NAMES)
+def test_wrapper_loads_warms_collects_and_marks_responses(tmp_path, mode):
     result, messages = run_wrapper(tmp_path, mode)
     kinds = [m.split()[0] for m in messages]
-    assert kinds[0] == "loaded"
-    warm = mode.startswith("prewarm")
+    warm = get_mode(mode).warm_before_fork or get_mode(mode).warm_after_fork
+    if get_mode(mode).warm_before_fork:
+        assert kinds == ["loaded", "warmed", "forked", "ready", "collected"]
+    elif warm:
+        assert kinds == ["loaded", "forked", "warmed", "ready", "collected"]
+    else:
+        assert kinds == ["loaded", "forked", "ready", "collected"]
     if warm:
-        assert kinds == ["loaded", "warmed"]
-        assert messages[1].split()[-1] == "200,404,200"
+        assert messages[kinds.index("warmed")].split()[-1] == "200,404,200"
         assert result["calls"][:3] == [
             ["/", "", "127.0.0.1:8000"],
             ["/missing/", "", "127.0.0.1:8000"],
             ["/search/", "q=1", "127.0.0.1:8000"],
         ]
-    else:
-        assert kinds == ["loaded"]
-    assert len(result["calls"]) == (5 if warm else 2)
-    first, second = result["headers"]
+    # two requests and the one with a wrong token reach the app; the control requests never do
+    assert len(result["calls"]) == (6 if warm else 3)
+    first, second, third = result["headers"]
     assert first["X-Prefork-Lab-First"] == "1" and second["X-Prefork-Lab-First"] == "0"
-    assert first["X-Prefork-Lab-Worker"] == second["X-Prefork-Lab-Worker"]
-    assert first["X-Prefork-Lab-Loaded-In"] == "master"
+    assert first["X-Prefork-Lab-Worker"] == second["X-Prefork-Lab-Worker"] == third["X-Prefork-Lab-Worker"]
+    assert first["X-Prefork-Lab-Loaded-In"] == ("master" if get_mode(mode).preload else "worker")
     assert first["X-Prefork-Lab-Warmed"] == ("3" if warm else "0")
     assert first["Content-Type"] == "text/plain" and result["body"] == "hello"
-    assert (result["frozen"] > 0) == (mode == "prewarm-freeze")
+    assert (result["frozen"] > 0) == get_mode(mode).freeze
+    assert result["gc_enabled"]  # freeze disables collection while loading, never in a worker
+    # the control request: one full collection, reported with the collections since ready
+    collected = json.loads(messages[-1].split(" ", 3)[3])
+    assert result["control"] == {**collected, "pid": result["control"]["pid"]}
+    assert len(collected["collections"]) == 3 and collected["collect_ms"] >= 0
+    assert result["again"]["again"] is True
+    assert result["token_in_environ"] is False  # the project cannot read the runner's token
 
 
 def test_wrapper_reports_an_app_that_fails_to_load(tmp_path):
@@ -111,7 +142,8 @@ def test_wrapper_reports_an_app_that_fails_to_load(tmp_path):
             [
                 sys.executable,
                 "-c",
-                f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import prefork_lab_wrapper",
+                f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import prefork_lab_wrapper as w; "
+                "w.create_app()",
             ],
             env=env,
             capture_output=True,
@@ -122,6 +154,24 @@ def test_wrapper_reports_an_app_that_fails_to_load(tmp_path):
         message = listener.recv(65536).decode()
     assert done.returncode != 0 and "no app today" in done.stderr
     assert message.startswith("error ") and "ValueError: no app today" in message
+
+
+def test_importing_the_wrapper_loads_nothing(tmp_path):
+    """Server hooks import it in the master of a lazy server: that must not load the project."""
+    (tmp_path / "prefork_lab_wrapper.py").write_text(WRAPPER.read_text())
+    (tmp_path / "brokenapp.py").write_text("raise ValueError('loaded too early')\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import prefork_lab_wrapper",
+        ],
+        env={**os.environ, "PREFORK_LAB_APP": "brokenapp:app"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_memory_and_cpu_of_this_process():

@@ -1,39 +1,40 @@
-"""Executors run one RunSpec and return a Measurement: ``UwsgiExecutor`` for real, ``FakeExecutor`` for tests.
+"""The executor runs one RunSpec on a real pre-fork server and returns a Measurement.
 
-A real run: a fresh directory with the wrapper and a unix datagram socket, a uWSGI master in its own session
-(process group) with a parent-death signal, readiness events from every worker, memory from smaps_rollup,
-HTTP traffic, then SIGKILL to the whole group. Whatever happens, the group is killed before ``run`` returns.
+One generic run for every server (experiments/servers/): a fresh run directory with the wrapper and the server's
+adapter, an abstract datagram socket for the wrapper's messages, the server's master in its own session (process
+group) with a parent-death signal, readiness from every worker, memory from smaps_rollup, HTTP traffic, one
+full collection in every worker and memory again (steady state), then SIGKILL to the whole group. Whatever
+happens, the group is killed and the run directory removed before ``run`` returns.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
+import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from experiments.errors import ExperimentError
+from experiments.measure.control import collect_everywhere
+from experiments.measure.inbox import Inbox, Message
 from experiments.measure.memory import cpu_seconds, read_tree
-from experiments.measure.traffic import TrafficError, drive
+from experiments.measure.processes import alive, child_setup, deferred_signals, free_port, kill_group
+from experiments.measure.traffic import TrafficError, acceptable, drive
+from experiments.modes import wrapper_environment
 from experiments.plan import RunSpec
 from experiments.projects import PreparedProject
+from experiments.servers import get_server
+from experiments.servers.base import WRAPPER_MODULE, Launch, Server
 
 WRAPPER_SOURCE = Path(__file__).with_name("wrapper.py")
-WRAPPER_MODULE = "prefork_lab_wrapper"
 RUN_DIR_PREFIX = "prefork-lab-run-"
 LOG_TAIL_LINES = 15
 LOG_TAIL_CHARS = 2000
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
 
 METRIC_FIELDS = (
     "startup_s",
@@ -48,6 +49,11 @@ METRIC_FIELDS = (
     "master_pss_mb",
     "worker_uss_mb_mean",
     "startup_cpu_s",
+    "fork_span_ms",
+    "memory_steady_mb",
+    "worker_uss_steady_mb_mean",
+    "worker_gen2_collections_mean",
+    "collect_ms_mean",
 )
 
 
@@ -55,6 +61,7 @@ METRIC_FIELDS = (
 class Measurement:
     status: str  # ok, failed or timeout
     error: str = ""
+    server_version: str = ""
     startup_s: float | None = None
     first_query_ms: float | None = None
     first_request_ms_mean: float | None = None
@@ -67,9 +74,12 @@ class Measurement:
     master_pss_mb: float | None = None
     worker_uss_mb_mean: float | None = None
     startup_cpu_s: float | None = None
-    timings: dict[str, float] = field(
-        default_factory=dict
-    )  # seconds per phase: launch, startup, traffic, ...
+    fork_span_ms: float | None = None
+    memory_steady_mb: float | None = None
+    worker_uss_steady_mb_mean: float | None = None
+    worker_gen2_collections_mean: float | None = None
+    collect_ms_mean: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: startup, traffic, …
     details: dict = field(default_factory=dict)  # pids, readiness latencies, wrapper headers
 
     def metrics(self) -> dict[str, float | None]:
@@ -88,311 +98,251 @@ class RunTimedOut(RunFailed):
     status = "timeout"
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def find_uwsgi() -> str:
-    candidate = Path(sys.executable).parent / "uwsgi"
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return str(candidate)
-    found = shutil.which("uwsgi")
-    if not found:
-        raise ExperimentError("uwsgi not found next to the Python interpreter nor on PATH; pip install uWSGI")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-try:
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # pragma: no cover - not Linux
-    _prctl = None
-
-
-_DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-
-
-@contextlib.contextmanager
-def deferred_signals():
-    """Hold Ctrl-C and SIGTERM back while a server is started or killed: no interruption can land between
-    ``Popen`` and the bookkeeping that lets ``finally`` kill it. They are delivered on exit."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def become_subreaper() -> bool:
-    """Adopt orphaned descendants (the workers of a killed master) so that we reap them, not init."""
-    return _prctl is not None and _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-
-
-def _child_setup() -> None:
-    """In the forked child before exec: die with the runner (SIGKILL), even if it is SIGKILLed; and unblock
-    the signals the runner held back (a signal mask survives exec)."""
-    if _prctl is not None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _DEFERRED)
-
-
-def log_tail(path: Path) -> str:
+def log_tail(path: Path, server: Server) -> str:
     try:
         data = path.read_bytes()[-20000:].decode("utf-8", "replace")
     except OSError:
         return ""
-    noise = ("*** WARNING: you are running uWSGI as root", "uWSGI running as root")
-    lines = [line.rstrip() for line in data.splitlines() if line.strip() and not line.startswith(noise)]
+    lines = [line.rstrip() for line in data.splitlines() if line.strip() and not server.is_noise(line)]
     return " | ".join(lines[-LOG_TAIL_LINES:])[-LOG_TAIL_CHARS:]
 
 
-def _alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] != b"Z"
+def make_run_dir() -> Path:
+    """A fresh run directory named after this runner's pid, so that a later runner can tell it is stale."""
+    return Path(tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-"))
 
 
-def kill_group(process: subprocess.Popen, pids: list[int], wait_s: float = 5.0) -> None:
-    """SIGKILL the run's process group, reap the master, and wait until every known pid is gone."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    for pid in pids:  # a worker that left the group somehow
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(wait_s)
-    deadline = time.monotonic() + wait_s
-    # When the runner is a child subreaper the orphaned workers (even those that never reported) are ours:
-    # reap every child left in the run's process group.
-    while time.monotonic() < deadline:
-        try:
-            pid, _status = os.waitpid(-process.pid, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            time.sleep(0.001)
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.002)
+def remove_stale_run_dirs() -> list[Path]:
+    """Remove run directories left by runners that died (SIGKILL): their pid no longer exists."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{RUN_DIR_PREFIX}*"):
+        owner = path.name[len(RUN_DIR_PREFIX) :].split("-", 1)[0]
+        if path.is_dir() and owner.isdigit() and int(owner) != os.getpid() and not alive(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
-def uwsgi_command(uwsgi: str, run: RunSpec, project: PreparedProject, run_dir: Path, port: int) -> list[str]:
-    command = [
-        uwsgi,
-        "--strict",
-        "--master",
-        "--processes",
-        str(run.workers),
-        "--http-socket",
-        f"127.0.0.1:{port}",
-        "--module",
-        WRAPPER_MODULE,
-        "--pythonpath",
-        str(run_dir),
-        "--pythonpath",
-        str(project.root),
-        "--chdir",
-        str(project.root),
-        "--home",
-        sys.prefix,
-        "--max-fd",
-        str(run.server.max_fd),
-        "--single-interpreter",
-        "--die-on-term",
-        "--need-app",
-        "--no-orphans",
-        "--disable-logging",
-        "--buffer-size",
-        "32768",
-    ]
-    if run.mode == "lazy":
-        command.append("--lazy-apps")
-    return command
+@dataclass
+class _Live:
+    """The state of one attempt that ``finally`` needs: what to kill and where the log is."""
+
+    server: Server
+    run_dir: Path
+    log_path: Path
+    process: subprocess.Popen | None = None
+    workers: list[int] = field(default_factory=list)
+    port: int = 0
 
 
-# --------------------------------------------------------------------------- the real executor
+class ServerExecutor:
+    """Runs each RunSpec on the real server its ``server.backend`` names."""
 
-
-class UwsgiExecutor:
-    """Runs each RunSpec on a real uWSGI server."""
-
-    def __init__(self, uwsgi: str | None = None, keep_run_dirs: bool = False, port_attempts: int = 3):
-        self.uwsgi = uwsgi or find_uwsgi()
+    def __init__(
+        self, servers: Mapping[str, Server] | None = None, keep_run_dirs: bool = False, port_attempts: int = 3
+    ):
+        self.servers = dict(servers or {})
         self.keep_run_dirs = keep_run_dirs
         self.port_attempts = port_attempts
+        remove_stale_run_dirs()
+
+    def server(self, name: str) -> Server:
+        if name not in self.servers:
+            self.servers[name] = get_server(name)
+        return self.servers[name]
 
     def run(self, run: RunSpec, project: PreparedProject) -> Measurement:
         started = time.monotonic()
+        server = self.server(run.server.backend)
         for attempt in range(self.port_attempts):
-            measurement = self._attempt(run, project)
-            if "Address already in use" not in measurement.error or attempt == self.port_attempts - 1:
+            measurement = self._attempt(run, project, server)
+            bind_error = any(marker in measurement.error for marker in server.bind_errors)
+            if not bind_error or attempt == self.port_attempts - 1:
                 break
+        measurement.server_version = server.version
         measurement.timings["total"] = time.monotonic() - started
         return measurement
 
-    def _attempt(self, run: RunSpec, project: PreparedProject) -> Measurement:
-        t0 = time.monotonic()
-        run_dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
-        timings: dict[str, float] = {}
-        details: dict = {"run_dir": str(run_dir)}
-        measurement = Measurement(status="failed", timings=timings, details=details)
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        log_path = run_dir / "uwsgi.log"
-        process = None
-        worker_pids: list[int] = []
+    def _attempt(self, run: RunSpec, project: PreparedProject, server: Server) -> Measurement:
+        run_dir = make_run_dir()
+        live = _Live(server, run_dir, run_dir / "server.log")
+        measurement = Measurement(status="failed", details={"run_dir": str(run_dir)})
         try:
-            shutil.copyfile(WRAPPER_SOURCE, run_dir / f"{WRAPPER_MODULE}.py")
-            # Linux abstract socket ("@name"): no path-length limit, nothing to clean up on disk.
-            notify_name = f"prefork-lab-{os.getpid()}-{run_dir.name}"
-            notify.bind("\0" + notify_name)
-            notify.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-            port = free_port()
-            env = {
-                **os.environ,
-                **project.env,
-                "PREFORK_LAB_MODE": run.mode,
-                "PREFORK_LAB_APP": project.wsgi,
-                "PREFORK_LAB_NOTIFY": "@" + notify_name,
-                "PREFORK_LAB_WARMUP": "\n".join(project.urls),
-                "PREFORK_LAB_HOST": f"127.0.0.1:{port}",
-                "PREFORK_LAB_RUN": run_dir.name,
-            }
-            command = uwsgi_command(self.uwsgi, run, project, run_dir, port)
-            details["command"] = command
-            with open(log_path, "wb") as log, deferred_signals():
-                timings["prepare"] = time.monotonic() - t0
-                launched = time.monotonic_ns()
-                process = subprocess.Popen(
-                    command,
-                    cwd=project.root,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # own session and process group; no terminal signals
-                    preexec_fn=_child_setup,
-                )
-            details["master_pid"] = process.pid
-            ready = self._wait_ready(notify, process, run, launched, details)
-            worker_pids.extend(ready)
-            last_recv = max(recv for _sent, recv in ready.values())
-            measurement.startup_s = (last_recv - launched) / 1e9
-            timings["startup"] = measurement.startup_s
-            details["ready_latency_ms"] = max(recv - sent for sent, recv in ready.values()) / 1e6
-            details["workers"] = sorted(ready)
-
-            t = time.monotonic()
-            measurement.startup_cpu_s = sum(cpu_seconds(pid) for pid in [process.pid, *worker_pids])
-            at_ready = read_tree(process.pid, worker_pids)
-            measurement.memory_ready_mb = at_ready.total_mb("pss")
-            timings["memory_ready"] = time.monotonic() - t
-
-            t = time.monotonic()
-            traffic = drive(
-                port,
-                worker_pids,
-                list(project.urls),
-                run.traffic.requests_per_worker,
-                run.traffic.timeout,
-            )
-            timings["traffic"] = time.monotonic() - t
-            measurement.first_query_ms = traffic.first_query_ms
-            measurement.first_request_ms_mean = traffic.first_request_ms_mean
-            measurement.first_request_ms_max = traffic.first_request_ms_max
-            measurement.steady_ms_median = traffic.steady_ms_median
-            headers = traffic.first_query.headers
-            details["loaded_in"] = headers.get("x-prefork-lab-loaded-in")
-            details["warmed"] = int(headers.get("x-prefork-lab-warmed", "0"))
-            details["frozen"] = int(headers.get("x-prefork-lab-frozen", "0"))
-            details["first_workers"] = sorted(traffic.first_requests)
-            details["statuses"] = sorted({r.status for r in traffic.steady} | {traffic.first_query.status})
-
-            t = time.monotonic()
-            after = read_tree(process.pid, worker_pids)
-            timings["memory"] = time.monotonic() - t
-            measurement.memory_mb = after.total_mb("pss")
-            measurement.uss_mb = after.total_mb("uss")
-            measurement.rss_mb = after.total_mb("rss")
-            measurement.master_pss_mb = after.master.pss_kb / 1024
-            measurement.worker_uss_mb_mean = after.worker_uss_mb_mean
-            measurement.status = "ok"
-            if traffic.missing_workers:
-                measurement.error = (
-                    f"{len(traffic.missing_workers)} of {run.workers} workers served no first request "
-                    f"(pids {traffic.missing_workers})"
-                )
+            with Inbox(f"prefork-lab-{os.getpid()}-{run_dir.name}") as inbox:
+                try:
+                    self._measure(run, project, live, inbox, measurement)
+                    measurement.status = "ok"
+                finally:
+                    t = time.monotonic()
+                    if live.process is not None:
+                        with deferred_signals():
+                            kill_group(live.process, live.workers)
+                    measurement.timings["stop"] = time.monotonic() - t
         except RunFailed as exc:
             measurement.status = exc.status
-            measurement.error = _with_tail(str(exc), log_path)
+            measurement.error = self._with_tail(str(exc), live)
         except TrafficError as exc:
             measurement.status = "timeout" if "timed out" in str(exc) else "failed"
-            measurement.error = _with_tail(str(exc), log_path)
+            measurement.error = self._with_tail(str(exc), live)
         except OSError as exc:
             measurement.status = "failed"
-            measurement.error = _with_tail(f"{type(exc).__name__}: {exc}", log_path)
+            measurement.error = self._with_tail(f"{type(exc).__name__}: {exc}", live)
         finally:
-            t = time.monotonic()
-            if process is not None:
-                with deferred_signals():
-                    kill_group(process, worker_pids)
-            timings["stop"] = time.monotonic() - t
-            notify.close()
             if not self.keep_run_dirs:
                 shutil.rmtree(run_dir, ignore_errors=True)
         return measurement
 
-    def _wait_ready(
-        self,
-        notify: socket.socket,
-        process: subprocess.Popen,
-        run: RunSpec,
-        launched_ns: int,
-        details: dict,
-    ) -> dict[int, tuple[int, int]]:
-        """Wait until every worker sent ``ready``; pid -> (sent_ns, received_ns). Raises RunFailed."""
-        deadline = launched_ns + int(run.server.timeout * 1e9)
-        ready: dict[int, tuple[int, int]] = {}
-        while len(ready) < run.workers:
-            remaining = (deadline - time.monotonic_ns()) / 1e9
-            if remaining <= 0:
-                raise RunTimedOut(
-                    f"timeout: {len(ready)} of {run.workers} workers ready after {run.server.timeout:g} s"
-                )
-            # The datagram wakes us at once; the short timeout only bounds how late a dead master is noticed.
-            notify.settimeout(min(remaining, 0.05))
-            try:
-                data = notify.recv(65536)
-            except TimeoutError:
-                code = process.poll()
-                if code is not None:
-                    raise RunFailed(
-                        f"uWSGI exited with status {code} before every worker was ready"
-                    ) from None
-                continue
-            received = time.monotonic_ns()
-            kind, _, rest = data.decode("utf-8", "replace").partition(" ")
-            parts = rest.split(" ", 2)
-            if kind == "ready":
-                ready.setdefault(int(parts[0]), (int(parts[1]), received))
-            elif kind == "loaded":
-                details.setdefault("load_s", float(parts[2]))
-            elif kind == "warmed":
-                seconds, _, statuses = parts[2].partition(" ")
-                details["warmup_s"] = float(seconds)
-                details["warmup_statuses"] = statuses
-            elif kind == "error":
-                trace = parts[2].strip().splitlines() if len(parts) > 2 else []
-                raise RunFailed(f"the app failed to load: {trace[-1] if trace else 'unknown error'}")
-        return ready
+    @staticmethod
+    def _with_tail(message: str, live: _Live) -> str:
+        tail = log_tail(live.log_path, live.server)
+        return f"{message} | log: {tail}" if tail else message
+
+    def _launch(self, run: RunSpec, project: PreparedProject, live: _Live, inbox: Inbox, token: str) -> int:
+        """Write the run directory and start the server; the launch time (monotonic ns)."""
+        shutil.copyfile(WRAPPER_SOURCE, live.run_dir / f"{WRAPPER_MODULE}.py")
+        for name, source in live.server.run_files().items():
+            shutil.copyfile(source, live.run_dir / name)
+        port = free_port()
+        env = live.server.environment(
+            {
+                **os.environ,
+                **project.env,
+                **wrapper_environment(run.mode),
+                "PREFORK_LAB_APP": project.wsgi,
+                "PREFORK_LAB_NOTIFY": inbox.address,
+                "PREFORK_LAB_WARMUP": "\n".join(project.urls),
+                "PREFORK_LAB_HOST": f"127.0.0.1:{port}",
+                "PREFORK_LAB_CONTROL": token,
+            }
+        )
+        command = live.server.command(run, Launch(live.run_dir, project.root, port))
+        with open(live.log_path, "wb") as log, deferred_signals():
+            launched = time.monotonic_ns()
+            live.process = subprocess.Popen(
+                command,
+                cwd=project.root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own session and process group; no terminal signals
+                preexec_fn=child_setup,
+            )
+        live.port = port
+        return launched
+
+    def _measure(
+        self, run: RunSpec, project: PreparedProject, live: _Live, inbox: Inbox, m: Measurement
+    ) -> None:
+        token = secrets.token_hex(16)
+        launched = self._launch(run, project, live, inbox, token)
+        m.details["master_pid"] = live.process.pid
+        ready = wait_ready(inbox, live, run, launched, m.details, project.urls)
+        last_recv = max(message.received_ns for message in ready.values())
+        m.startup_s = (last_recv - launched) / 1e9
+        m.timings["startup"] = m.startup_s
+        m.details["ready_latency_ms"] = max(msg.received_ns - msg.sent_ns for msg in ready.values()) / 1e6
+        m.details["workers"] = sorted(ready)
+        forks = m.details.get("forked_ns", {})
+        if len(forks) == run.workers:
+            m.fork_span_ms = (max(forks.values()) - min(forks.values())) / 1e6
+        m.startup_cpu_s = sum(cpu_seconds(pid) for pid in [live.process.pid, *live.workers])
+        m.memory_ready_mb = read_tree(live.process.pid, live.workers).total_mb("pss")
+        measure_traffic(run, project, live, m)
+        if run.traffic.steady_state:
+            measure_steady_state(run, live, inbox, token, m)
 
 
-def _with_tail(message: str, log_path: Path) -> str:
-    tail = log_tail(log_path)
-    return f"{message} | log: {tail}" if tail else message
+def measure_traffic(run: RunSpec, project: PreparedProject, live: _Live, m: Measurement) -> None:
+    t = time.monotonic()
+    traffic = drive(
+        live.port,
+        live.workers,
+        list(project.urls),
+        run.traffic.requests_per_worker,
+        run.traffic.timeout,
+        run.traffic.allowed,
+    )
+    m.timings["traffic"] = time.monotonic() - t
+    m.first_query_ms = traffic.first_query_ms
+    m.first_request_ms_mean = traffic.first_request_ms_mean
+    m.first_request_ms_max = traffic.first_request_ms_max
+    m.steady_ms_median = traffic.steady_ms_median
+    headers = traffic.first_query.headers
+    m.details["loaded_in"] = headers.get("x-prefork-lab-loaded-in")
+    m.details["warmed"] = int(headers.get("x-prefork-lab-warmed", "0"))
+    m.details["frozen"] = int(headers.get("x-prefork-lab-frozen", "0"))
+    m.details["first_workers"] = sorted(traffic.first_requests)
+    m.details["statuses"] = sorted({r.status for r in traffic.steady} | {traffic.first_query.status})
+    after = read_tree(live.process.pid, live.workers)
+    m.memory_mb = after.total_mb("pss")
+    m.uss_mb = after.total_mb("uss")
+    m.rss_mb = after.total_mb("rss")
+    m.master_pss_mb = after.master.pss_kb / 1024
+    m.worker_uss_mb_mean = after.worker_uss_mb_mean
+    if traffic.missing_workers:
+        m.error = (
+            f"{len(traffic.missing_workers)} of {run.workers} workers served no first request "
+            f"(pids {traffic.missing_workers})"
+        )
+
+
+def measure_steady_state(run: RunSpec, live: _Live, inbox: Inbox, token: str, m: Measurement) -> None:
+    t = time.monotonic()
+    collected = collect_everywhere(inbox, live.port, live.workers, token, run.traffic.timeout)
+    steady = read_tree(live.process.pid, live.workers)
+    m.timings["steady_state"] = time.monotonic() - t
+    m.memory_steady_mb = steady.total_mb("pss")
+    m.worker_uss_steady_mb_mean = steady.worker_uss_mb_mean
+    reports = list(collected.values())
+    m.worker_gen2_collections_mean = sum(r.collections[-1] for r in reports) / len(reports)
+    m.collect_ms_mean = sum(r.collect_ms for r in reports) / len(reports)
+    m.details["collections_since_ready"] = {pid: list(r.collections) for pid, r in collected.items()}
+
+
+def _check_warmup(message: Message, details: dict, allowed: Mapping[str, tuple[int, ...]], urls) -> None:
+    seconds, _, statuses = message.rest.partition(" ")
+    details["warmup_s"] = float(seconds)
+    details["warmup_statuses"] = statuses
+    for url, status in zip(urls, statuses.split(","), strict=False):
+        if not status.isdigit() or not acceptable(int(status), allowed.get(url, ())):
+            raise RunFailed(f"warm-up GET {url}: HTTP {status} (an error page is not a measurement)")
+
+
+def wait_ready(
+    inbox: Inbox, live: _Live, run: RunSpec, launched_ns: int, details: dict, urls: tuple[str, ...]
+) -> dict[int, Message]:
+    """Wait until every worker sent ``ready``; pid -> its message. Raises RunFailed or RunTimedOut."""
+    deadline = launched_ns + int(run.server.timeout * 1e9)
+    ready: dict[int, Message] = {}
+    forked = details.setdefault("forked_ns", {})
+    while len(ready) < run.workers:
+        remaining = (deadline - time.monotonic_ns()) / 1e9
+        if remaining <= 0:
+            raise RunTimedOut(
+                f"timeout: {len(ready)} of {run.workers} workers ready after {run.server.timeout:g} s"
+            )
+        # The datagram wakes us at once; the short timeout only bounds how late a dead master is noticed.
+        message = inbox.receive(min(remaining, 0.05))
+        if message is None:
+            code = live.process.poll()
+            if code is not None:
+                raise RunFailed(f"{live.server.name} exited with status {code} before every worker was ready")
+            continue
+        if message.kind == "ready" and message.pid not in ready:
+            ready[message.pid] = message
+            live.workers.append(message.pid)
+        elif message.kind == "forked":
+            forked.setdefault(message.pid, message.sent_ns)
+        elif message.kind == "loaded":
+            details.setdefault("load_s", float(message.rest.split(" ")[0]))
+        elif message.kind == "warmed":
+            _check_warmup(message, details, run.traffic.allowed, urls)
+        elif message.kind == "exited":
+            raise RunFailed(
+                f"worker {message.pid} exited (status {message.rest}) before every worker was ready"
+            )
+        elif message.kind == "error":
+            trace = message.rest.strip().splitlines()
+            raise RunFailed(f"the app failed to load: {trace[-1] if trace else 'unknown error'}")
+    return ready

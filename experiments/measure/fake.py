@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from experiments.measure.executor import Measurement
+from experiments.modes import get_mode, warms
 from experiments.plan import RunSpec
 from experiments.projects import PreparedProject
 
@@ -26,12 +27,14 @@ class FakeExecutor:
                 status="failed", error="fake failure | log: boom", timings={"total": self.delay_s}
             )
         models = project.models or 10
-        base = {"lazy": 1.0, "prefork": 0.6, "prewarm": 0.7, "prewarm-freeze": 0.7}[run.mode]
+        mode = get_mode(run.mode)
+        base = (0.6 if mode.preload else 1.0) + (0.1 if warms(run.mode) else 0.0)
         startup = base * (0.2 + models / 500) + 0.01 * run.repetition
-        memory = 20 + models * 0.2 * (run.workers if run.mode == "lazy" else 1 + run.workers / 4)
-        first = 2.0 if run.mode.startswith("prewarm") else 10 + models / 10
+        memory = 20 + models * 0.2 * (1 + run.workers / 4 if mode.warm_before_fork else run.workers)
+        first = 2.0 if warms(run.mode) else 10 + models / 10
         return Measurement(
             status="ok",
+            server_version="fake",
             startup_s=startup,
             first_query_ms=first,
             first_request_ms_mean=first,
@@ -44,5 +47,10 @@ class FakeExecutor:
             master_pss_mb=memory / (run.workers + 1),
             worker_uss_mb_mean=memory * 0.7 / run.workers,
             startup_cpu_s=startup * 0.9,
+            fork_span_ms=0.5 * run.workers,
+            memory_steady_mb=memory * (1.1 if mode.freeze else 1.3),
+            worker_uss_steady_mb_mean=memory * (0.75 if mode.freeze else 0.9) / run.workers,
+            worker_gen2_collections_mean=0.0,
+            collect_ms_mean=5.0 if mode.freeze else 50.0,
             timings={"total": self.delay_s},
         )

@@ -11,6 +11,7 @@ import http.client
 import statistics
 import threading
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 WORKER_HEADER = "X-Prefork-Lab-Worker"
@@ -18,7 +19,12 @@ FIRST_HEADER = "X-Prefork-Lab-First"
 
 
 class TrafficError(Exception):
-    """A request failed (connection error, timeout or a 5xx answer)."""
+    """A request failed: connection error, timeout, or an answer other than 2xx/3xx that was not allowed."""
+
+
+def acceptable(status: int, allowed: Collection[int] = ()) -> bool:
+    """2xx and 3xx measure the page; anything else measures an error page unless the sweep allowed it."""
+    return 200 <= status < 400 or status in allowed
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,9 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict, compare=False)
 
 
-def get(port: int, url: str, timeout: float, host: str = "127.0.0.1") -> Response:
+def get(
+    port: int, url: str, timeout: float, allowed: Collection[int] = (), host: str = "127.0.0.1"
+) -> Response:
     started = time.perf_counter()
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -44,8 +52,8 @@ def get(port: int, url: str, timeout: float, host: str = "127.0.0.1") -> Respons
         connection.close()
     ms = (time.perf_counter() - started) * 1000
     headers = {k.lower(): v for k, v in answer.getheaders()}
-    if answer.status >= 500:
-        raise TrafficError(f"GET {url}: HTTP {answer.status}")
+    if not acceptable(answer.status, allowed):
+        raise TrafficError(f"GET {url}: HTTP {answer.status} (an error page is not a measurement)")
     worker = headers.get(WORKER_HEADER.lower())
     return Response(
         url=url,
@@ -57,7 +65,9 @@ def get(port: int, url: str, timeout: float, host: str = "127.0.0.1") -> Respons
     )
 
 
-def concurrent(port: int, urls: list[str], concurrency: int, timeout: float) -> list[Response]:
+def concurrent(
+    port: int, urls: list[str], concurrency: int, timeout: float, allowed: Mapping[str, Collection[int]]
+) -> list[Response]:
     """GET every URL, ``concurrency`` at a time (threads released together); answers in URL order."""
     results: list[Response | None] = [None] * len(urls)
     errors: list[BaseException] = []
@@ -74,7 +84,7 @@ def concurrent(port: int, urls: list[str], concurrency: int, timeout: float) -> 
             if index is None or errors:
                 return
             try:
-                results[index] = get(port, urls[index], timeout)
+                results[index] = get(port, urls[index], timeout, allowed.get(urls[index], ()))
             except BaseException as exc:  # noqa: BLE001 - reported to the caller below
                 errors.append(exc)
                 return
@@ -121,6 +131,7 @@ def drive(
     urls: list[str],
     requests_per_worker: int,
     timeout: float,
+    allowed: Mapping[str, Collection[int]] | None = None,
     max_rounds: int = 40,
 ) -> TrafficResult:
     """The measured traffic of one run, right after every worker reported ready.
@@ -131,7 +142,8 @@ def drive(
     3. warm traffic: ``requests_per_worker × workers`` requests cycling through ``urls``, as many at a time as
        there are workers.
     """
-    first_query = get(port, urls[0], timeout)
+    allowed = allowed or {}
+    first_query = get(port, urls[0], timeout, allowed.get(urls[0], ()))
     firsts: dict[int, Response] = {}
 
     def note(response: Response) -> None:
@@ -143,11 +155,13 @@ def drive(
     rounds = 0
     while not expected <= set(firsts) and rounds < max_rounds:
         rounds += 1
-        for response in concurrent(port, [urls[0]] * len(workers), len(workers), timeout):
+        for response in concurrent(port, [urls[0]] * len(workers), len(workers), timeout, allowed):
             note(response)
     total = requests_per_worker * len(workers)
     steady = (
-        concurrent(port, [urls[i % len(urls)] for i in range(total)], len(workers), timeout) if total else []
+        concurrent(port, [urls[i % len(urls)] for i in range(total)], len(workers), timeout, allowed)
+        if total
+        else []
     )
     return TrafficResult(
         first_query=first_query,

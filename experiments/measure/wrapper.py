@@ -1,32 +1,51 @@
-"""WSGI wrapper that uWSGI loads instead of the measured project; it holds all the mode logic.
+"""The WSGI wrapper every server loads instead of the measured project; it holds all the mode logic.
 
-The runner copies this file into each run's directory as ``prefork_lab_wrapper.py`` and puts that directory on
-uWSGI's python path, so it must stay standalone: standard library and ``uwsgi`` only, never ``experiments``.
-The measured project is imported unchanged. Configuration comes from environment variables:
+The runner copies this file into each run's directory as ``prefork_lab_wrapper.py``; a small server adapter
+(experiments/servers/*_entry.py, copied beside it) calls it at the right moments. It must stay standalone:
+standard library only, never ``experiments``, and importing it has no side effect, so a server's hooks may
+import it in any process. The measured project is imported unchanged.
 
-PREFORK_LAB_MODE     lazy | prefork | prewarm | prewarm-freeze
+Configuration comes from the environment, never from which server imported us:
+
+PREFORK_LAB_PRELOAD  "1": ``create_app`` runs in the master before fork; "0": in each worker after fork
+PREFORK_LAB_WARM     "before-fork" | "after-fork" | "none": who sends the warm-up requests through the app
+PREFORK_LAB_FREEZE   "1": gc disabled while loading, collected and frozen before fork, re-enabled after fork
+PREFORK_LAB_MODE     the mode's name, for messages only
 PREFORK_LAB_APP      "package.module:callable" of the project's WSGI application
-PREFORK_LAB_NOTIFY   the runner's unix datagram socket (readiness events): a path, or "@name" (abstract)
-PREFORK_LAB_WARMUP   warm-up URLs, separated by newlines (prewarm modes)
+PREFORK_LAB_NOTIFY   the runner's unix datagram socket: a path, or "@name" (abstract)
+PREFORK_LAB_WARMUP   warm-up URLs, separated by newlines
 PREFORK_LAB_HOST     Host header of warm-up requests, e.g. "127.0.0.1:8123"
+PREFORK_LAB_CONTROL  secret token of the runner's control requests (removed from the environment at import)
+
+The adapter's duties: ``application = create_app()`` where the server loads its app; ``worker_forked()`` right
+after each fork (in the worker); ``worker_ready()`` when a worker is about to accept requests.
 
 Messages sent to the runner (one datagram each, ASCII, space separated):
+    forked <pid> <monotonic_ns>
     loaded <pid> <monotonic_ns> <seconds to import the app>
     warmed <pid> <monotonic_ns> <seconds of warm-up> <statuses joined by ",">
     ready <pid> <monotonic_ns>
+    collected <pid> <monotonic_ns> <json: gc collections per generation since ready, collect_ms, frozen>
+    exited <pid> <monotonic_ns> <exit status>  (sent by an adapter's child-exit hook, in the master)
     error <pid> <monotonic_ns> <traceback>
-Response headers added to every response:
+
+A request carrying ``X-Prefork-Lab-Control: <token>`` never reaches the project: the worker runs one full
+garbage collection, reports ``collected`` and holds the request until the runner releases it (a datagram on
+the abstract socket ``<notify>-release-<pid>``), so that each held worker leaves the next control request to
+another one. Every other response gets headers:
     X-Prefork-Lab-Worker: pid of the worker
     X-Prefork-Lab-First: "1" on that worker's first request, else "0"
     X-Prefork-Lab-Loaded-In: "master" when the app was imported before fork, else "worker"
-    X-Prefork-Lab-Warmed: number of warm-up requests made before fork
-    X-Prefork-Lab-Frozen: gc.get_freeze_count() in the worker
+    X-Prefork-Lab-Warmed: number of warm-up requests sent through this worker's app before it was ready
+    X-Prefork-Lab-Frozen: gc.get_freeze_count() in the worker when it became ready
 """
 
+import contextlib
 import ctypes
 import gc
 import importlib
 import io
+import json
 import os
 import socket
 import sys
@@ -36,18 +55,32 @@ import traceback
 PR_SET_PDEATHSIG = 1
 SIGKILL = 9
 
-MODE = os.environ.get("PREFORK_LAB_MODE", "prefork")
+MODE = os.environ.get("PREFORK_LAB_MODE", "")
+PRELOAD = os.environ.get("PREFORK_LAB_PRELOAD", "1") == "1"
+WARM = os.environ.get("PREFORK_LAB_WARM", "none")
+FREEZE = os.environ.get("PREFORK_LAB_FREEZE", "0") == "1"
 APP_SPEC = os.environ.get("PREFORK_LAB_APP", "")
 NOTIFY = os.environ.get("PREFORK_LAB_NOTIFY", "")
 if NOTIFY.startswith("@"):
     NOTIFY = "\0" + NOTIFY[1:]
 WARMUP = [u for u in os.environ.get("PREFORK_LAB_WARMUP", "").split("\n") if u]
 HOST = os.environ.get("PREFORK_LAB_HOST", "127.0.0.1")
+CONTROL_TOKEN = os.environ.pop("PREFORK_LAB_CONTROL", "")  # the project must not read it
+CONTROL_HEADER = "HTTP_X_PREFORK_LAB_CONTROL"
+CONTROL_HOLD_S = 120.0
 
-_state = {"served": False, "warmed": 0, "loaded_in": "worker", "frozen": "0"}
+_state = {
+    "app": None,
+    "served": False,
+    "warmed": 0,
+    "loaded_in": "worker",
+    "frozen": "0",
+    "gc_at_ready": None,
+    "collected": False,
+}
 
 
-def _notify(*parts):
+def notify(*parts):
     if not NOTIFY:
         return
     message = " ".join(str(p) for p in parts).encode("utf-8", "replace")[:60000]
@@ -69,133 +102,150 @@ def _die_with_parent():
         os._exit(1)
 
 
-def _worker_id():
-    try:
-        import uwsgi
-
-        return uwsgi.worker_id()
-    except ImportError:
-        return -1
-
-
 def _load_app():
+    started = time.perf_counter()
     module_name, _, attr = APP_SPEC.partition(":")
     module = importlib.import_module(module_name)
-    return getattr(module, attr or "application")
+    app = getattr(module, attr or "application")
+    notify("loaded", os.getpid(), time.monotonic_ns(), f"{time.perf_counter() - started:.6f}")
+    return app
 
 
-def _warm_up(app):
-    statuses = []
+def _call(app, url):
+    """One GET through the WSGI app, in this process; returns the status code as text."""
+    path, _, query = url.partition("?")
     host, _, port = HOST.partition(":")
-    for url in WARMUP:
-        path, _, query = url.partition("?")
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "SCRIPT_NAME": "",
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "SERVER_NAME": host,
-            "SERVER_PORT": port or "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": HOST,
-            "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
-        seen = []
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": host,
+        "SERVER_PORT": port or "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": HOST,
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    seen = []
 
-        def start_response(status, headers, exc_info=None, seen=seen):
-            seen.append(status.split(" ", 1)[0])
-            return lambda data: None
+    def start_response(status, headers, exc_info=None):
+        seen.append(status.split(" ", 1)[0])
+        return lambda data: None
 
-        body = app(environ, start_response)
-        try:
-            for _chunk in body:
-                pass
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-        statuses.append(seen[0] if seen else "?")
-    _state["warmed"] = len(WARMUP)
-    return statuses
+    body = app(environ, start_response)
+    try:
+        for _chunk in body:
+            pass
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    return seen[0] if seen else "?"
 
 
 def _close_connections():
-    """Close every DB connection so no worker inherits the master's socket or file handle."""
+    """Close every DB connection so that no worker inherits the master's socket or file handle."""
     db = sys.modules.get("django.db")
     if db is not None:
         db.connections.close_all()
 
 
-def _ready():
-    _notify("ready", os.getpid(), time.monotonic_ns())
-
-
-def _postfork():
-    _die_with_parent()
-    _state["frozen"] = str(gc.get_freeze_count())  # walks a list: once here, never per request
-    _ready()
-
-
-def _load_in_master():
+def _warm_up(app):
     started = time.perf_counter()
-    app = _load_app()
-    _notify("loaded", os.getpid(), time.monotonic_ns(), f"{time.perf_counter() - started:.6f}")
-    _state["loaded_in"] = "master"
-    if MODE in ("prewarm", "prewarm-freeze"):
-        started = time.perf_counter()
-        statuses = _warm_up(app)
-        _close_connections()
-        _notify(
-            "warmed",
-            os.getpid(),
-            time.monotonic_ns(),
-            f"{time.perf_counter() - started:.6f}",
-            ",".join(statuses),
-        )
-    if MODE == "prewarm-freeze":
-        gc.collect()
-        gc.freeze()  # all objects so far go to the permanent generation: the GC no longer writes to them
-    return app
+    statuses = [_call(app, url) for url in WARMUP]
+    _close_connections()
+    _state["warmed"] = len(WARMUP)
+    notify(
+        "warmed",
+        os.getpid(),
+        time.monotonic_ns(),
+        f"{time.perf_counter() - started:.6f}",
+        ",".join(statuses),
+    )
 
 
-def _load_in_worker():
-    _die_with_parent()
-    started = time.perf_counter()
-    app = _load_app()
-    _notify("loaded", os.getpid(), time.monotonic_ns(), f"{time.perf_counter() - started:.6f}")
-    return app
-
-
-def _boot():
-    if _worker_id() > 0:  # lazy-apps: we are already a worker
-        app = _load_in_worker()
-        _ready()
-        return app
-    app = _load_in_master()
+def create_app():
+    """Import the project's app (in the master when preloading, else in the worker) and return ours."""
     try:
-        import uwsgidecorators
+        if PRELOAD:
+            _state["loaded_in"] = "master"
+            if FREEZE:
+                gc.disable()  # no collection while loading: fewer freed holes in the pages fork will share
+        _state["app"] = _load_app()
+        if WARM == "before-fork":
+            _warm_up(_state["app"])
+        if FREEZE:
+            gc.collect()
+            gc.freeze()  # everything so far goes to the permanent generation: no collection writes to it again
+    except BaseException:
+        notify("error", os.getpid(), time.monotonic_ns(), traceback.format_exc())
+        raise
+    return application
 
-        uwsgidecorators.postfork(_postfork)
-    except ImportError:  # not under uWSGI (unit use): nothing forks
-        pass
-    return app
+
+def worker_forked():
+    """Right after fork, in the worker."""
+    _die_with_parent()
+    if FREEZE:
+        gc.enable()
+    notify("forked", os.getpid(), time.monotonic_ns())
 
 
-try:
-    _app = _boot()
-except BaseException:
-    _notify("error", os.getpid(), time.monotonic_ns(), traceback.format_exc())
-    raise
+def worker_ready():
+    """The worker is about to accept: warm it up first when asked, then tell the runner."""
+    try:
+        if WARM == "after-fork":
+            _warm_up(_state["app"])
+    except BaseException:
+        notify("error", os.getpid(), time.monotonic_ns(), traceback.format_exc())
+        raise
+    _state["frozen"] = str(gc.get_freeze_count())  # walks a list: once here, never per request
+    _state["gc_at_ready"] = [stats["collections"] for stats in gc.get_stats()]
+    notify("ready", os.getpid(), time.monotonic_ns())
+
+
+def _collect_and_hold(start_response):
+    pid = os.getpid()
+    if _state["collected"]:  # a second control request met the same worker: answer at once
+        body = json.dumps({"pid": pid, "again": True}).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+    now = [stats["collections"] for stats in gc.get_stats()]
+    since_ready = [a - b for a, b in zip(now, _state["gc_at_ready"] or [0] * len(now), strict=True)]
+    release = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        if NOTIFY:
+            release.bind(f"{NOTIFY}-release-{pid}")
+        started = time.perf_counter()
+        gc.collect()
+        report = {
+            "pid": pid,
+            "collections": since_ready,
+            "collect_ms": round((time.perf_counter() - started) * 1000, 3),
+            "frozen": gc.get_freeze_count(),
+        }
+        _state["collected"] = True
+        notify("collected", pid, time.monotonic_ns(), json.dumps(report, separators=(",", ":")))
+        if NOTIFY:
+            release.settimeout(CONTROL_HOLD_S)
+            with contextlib.suppress(OSError):  # no release within the hold: answer anyway
+                release.recv(64)
+    finally:
+        release.close()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(report).encode()]
 
 
 def application(environ, start_response):
+    if CONTROL_TOKEN and environ.get(CONTROL_HEADER) == CONTROL_TOKEN:
+        return _collect_and_hold(start_response)
     first = "0" if _state["served"] else "1"
     _state["served"] = True
     extra = [
@@ -209,4 +259,4 @@ def application(environ, start_response):
     def wrapped_start_response(status, headers, exc_info=None):
         return start_response(status, list(headers) + extra, exc_info)
 
-    return _app(environ, wrapped_start_response)
+    return _state["app"](environ, wrapped_start_response)

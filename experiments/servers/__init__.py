@@ -1,0 +1,21 @@
+"""Pre-fork servers behind one interface (base.py), one file per server."""
+
+from __future__ import annotations
+
+from experiments.errors import ExperimentError
+
+SERVER_NAMES: tuple[str, ...] = ("uwsgi", "gunicorn")
+DEFAULT_SERVER = "uwsgi"
+
+
+def get_server(name: str, executable: str | None = None):
+    """The server called ``name``, its program found (ExperimentError naming the fix when it is missing)."""
+    if name == "uwsgi":
+        from experiments.servers.uwsgi import Uwsgi
+
+        return Uwsgi(executable)
+    if name == "gunicorn":
+        from experiments.servers.gunicorn import Gunicorn
+
+        return Gunicorn(executable)
+    raise ExperimentError(f"unknown server {name!r}; choose from {', '.join(SERVER_NAMES)}")

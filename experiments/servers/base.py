@@ -1,0 +1,106 @@
+"""The server interface: what the generic executor needs to know about a pre-fork server, and nothing more.
+
+A server finds its program (next to the interpreter first, then on PATH), reports its version, lists the files
+it needs in a run directory (the wrapper's adapter), builds its command line for one run, and says how its log
+shows noise and bind errors. Readiness is the same for every server: the wrapper's datagrams, sent from the
+hooks the adapter registers. Starting, measuring and stopping are the executor's (experiments/measure/).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from experiments.errors import ExperimentError
+from experiments.plan import RunSpec
+
+WRAPPER_MODULE = "prefork_lab_wrapper"
+VERSION_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Where one run happens: everything a command line needs besides the RunSpec."""
+
+    run_dir: Path  # holds the wrapper and the adapter; first on the python path
+    project_root: Path  # second on the python path; the server's working directory
+    port: int  # on 127.0.0.1
+
+
+class Server(ABC):
+    name: str = ""
+    program: str = ""  # the executable's name
+    install_hint: str = ""
+    minimum_version: tuple[int, ...] = ()
+    log_noise: tuple[str, ...] = ()  # log lines that say nothing about a failure
+    bind_errors: tuple[str, ...] = ("Address already in use",)
+
+    def __init__(self, executable: str | None = None):
+        self.executable = executable or self.find()
+        self._version: str | None = None
+
+    def find(self) -> str:
+        """The program next to the running interpreter (its virtualenv), else on PATH; ExperimentError if none."""
+        candidate = Path(sys.executable).parent / self.program
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+        found = shutil.which(self.program)
+        if not found:
+            raise ExperimentError(
+                f"{self.program} not found next to the Python interpreter nor on PATH; {self.install_hint}"
+            )
+        return found
+
+    @property
+    def version(self) -> str:
+        """The version number, e.g. "2.0.31"; ExperimentError when the program does not answer or is too old."""
+        if self._version is None:
+            self._version = self._read_version()
+            if self.minimum_version and version_tuple(self._version) < self.minimum_version:
+                wanted = ".".join(map(str, self.minimum_version))
+                raise ExperimentError(
+                    f"{self.name} {self._version} at {self.executable} is too old: need {wanted} or newer; "
+                    f"{self.install_hint}"
+                )
+        return self._version
+
+    def _read_version(self) -> str:
+        try:
+            done = subprocess.run(
+                [self.executable, "--version"],
+                capture_output=True,
+                text=True,
+                timeout=VERSION_TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ExperimentError(f"{self.executable} --version failed: {exc}") from None
+        found = re.search(r"\d+(\.\d+)+", done.stdout + done.stderr)
+        if done.returncode != 0 or not found:
+            raise ExperimentError(f"{self.executable} --version gave no version (status {done.returncode})")
+        return found.group(0)
+
+    @abstractmethod
+    def run_files(self) -> dict[str, Path]:
+        """Files copied into each run directory: name there -> source (the wrapper is added by the executor)."""
+
+    @abstractmethod
+    def command(self, run: RunSpec, launch: Launch) -> list[str]:
+        """The command line of one run."""
+
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        """The server's environment from ``base``: drop what would configure the server behind our back."""
+        return dict(base)
+
+    def is_noise(self, line: str) -> bool:
+        return line.startswith(self.log_noise)
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])

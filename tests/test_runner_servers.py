@@ -1,0 +1,253 @@
+"""Real uWSGI and gunicorn servers on small projects: every mode, an existing project, a broken one, resume,
+timeouts, steady state, and what must not reach the server from outside (a project's own server config)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from runner_support import BROKEN, TINY, processes_with, tiny_project, write_sweep
+
+from experiments import cli
+from experiments.measure.executor import RUN_DIR_PREFIX, ServerExecutor
+from experiments.measure.processes import become_subreaper
+from experiments.modes import MODE_NAMES, get_mode
+from experiments.projects import default_cache_dir
+from experiments.runner import run_sweep
+from experiments.servers import SERVER_NAMES
+from experiments.sweep import load_sweep
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def run_dirs(tmp_path, monkeypatch):
+    """Run directories of this test under tmp_path: their path marks the test's server processes."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(runs))
+    become_subreaper()  # like the CLI: the workers of each killed master are reaped at once
+    yield f"{runs}/{RUN_DIR_PREFIX}"
+    assert processes_with(f"{runs}/{RUN_DIR_PREFIX}") == [], "a server process outlived its run"
+    assert os.listdir(runs) == [], "a run directory was left behind"
+
+
+def rows(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("backend", SERVER_NAMES)
+def test_every_mode_on_a_generated_project(tmp_path, run_dirs, backend):
+    sweep = load_sweep(
+        write_sweep(
+            tmp_path,
+            {
+                "name": "modes",
+                "warmup_runs": 0,
+                "project": {"models": 10, "rows_per_model": 3},
+                "server": {"backend": backend, "modes": list(MODE_NAMES), "workers": 2},
+                "traffic": {"requests_per_worker": 5},
+            },
+        )
+    )
+    details = {}
+    outcome = run_sweep(
+        sweep,
+        ServerExecutor(),
+        cache_dir=default_cache_dir(),
+        on_run=lambda run, m: details.setdefault(run.mode, (m, run)),
+    )
+    table = {r["mode"]: r for r in rows(sweep.output)}
+    assert outcome.failed == 0, [r["error"] for r in table.values()]
+    assert set(table) == set(MODE_NAMES)
+    for mode, row in table.items():
+        measurement, run = details[mode]
+        assert row["status"] == "ok" and row["error"] == ""
+        assert row["server"] == backend and row["server_version"][0].isdigit() and row["threads"] == "1"
+        assert row["models"] == "10" and int(row["url_patterns"]) > 10 and int(row["apps"]) >= 1
+        for column in (
+            "startup_s",
+            "startup_cpu_s",
+            "first_query_ms",
+            "first_request_ms_mean",
+            "steady_ms_median",
+            "memory_mb",
+            "memory_steady_mb",
+            "worker_uss_steady_mb_mean",
+            "collect_ms_mean",
+        ):
+            assert float(row[column]) > 0, (mode, column)
+        assert float(row["fork_span_ms"]) >= 0 and float(row["worker_gen2_collections_mean"]) >= 0
+        assert float(row["first_request_ms_max"]) >= float(row["first_request_ms_mean"])
+        assert float(row["rss_mb"]) >= float(row["memory_mb"]) >= float(row["uss_mb"])
+        # every worker served its own first request, marked by the wrapper, and collected once
+        assert measurement.details["first_workers"] == measurement.details["workers"]
+        assert len(measurement.details["workers"]) == 2
+        assert sorted(measurement.details["collections_since_ready"]) == measurement.details["workers"]
+        assert measurement.details["ready_latency_ms"] < 50
+        # what the wrapper did, per mode
+        expected = get_mode(mode)
+        assert measurement.details["loaded_in"] == ("master" if expected.preload else "worker"), mode
+        warmed = expected.warm_before_fork or expected.warm_after_fork
+        assert (measurement.details["warmed"] >= 1) == warmed, mode
+        assert (measurement.details["frozen"] > 1000) == expected.freeze, mode
+    # a lazy master never imports Django: far smaller than a preforking one
+    assert float(table["lazy"]["master_pss_mb"]) < float(table["prefork"]["master_pss_mb"])
+    # warming each worker after fork makes its first query fast, as warming the master does
+    for mode in ("lazy-warm", "prefork-warm", "prewarm"):
+        assert float(table[mode]["first_query_ms"]) < float(table["lazy"]["first_query_ms"]) / 2, mode
+    # steady state: without freeze, the full collection writes to every inherited object and makes its pages
+    # private; frozen objects are left alone
+    prewarm, frozen = (float(table[m]["worker_uss_steady_mb_mean"]) for m in ("prewarm", "prewarm-freeze"))
+    assert prewarm > 1.5 * frozen, (prewarm, frozen)
+
+
+def test_existing_project_by_relative_path_through_the_cli(tmp_path, run_dirs, capsys):
+    relative = os.path.relpath(TINY, tmp_path)
+    path = write_sweep(
+        tmp_path,
+        {
+            "name": "tiny",
+            "repetitions": 2,
+            "warmup_runs": 0,
+            "project": {
+                "path": relative,
+                "wsgi": "tinysite.wsgi:application",
+                "env": {"DJANGO_SETTINGS_MODULE": "tinysite.settings"},
+                "urls": ["/", "/notes/3/"],
+            },
+            "server": {"modes": ["prewarm"], "workers": [1]},
+            "traffic": {"requests_per_worker": 5},
+            "output": "results/tiny.csv",
+        },
+    )
+    assert cli.main([str(path)]) == 0
+    out = capsys.readouterr().out
+    table = rows(tmp_path / "results" / "tiny.csv")
+    assert len(table) == 2 and {r["status"] for r in table} == {"ok"}
+    # 2 notes models + auth's 3 + contenttypes' 1; 3 apps; 2 URL patterns
+    assert {(r["models"], r["apps"], r["url_patterns"]) for r in table} == {("6", "3", "2")}
+    assert {r["project"] for r in table} == {"tinyproject"}
+    assert "[prewarm] models=6 workers=1" in out
+    assert "startup       = " in out and "memory        = " in out and "first_query   = " in out
+    assert (tmp_path / "results" / "tiny.json").is_file()
+
+    # resume: drop the last row, run again: only that run is redone
+    lines = (tmp_path / "results" / "tiny.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "results" / "tiny.csv").write_text("".join(lines[:-1]))
+    assert cli.main([str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "1 of 2 runs already done" in err
+    again = rows(tmp_path / "results" / "tiny.csv")
+    assert len(again) == 2 and {r["run_id"] for r in again} == {r["run_id"] for r in table}
+    # nothing left to do: no server started, same file
+    assert cli.main([str(path)]) == 0
+    assert rows(tmp_path / "results" / "tiny.csv") == again
+
+
+@pytest.mark.parametrize("backend", SERVER_NAMES)
+def test_a_broken_project_gives_failed_rows_and_the_sweep_goes_on(tmp_path, run_dirs, backend):
+    sweep = load_sweep(
+        write_sweep(
+            tmp_path,
+            {
+                "warmup_runs": 0,
+                "project": {"path": [str(TINY), str(BROKEN)], "wsgi": "tinysite.wsgi:application"},
+                "server": {"backend": backend, "modes": ["prefork", "lazy"], "workers": 2, "timeout": 60},
+                "traffic": {"requests_per_worker": 2},
+            },
+        )
+    )
+    outcome = run_sweep(sweep, ServerExecutor())
+    table = rows(sweep.output)
+    assert len(table) == 4 and outcome.failed == 2
+    for row in table:
+        if row["project"] == "brokenproject":
+            assert row["status"] == "failed"
+            assert "brokenproject fails on purpose" in row["error"]
+            assert float(row["duration_s"]) < 30  # noticed at once, not at the timeout
+        else:
+            assert row["status"] == "ok", row["error"]
+
+
+@pytest.mark.parametrize(("backend", "log_line"), [("uwsgi", "spawned uWSGI worker"), ("gunicorn", "")])
+def test_a_server_too_slow_to_start_times_out_with_its_log(tmp_path, run_dirs, backend, log_line):
+    sweep = load_sweep(
+        write_sweep(
+            tmp_path,
+            {
+                "warmup_runs": 0,
+                "project": tiny_project(env={"TINY_SLEEP": 30}),
+                "server": {"backend": backend, "modes": ["lazy"], "workers": 2, "timeout": 1.5},
+            },
+        )
+    )
+    outcome = run_sweep(sweep, ServerExecutor())
+    (row,) = rows(sweep.output)
+    assert outcome.failed == 1 and row["status"] == "timeout"
+    assert "0 of 2 workers ready" in row["error"] and log_line in row["error"]
+    assert float(row["duration_s"]) < 5
+
+
+def test_error_pages_are_not_measurements(tmp_path, run_dirs):
+    """A URL that answers 404, in the warm-up or in the traffic, fails the run unless the sweep allows it."""
+    project = tiny_project(urls=["/", "/no-such-page/"])
+    runs = {}
+    for name, traffic in (
+        ("refused", {"requests_per_worker": 2}),
+        ("allowed", {"requests_per_worker": 2, "allowed_statuses": {"/no-such-page/": [404]}}),
+    ):
+        sweep = load_sweep(
+            write_sweep(
+                tmp_path,
+                {
+                    "name": name,
+                    "warmup_runs": 0,
+                    "project": project,
+                    "server": {"modes": ["prewarm", "prefork"], "workers": 1},
+                    "traffic": traffic,
+                },
+                name=f"{name}.yaml",
+            )
+        )
+        run_sweep(sweep, ServerExecutor())
+        runs[name] = {r["mode"]: r for r in rows(sweep.output)}
+    refused = runs["refused"]
+    assert refused["prewarm"]["status"] == "failed"
+    assert "warm-up GET /no-such-page/: HTTP 404" in refused["prewarm"]["error"]
+    assert refused["prefork"]["status"] == "failed"
+    assert "GET /no-such-page/: HTTP 404" in refused["prefork"]["error"]
+    assert {r["status"] for r in runs["allowed"].values()} == {"ok"}
+
+
+def test_what_would_configure_the_server_behind_our_back_stays_out(tmp_path, run_dirs, monkeypatch):
+    """A project's own gunicorn.conf.py, GUNICORN_CMD_ARGS and UWSGI_* variables change nothing we measure."""
+    project = tmp_path / "project"
+    shutil.copytree(TINY, project, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "gunicorn.conf.py").write_text("raise SystemExit('the project config was read')\n")
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--workers 5")
+    monkeypatch.setenv("UWSGI_PROCESSES", "5")
+    sweep = load_sweep(
+        write_sweep(
+            tmp_path,
+            {
+                "warmup_runs": 0,
+                "project": {"path": str(project), "wsgi": "tinysite.wsgi:application", "urls": ["/"]},
+                "server": {"backend": list(SERVER_NAMES), "modes": ["prefork"], "workers": 2},
+                "traffic": {"requests_per_worker": 2, "steady_state": False},
+            },
+        )
+    )
+    details = {}
+    outcome = run_sweep(
+        sweep, ServerExecutor(), on_run=lambda run, m: details.setdefault(run.server.backend, m)
+    )
+    assert outcome.failed == 0, [r["error"] for r in rows(sweep.output)]
+    for measurement in details.values():
+        assert len(measurement.details["workers"]) == 2
+        assert measurement.memory_steady_mb is None and measurement.collect_ms_mean is None  # turned off
