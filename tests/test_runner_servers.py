@@ -251,3 +251,25 @@ def test_what_would_configure_the_server_behind_our_back_stays_out(tmp_path, run
     for measurement in details.values():
         assert len(measurement.details["workers"]) == 2
         assert measurement.memory_steady_mb is None and measurement.collect_ms_mean is None  # turned off
+
+
+@pytest.mark.parametrize("backend", SERVER_NAMES)
+def test_a_database_connection_inherited_across_fork_fails_the_run(tmp_path, run_dirs, backend):
+    """Opened while the app is imported in the master: every worker would share it. Prewarm closes it."""
+    sweep = load_sweep(
+        write_sweep(
+            tmp_path,
+            {
+                "warmup_runs": 0,
+                "project": tiny_project(env={"TINY_CONNECT": 1, "TINY_DB": str(tmp_path / "tiny.sqlite3")}),
+                "server": {"backend": backend, "modes": ["prefork", "prewarm", "lazy"], "workers": 2},
+                "traffic": {"requests_per_worker": 2, "steady_state": False},
+            },
+        )
+    )
+    run_sweep(sweep, ServerExecutor())
+    table = {r["mode"]: r for r in rows(sweep.output)}
+    assert table["prefork"]["status"] == "failed"
+    assert "inherited across fork: default (sqlite connection)" in table["prefork"]["error"]
+    assert table["prewarm"]["status"] == "ok", table["prewarm"]["error"]
+    assert table["lazy"]["status"] == "ok", table["lazy"]["error"]

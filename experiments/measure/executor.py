@@ -343,6 +343,8 @@ def wait_ready(
                 f"worker {message.pid} exited (status {message.rest}) before every worker was ready"
             )
         elif message.kind == "error":
-            trace = message.rest.strip().splitlines()
-            raise RunFailed(f"the app failed to load: {trace[-1] if trace else 'unknown error'}")
+            lines = message.rest.strip().splitlines() or ["unknown error"]
+            if lines[0].startswith("Traceback"):
+                raise RunFailed(f"the app failed to load: {lines[-1]}")
+            raise RunFailed(lines[-1])
     return ready

@@ -151,10 +151,28 @@ def _call(app, url):
 
 
 def _close_connections():
-    """Close every DB connection so that no worker inherits the master's socket or file handle."""
+    """Close every DB connection and pool, so that no worker inherits the master's socket or file handle."""
     db = sys.modules.get("django.db")
-    if db is not None:
-        db.connections.close_all()
+    if db is None:
+        return
+    for connection in db.connections.all(initialized_only=True):
+        connection.close()
+        if connection.alias in getattr(type(connection), "_connection_pools", {}):
+            connection.close_pool()  # Django 5.1+ pools; reading .pool would create one
+
+
+def _open_connections():
+    """The DB connections and pools open in this process, by alias; right after fork, inherited ones."""
+    db = sys.modules.get("django.db")
+    if db is None:
+        return []
+    found = []
+    for connection in db.connections.all(initialized_only=True):
+        if getattr(connection, "connection", None) is not None:
+            found.append(f"{connection.alias} ({connection.vendor} connection)")
+        if connection.alias in getattr(type(connection), "_connection_pools", {}):
+            found.append(f"{connection.alias} ({connection.vendor} pool)")
+    return found
 
 
 def _warm_up(app):
@@ -191,11 +209,16 @@ def create_app():
 
 
 def worker_forked():
-    """Right after fork, in the worker."""
+    """Right after fork, in the worker. A DB connection open now was inherited from the master: every worker
+    would share one socket or file handle, so the run fails, naming it."""
     _die_with_parent()
     if FREEZE:
         gc.enable()
     notify("forked", os.getpid(), time.monotonic_ns())
+    inherited = _open_connections()
+    if inherited:
+        message = f"a database connection was inherited across fork: {', '.join(inherited)}"
+        notify("error", os.getpid(), time.monotonic_ns(), message)
 
 
 def worker_ready():
