@@ -73,10 +73,12 @@ def find_servers(sweep) -> dict:
     from experiments.servers import get_server
 
     servers = {}
+    pythons = dict.fromkeys(project.python for project in sweep.projects)
     for backend in dict.fromkeys(spec.backend for spec in sweep.servers):
-        server = get_server(backend)
-        server.version  # noqa: B018 - raises when the program does not answer or is too old
-        servers[backend] = server
+        for python in pythons:
+            server = get_server(backend, python=python or None)
+            server.version  # noqa: B018 - raises when the program does not answer or is too old
+            servers[f"{backend}@{python}" if python else backend] = server
     return servers
 
 
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             output=output,
             fresh=args.fresh,
             cache_dir=cache_dir,
-            server_versions={name: server.version for name, server in servers.items()},
+            server_versions={key: server.version for key, server in servers.items()},
             say=say,
             progress=progress,
         )

@@ -32,6 +32,7 @@ class PreparedProject:
     models: int | None = None
     apps: int | None = None
     url_patterns: int | None = None
+    python: str = ""  # the interpreter whose servers run it; empty: ours
 
 
 def default_cache_dir() -> Path:
@@ -144,13 +145,13 @@ print(json.dumps({"models": len(apps.get_models()), "apps": len(apps.get_app_con
 """
 
 
-def count_existing(root: Path, wsgi: str, env: dict[str, str]) -> dict[str, int]:
+def count_existing(root: Path, wsgi: str, env: dict[str, str], python: str = "") -> dict[str, int]:
     """Models, apps and URL patterns of a project, counted in a subprocess; empty when that fails."""
     child_env = {**os.environ, **env}
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _COUNT_SCRIPT, wsgi],
+            [python or sys.executable, "-c", _COUNT_SCRIPT, wsgi],
             cwd=root,
             env=child_env,
             capture_output=True,
@@ -172,7 +173,7 @@ def _prepare_existing(spec: ProjectSpec, traffic: TrafficSpec) -> PreparedProjec
     root = Path(spec.path)
     env = dict(spec.env)
     compile_tree(root)
-    counts = count_existing(root, spec.wsgi, env)
+    counts = count_existing(root, spec.wsgi, env, spec.python)
     return PreparedProject(
         spec=spec,
         root=root,
@@ -182,6 +183,7 @@ def _prepare_existing(spec: ProjectSpec, traffic: TrafficSpec) -> PreparedProjec
         models=counts.get("models"),
         apps=counts.get("apps"),
         url_patterns=counts.get("url_patterns"),
+        python=spec.python,
     )
 
 

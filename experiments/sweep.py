@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from experiments.modes import MODE_NAMES as MODES
 from experiments.servers import DEFAULT_SERVER, SERVER_NAMES
 
 TOP_KEYS = ("name", "repetitions", "seed", "warmup_runs", "project", "server", "traffic", "output")
-EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name")
+EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name", "python")
 SERVER_KEYS = ("backend", "modes", "workers", "threads", "timeout", "max_fd")
 TRAFFIC_KEYS = ("requests_per_worker", "urls", "max_urls", "timeout", "steady_state", "allowed_statuses")
 
@@ -43,6 +44,7 @@ class ProjectSpec:
     wsgi: str = ""  # existing: "module:callable"
     env: tuple[tuple[str, str], ...] = ()
     urls: tuple[str, ...] = ()  # warm-up and traffic URLs; empty: taken from the manifest (or "/")
+    python: str = ""  # existing: the interpreter (virtualenv) whose servers run it; empty: ours
 
     @property
     def options_dict(self) -> dict[str, Any]:
@@ -56,13 +58,16 @@ class ProjectSpec:
         """What makes two projects the same, for run ids and the build cache."""
         if self.kind == "generated":
             return {"kind": "generated", "options": self.options_dict, "urls": list(self.urls)}
-        return {
+        identity = {
             "kind": "existing",
             "path": self.path,
             "wsgi": self.wsgi,
             "env": dict(self.env),
             "urls": list(self.urls),
         }
+        if self.python:  # only when set, so that ids measured before the key existed stay the same
+            identity["python"] = self.python
+        return identity
 
     def key(self) -> str:
         return _short_hash(self.identity())
@@ -318,6 +323,7 @@ def _existing_projects(check: _Checker, raw: dict, base_dir: Path, key: str = "p
         envs = _product({str(k): check.swept(f"{key}.env.{k}", v, a_value) for k, v in env.items()})
     urls = check.url_list(f"{key}.urls", raw["urls"]) if "urls" in raw else ()
     name = check.text(f"{key}.name", raw["name"]) if "name" in raw else None
+    python = _interpreter(check, f"{key}.python", raw["python"], base_dir) if "python" in raw else ""
     projects = []
     for path, wsgi, env in itertools.product(paths, wsgis, envs):
         label = name or Path(path).name
@@ -329,9 +335,20 @@ def _existing_projects(check: _Checker, raw: dict, base_dir: Path, key: str = "p
                 wsgi=wsgi,
                 env=tuple(sorted(env.items())),
                 urls=urls,
+                python=python,
             )
         )
     return projects
+
+
+def _interpreter(check: _Checker, key: str, value: Any, base_dir: Path) -> str:
+    """An executable Python of a project's own virtualenv, e.g. ``../venvs/wiki/bin/python``; kept as given
+    (absolute), not resolved: a virtualenv's python is a symlink and resolving it would leave the venv."""
+    path = Path(check.text(key, value)).expanduser()
+    path = path if path.is_absolute() else base_dir / path
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise check.error(key, f"no executable interpreter at {path}")
+    return os.path.normpath(path)
 
 
 def _servers(check: _Checker, raw: Any) -> list[ServerSpec]:

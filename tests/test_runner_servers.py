@@ -273,3 +273,51 @@ def test_a_database_connection_inherited_across_fork_fails_the_run(tmp_path, run
     assert "inherited across fork: default (sqlite connection)" in table["prefork"]["error"]
     assert table["prewarm"]["status"] == "ok", table["prewarm"]["error"]
     assert table["lazy"]["status"] == "ok", table["lazy"]["error"]
+
+
+def _venv_sharing_our_packages(path: Path) -> Path:
+    """A project's own virtualenv, made cheaply: our site-packages through a .pth file, our servers linked in."""
+    import site
+    import subprocess
+    import sys
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    purelib = Path(
+        subprocess.run(
+            [str(path / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    (purelib / "ours.pth").write_text("\n".join([sysconfig.get_paths()["purelib"], *site.getsitepackages()]))
+    (path / "bin" / "uwsgi").symlink_to(Path(sys.executable).parent / "uwsgi")
+    gunicorn = path / "bin" / "gunicorn"
+    gunicorn.write_text(f"#!{path / 'bin' / 'python'}\nfrom gunicorn.app.wsgiapp import run\nrun()\n")
+    gunicorn.chmod(0o755)
+    return path / "bin" / "python"
+
+
+def test_a_project_in_its_own_virtualenv_runs_on_that_environment_s_servers(tmp_path, run_dirs, capsys):
+    python = _venv_sharing_our_packages(tmp_path / "venv")
+    project = tiny_project(python=str(python))
+    sweep_path = write_sweep(
+        tmp_path,
+        {
+            "warmup_runs": 0,
+            "project": project,
+            "server": {"backend": list(SERVER_NAMES), "modes": ["prefork"], "workers": 1},
+            "traffic": {"requests_per_worker": 2, "steady_state": False},
+        },
+    )
+    details = {}
+    outcome = run_sweep(
+        load_sweep(sweep_path), ServerExecutor(), on_run=lambda r, m: details.setdefault(r.server.backend, m)
+    )
+    assert outcome.failed == 0, [m.error for m in details.values()]
+    for backend, measurement in details.items():
+        assert measurement.details["command"][0] == str(tmp_path / "venv" / "bin" / backend)
+    (tmp_path / "venv" / "bin" / "gunicorn").unlink()
+    assert cli.main([str(sweep_path), "--fresh"]) == 2
+    assert f"gunicorn not found next to {python}" in capsys.readouterr().err

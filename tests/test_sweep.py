@@ -103,6 +103,19 @@ def test_existing_project_path_is_relative_to_the_sweep_file(tmp_path):
         ("project:\n  path: tinyproject\n  wsgi: a.b:c\n  models: 3\n", "project.models", 4),
         ("project:\n  models: 10\n  models: 20\n", "project.models", 3),
         ("project:\n  models: 10\nserver:\n  modes: []\n", "server.modes", 4),
+        ("project:\n  models: 10\nserver:\n  backend: [uwsgi, waitress]\n", "server.backend[1]", 4),
+        ("project:\n  models: 10\nserver:\n  threads: 0\n", "server.threads", 4),
+        ("project:\n  models: 10\ntraffic:\n  steady_state: sometimes\n", "traffic.steady_state", 4),
+        (
+            "project:\n  models: 10\ntraffic:\n  allowed_statuses: {/x/: [404, 1000]}\n",
+            "traffic.allowed_statuses./x/[1]",
+            4,
+        ),
+        (
+            "project:\n  path: tinyproject\n  wsgi: a.b:c\n  python: venv/bin/nothing\n",
+            "project.python",
+            4,
+        ),
     ],
 )
 def test_errors_name_the_key_and_line(text, key, line):

@@ -133,6 +133,7 @@ class _Live:
     process: subprocess.Popen | None = None
     workers: list[int] = field(default_factory=list)
     port: int = 0
+    command: list[str] = field(default_factory=list)
 
 
 class ServerExecutor:
@@ -141,19 +142,22 @@ class ServerExecutor:
     def __init__(
         self, servers: Mapping[str, Server] | None = None, keep_run_dirs: bool = False, port_attempts: int = 3
     ):
+        """``servers``: found servers by name (or ``name@python`` for a project's own interpreter)."""
         self.servers = dict(servers or {})
         self.keep_run_dirs = keep_run_dirs
         self.port_attempts = port_attempts
         remove_stale_run_dirs()
 
-    def server(self, name: str) -> Server:
-        if name not in self.servers:
-            self.servers[name] = get_server(name)
-        return self.servers[name]
+    def server(self, name: str, python: str = "") -> Server:
+        """The server ``name`` of the interpreter ``python`` (empty: ours), found once."""
+        key = f"{name}@{python}" if python else name
+        if key not in self.servers:
+            self.servers[key] = get_server(name, python=python or None)
+        return self.servers[key]
 
     def run(self, run: RunSpec, project: PreparedProject) -> Measurement:
         started = time.monotonic()
-        server = self.server(run.server.backend)
+        server = self.server(run.server.backend, project.python)
         for attempt in range(self.port_attempts):
             measurement = self._attempt(run, project, server)
             bind_error = any(marker in measurement.error for marker in server.bind_errors)
@@ -216,6 +220,7 @@ class ServerExecutor:
             }
         )
         command = live.server.command(run, Launch(live.run_dir, project.root, port))
+        live.command = command
         with open(live.log_path, "wb") as log, deferred_signals():
             launched = time.monotonic_ns()
             live.process = subprocess.Popen(
@@ -237,6 +242,7 @@ class ServerExecutor:
         token = secrets.token_hex(16)
         launched = self._launch(run, project, live, inbox, token)
         m.details["master_pid"] = live.process.pid
+        m.details["command"] = live.command
         ready = wait_ready(inbox, live, run, launched, m.details, project.urls)
         last_recv = max(message.received_ns for message in ready.values())
         m.startup_s = (last_recv - launched) / 1e9

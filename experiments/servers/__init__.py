@@ -8,14 +8,17 @@ SERVER_NAMES: tuple[str, ...] = ("uwsgi", "gunicorn")
 DEFAULT_SERVER = "uwsgi"
 
 
-def get_server(name: str, executable: str | None = None):
-    """The server called ``name``, its program found (ExperimentError naming the fix when it is missing)."""
+def get_server(name: str, executable: str | None = None, python: str | None = None):
+    """The server called ``name`` for the interpreter ``python`` (default: ours), its program found.
+
+    ExperimentError naming the fix when it is missing.
+    """
     if name == "uwsgi":
         from experiments.servers.uwsgi import Uwsgi
 
-        return Uwsgi(executable)
+        return Uwsgi(executable, python)
     if name == "gunicorn":
         from experiments.servers.gunicorn import Gunicorn
 
-        return Gunicorn(executable)
+        return Gunicorn(executable, python)
     raise ExperimentError(f"unknown server {name!r}; choose from {', '.join(SERVER_NAMES)}")

@@ -41,21 +41,42 @@ class Server(ABC):
     log_noise: tuple[str, ...] = ()  # log lines that say nothing about a failure
     bind_errors: tuple[str, ...] = ("Address already in use",)
 
-    def __init__(self, executable: str | None = None):
+    def __init__(self, executable: str | None = None, python: str | None = None):
+        """``python``: the interpreter (virtualenv) that runs the measured project; default this one."""
+        self.python = python or sys.executable
         self.executable = executable or self.find()
         self._version: str | None = None
+        self._prefix: str | None = None
 
     def find(self) -> str:
-        """The program next to the running interpreter (its virtualenv), else on PATH; ExperimentError if none."""
-        candidate = Path(sys.executable).parent / self.program
+        """The program next to the project's interpreter (its virtualenv); for our own interpreter, else on PATH.
+
+        ExperimentError naming the fix when there is none.
+        """
+        candidate = Path(self.python).parent / self.program
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
+        if self.python != sys.executable:
+            raise ExperimentError(
+                f"{self.program} not found next to {self.python}; install it there: "
+                f"{self.python} -m {self.install_hint}"
+            )
         found = shutil.which(self.program)
         if not found:
             raise ExperimentError(
                 f"{self.program} not found next to the Python interpreter nor on PATH; {self.install_hint}"
             )
         return found
+
+    @property
+    def prefix(self) -> str:
+        """sys.prefix of the project's interpreter (its virtualenv), e.g. for uWSGI's --home."""
+        if self._prefix is None:
+            if self.python == sys.executable:
+                self._prefix = sys.prefix
+            else:
+                self._prefix = _ask(self.python, "import sys; print(sys.prefix)")
+        return self._prefix
 
     @property
     def version(self) -> str:
@@ -100,6 +121,22 @@ class Server(ABC):
 
     def is_noise(self, line: str) -> bool:
         return line.startswith(self.log_noise)
+
+
+def _ask(python: str, code: str) -> str:
+    try:
+        done = subprocess.run(
+            [python, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=VERSION_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ExperimentError(f"{python} does not run: {exc}") from None
+    if done.returncode != 0:
+        raise ExperimentError(f"{python} does not run: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return done.stdout.strip()
 
 
 def version_tuple(text: str) -> tuple[int, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from experiments.modes import get_mode
@@ -41,7 +40,7 @@ class Uwsgi(Server):
             "--chdir",
             str(launch.project_root),
             "--home",
-            sys.prefix,
+            self.prefix,
             "--max-fd",
             str(run.server.max_fd),
             "--single-interpreter",
