@@ -55,6 +55,28 @@ COLUMNS: tuple[Column, ...] = (
         "worker_gen2_collections_mean", float, "", "full (generation 2) collections per worker during traffic"
     ),
     Column("collect_ms_mean", float, "ms", "mean time of that forced full collection in a worker"),
+    # where loading the app goes (mean over the processes that load it: the master, or each lazy worker)
+    Column("phase_settings_s", float, "s", "importing the settings module"),
+    Column("phase_apps_import_s", float, "s", "apps.populate: importing each app's module and AppConfig"),
+    Column("phase_models_s", float, "s", "apps.populate: importing each app's models"),
+    Column("phase_ready_s", float, "s", "apps.populate: every AppConfig.ready()"),
+    Column("phase_middleware_s", float, "s", "building the middleware chain (WSGI handler)"),
+    Column(
+        "phase_other_s", float, "s", "the rest of importing the WSGI module: the project's own module code"
+    ),
+    Column("phase_warmup_s", float, "s", "the warm-up requests (in the master, or mean over workers)"),
+    # where a worker's first request goes (mean over workers)
+    Column("phase_urlconf_ms", float, "ms", "first request: importing the URLconf and what it imports"),
+    Column("phase_db_connect_ms", float, "ms", "first request: opening the database connection"),
+    Column("phase_templates_ms", float, "ms", "first request: finding and compiling templates"),
+    Column("phase_view_ms", float, "ms", "first request: the rest (middleware, the view, rendering)"),
+    # what each worker keeps private after traffic, by kind of mapping (adds up to worker_uss_mb_mean)
+    Column("worker_private_heap_mb_mean", float, "MB", "private pages in the malloc heap ([heap])"),
+    Column("worker_private_anon_mb_mean", float, "MB", "private anonymous pages (CPython's object arenas)"),
+    Column(
+        "worker_private_file_mb_mean", float, "MB", "private file-backed pages (libraries' relocated data)"
+    ),
+    Column("worker_private_other_mb_mean", float, "MB", "private pages of the stack and other mappings"),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

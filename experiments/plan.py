@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from experiments.modes import get_mode, warms
 from experiments.servers import DEFAULT_SERVER
-from experiments.sweep import ProjectSpec, ServerSpec, Sweep, TrafficSpec, _short_hash
+from experiments.sweep import ProbeSpec, ProjectSpec, ServerSpec, Sweep, TrafficSpec, _short_hash
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class RunSpec:
     project: ProjectSpec
     server: ServerSpec
     traffic: TrafficSpec
+    probes: ProbeSpec = ProbeSpec()
 
     @property
     def mode(self) -> str:
@@ -84,6 +85,7 @@ def make_plan(sweep: Sweep, done: frozenset[str] | set[str] = frozenset()) -> Pl
             project=project,
             server=server,
             traffic=sweep.traffic,
+            probes=sweep.probes,
         )
         for repetition in range(1, sweep.repetitions + 1)
         for project in sweep.projects

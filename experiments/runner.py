@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.details import DetailsLog
 from experiments.environment import collect, now_iso, read_sidecar, sidecar_path, write_sidecar
 from experiments.errors import ExperimentError
 from experiments.export_csv import ResultsCsv
@@ -72,9 +73,11 @@ def run_sweep(
     output = Path(output or sweep.output)
     results = ResultsCsv(output)
     sidecar = sidecar_path(output)
+    details = DetailsLog(output)
     if fresh:
         results.remove()
         sidecar.unlink(missing_ok=True)
+        details.remove()
     results.prepare()
     plan = make_plan(sweep, results.done_ids())
     if plan.done_count:
@@ -134,6 +137,7 @@ def run_sweep(
                 )
         measurement.timings.setdefault("total", time.monotonic() - started)
         results.append(make_row(run, project, measurement, started_at))
+        details.append(run.run_id, measurement.details)
         ran += 1
         if measurement.status != "ok":
             failed += 1

@@ -20,7 +20,8 @@ from experiments.errors import ExperimentError, SweepError
 from experiments.modes import MODE_NAMES as MODES
 from experiments.servers import DEFAULT_SERVER, SERVER_NAMES
 
-TOP_KEYS = ("name", "repetitions", "seed", "warmup_runs", "project", "server", "traffic", "output")
+TOP_KEYS = ("name", "repetitions", "seed", "warmup_runs", "project", "server", "traffic", "probes", "output")
+PROBE_KEYS = ("phases",)
 EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name", "python")
 SERVER_KEYS = ("backend", "modes", "workers", "threads", "timeout", "max_fd")
 TRAFFIC_KEYS = ("requests_per_worker", "urls", "max_urls", "timeout", "steady_state", "allowed_statuses")
@@ -99,6 +100,13 @@ class TrafficSpec:
 
 
 @dataclass(frozen=True)
+class ProbeSpec:
+    """What the runner measures beyond the figures themselves, to explain them."""
+
+    phases: bool = True  # time loading and first requests step by step (prefork_lab_phases.py)
+
+
+@dataclass(frozen=True)
 class Sweep:
     name: str
     repetitions: int
@@ -108,6 +116,7 @@ class Sweep:
     traffic: TrafficSpec
     output: Path
     warmup_runs: int = 1  # unrecorded runs per project before the measured ones (warm file cache)
+    probes: ProbeSpec = ProbeSpec()
     source: Path | None = None
     sha256: str = ""
     raw: dict = field(default_factory=dict, compare=False, repr=False)
@@ -395,6 +404,12 @@ def _traffic(check: _Checker, raw: Any) -> TrafficSpec:
     )
 
 
+def _probes(check: _Checker, raw: Any) -> ProbeSpec:
+    raw = {} if raw is None else check.mapping("probes", raw)
+    check.known("probes", raw, PROBE_KEYS)
+    return ProbeSpec(phases=check.flag("probes.phases", raw.get("phases", True)))
+
+
 def _allowed_statuses(check: _Checker, raw: Any) -> tuple[tuple[str, tuple[int, ...]], ...]:
     key = "traffic.allowed_statuses"
     raw = check.mapping(key, raw)
@@ -449,6 +464,7 @@ def parse_sweep(
             projects += _generated_projects(check, block, key)
     servers = _servers(check, data.get("server"))
     traffic = _traffic(check, data.get("traffic"))
+    probes = _probes(check, data.get("probes"))
     output = (
         Path(check.text("output", data["output"])) if "output" in data else Path("results") / f"{name}.csv"
     )
@@ -462,6 +478,7 @@ def parse_sweep(
         projects=tuple(dict.fromkeys(projects)),
         servers=tuple(dict.fromkeys(servers)),
         traffic=traffic,
+        probes=probes,
         output=output.resolve(),
         warmup_runs=warmup_runs,
         source=source,

@@ -96,8 +96,24 @@ def test_every_mode_on_a_generated_project(tmp_path, run_dirs, backend):
         warmed = expected.warm_before_fork or expected.warm_after_fork
         assert (measurement.details["warmed"] >= 1) == warmed, mode
         assert (measurement.details["frozen"] > 1000) == expected.freeze, mode
+        # where the time went: the named loading steps explain most of loading (the models import the
+        # generated library), and a worker's private memory splits by mapping into exactly its USS
+        named = sum(
+            float(row[f"phase_{p}_s"]) for p in ("settings", "apps_import", "models", "ready", "middleware")
+        )
+        loads = measurement.details["startup_phases"]
+        assert len(loads) == (1 if expected.preload else 2), mode
+        assert 0.5 * measurement.details["load_s"] < named <= measurement.details["load_s"] * 1.01, mode
+        assert (float(row["phase_warmup_s"] or 0) > 0) == warmed, mode
+        assert sorted(measurement.details["first_request_phases"]) == measurement.details["workers"]
+        split = sum(
+            float(row[f"worker_private_{kind}_mb_mean"]) for kind in ("heap", "anon", "file", "other")
+        )
+        assert split == pytest.approx(float(row["worker_uss_mb_mean"]), rel=0.02), mode
     # a lazy master never imports Django: far smaller than a preforking one
     assert float(table["lazy"]["master_pss_mb"]) < float(table["prefork"]["master_pss_mb"])
+    # a cold worker's first request imports the URLconf; a warmed one finds it imported
+    assert float(table["lazy"]["phase_urlconf_ms"]) > 10 * float(table["prewarm"]["phase_urlconf_ms"] or 0.01)
     # warming each worker after fork makes its first query fast, as warming the master does
     for mode in ("lazy-warm", "prefork-warm", "prewarm"):
         assert float(table[mode]["first_query_ms"]) < float(table["lazy"]["first_query_ms"]) / 2, mode

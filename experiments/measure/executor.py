@@ -9,6 +9,7 @@ happens, the group is killed and the run directory removed before ``run`` return
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -22,7 +23,7 @@ from typing import Protocol
 
 from experiments.measure.control import collect_everywhere
 from experiments.measure.inbox import Inbox, Message
-from experiments.measure.memory import cpu_seconds, read_tree
+from experiments.measure.memory import MAPPING_KINDS, cpu_seconds, private_by_mapping, read_tree
 from experiments.measure.processes import alive, child_setup, deferred_signals, free_port, kill_group
 from experiments.measure.traffic import TrafficError, acceptable, drive
 from experiments.modes import wrapper_environment
@@ -32,6 +33,8 @@ from experiments.servers import get_server
 from experiments.servers.base import WRAPPER_MODULE, Launch, Server
 
 WRAPPER_SOURCE = Path(__file__).with_name("wrapper.py")
+PHASES_SOURCE = Path(__file__).with_name("phases.py")
+PHASES_MODULE = "prefork_lab_phases"
 RUN_DIR_PREFIX = "prefork-lab-run-"
 LOG_TAIL_LINES = 15
 LOG_TAIL_CHARS = 2000
@@ -79,11 +82,16 @@ class Measurement:
     worker_uss_steady_mb_mean: float | None = None
     worker_gen2_collections_mean: float | None = None
     collect_ms_mean: float | None = None
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: startup, traffic, …
-    details: dict = field(default_factory=dict)  # pids, readiness latencies, wrapper headers
+    # registry columns that explain the figures above: phase_* (where loading and a first request spend their
+    # time) and worker_private_*_mb_mean (what each worker keeps private, by kind of mapping)
+    breakdown: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(
+        default_factory=dict
+    )  # seconds per phase of the run: startup, traffic, …
+    details: dict = field(default_factory=dict)  # pids, readiness latencies, wrapper headers, per-app phases
 
     def metrics(self) -> dict[str, float | None]:
-        return {name: getattr(self, name) for name in METRIC_FIELDS}
+        return {**{name: getattr(self, name) for name in METRIC_FIELDS}, **self.breakdown}
 
 
 class Executor(Protocol):
@@ -204,6 +212,7 @@ class ServerExecutor:
     def _launch(self, run: RunSpec, project: PreparedProject, live: _Live, inbox: Inbox, token: str) -> int:
         """Write the run directory and start the server; the launch time (monotonic ns)."""
         shutil.copyfile(WRAPPER_SOURCE, live.run_dir / f"{WRAPPER_MODULE}.py")
+        shutil.copyfile(PHASES_SOURCE, live.run_dir / f"{PHASES_MODULE}.py")
         for name, source in live.server.run_files().items():
             shutil.copyfile(source, live.run_dir / name)
         port = free_port()
@@ -217,6 +226,7 @@ class ServerExecutor:
                 "PREFORK_LAB_WARMUP": "\n".join(project.urls),
                 "PREFORK_LAB_HOST": f"127.0.0.1:{port}",
                 "PREFORK_LAB_CONTROL": token,
+                "PREFORK_LAB_PHASES": "1" if run.probes.phases else "0",
             }
         )
         command = live.server.command(run, Launch(live.run_dir, project.root, port))
@@ -255,6 +265,9 @@ class ServerExecutor:
         m.startup_cpu_s = sum(cpu_seconds(pid) for pid in [live.process.pid, *live.workers])
         m.memory_ready_mb = read_tree(live.process.pid, live.workers).total_mb("pss")
         measure_traffic(run, project, live, m)
+        drain(inbox, m.details)
+        m.breakdown.update(private_memory(live.workers))
+        m.breakdown.update(phase_metrics(m.details))
         if run.traffic.steady_state:
             measure_steady_state(run, live, inbox, token, m)
 
@@ -293,6 +306,38 @@ def measure_traffic(run: RunSpec, project: PreparedProject, live: _Live, m: Meas
         )
 
 
+def private_memory(workers: list[int]) -> dict[str, float]:
+    """Mean over workers of what each keeps private, by kind of mapping (the kinds add up to its USS)."""
+    per_worker = [private_by_mapping(pid) for pid in workers]
+    return {
+        f"worker_private_{kind}_mb_mean": sum(w[kind] for w in per_worker) / len(per_worker) / 1024
+        for kind in MAPPING_KINDS
+    }
+
+
+STARTUP_PHASES = ("settings", "apps_import", "models", "ready", "middleware", "other")
+REQUEST_PHASES = ("urlconf", "db_connect", "templates", "view")
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return sum(values) / len(values) if values else None
+
+
+def phase_metrics(details: dict) -> dict[str, float]:
+    """phase_* columns: means over the processes that loaded the app (the master, or every lazy worker), the
+    warm-ups, and the workers' first requests."""
+    found: dict[str, float | None] = {}
+    loads = list(details.get("startup_phases", {}).values())
+    for name in STARTUP_PHASES:
+        found[f"phase_{name}_s"] = _mean(load[name] for load in loads)
+    found["phase_warmup_s"] = _mean(details.get("warmup_seconds", {}).values())
+    firsts = list(details.get("first_request_phases", {}).values())
+    for name in REQUEST_PHASES:
+        found[f"phase_{name}_ms"] = _mean(first[name] for first in firsts)
+    return {name: value for name, value in found.items() if value is not None}
+
+
 def measure_steady_state(run: RunSpec, live: _Live, inbox: Inbox, token: str, m: Measurement) -> None:
     t = time.monotonic()
     collected = collect_everywhere(inbox, live.port, live.workers, token, run.traffic.timeout)
@@ -304,6 +349,22 @@ def measure_steady_state(run: RunSpec, live: _Live, inbox: Inbox, token: str, m:
     m.worker_gen2_collections_mean = sum(r.collections[-1] for r in reports) / len(reports)
     m.collect_ms_mean = sum(r.collect_ms for r in reports) / len(reports)
     m.details["collections_since_ready"] = {pid: list(r.collections) for pid, r in collected.items()}
+
+
+def note(message: Message, details: dict) -> None:
+    """Keep what a wrapper reported about one process: its loading phases, a warm-up, a first request."""
+    if message.kind == "phases":
+        details.setdefault("startup_phases", {})[message.pid] = json.loads(message.rest)
+    elif message.kind == "firstreq":
+        details.setdefault("first_request_phases", {})[message.pid] = json.loads(message.rest)
+    elif message.kind == "warmed":
+        details.setdefault("warmup_seconds", {})[message.pid] = float(message.rest.partition(" ")[0])
+
+
+def drain(inbox: Inbox, details: dict) -> None:
+    """Read what the wrappers sent while we were busy (first requests report as they are served)."""
+    while (message := inbox.receive(0.0)) is not None:
+        note(message, details)
 
 
 def _check_warmup(message: Message, details: dict, allowed: Mapping[str, tuple[int, ...]], urls) -> None:
@@ -341,9 +402,13 @@ def wait_ready(
         elif message.kind == "forked":
             forked.setdefault(message.pid, message.sent_ns)
         elif message.kind == "loaded":
-            details.setdefault("load_s", float(message.rest.split(" ")[0]))
-        elif message.kind == "warmed":
-            _check_warmup(message, details, run.traffic.allowed, urls)
+            loads = details.setdefault("load_seconds", {})
+            loads[message.pid] = float(message.rest.split(" ")[0])
+            details["load_s"] = sum(loads.values()) / len(loads)
+        elif message.kind in ("warmed", "phases"):
+            note(message, details)
+            if message.kind == "warmed":
+                _check_warmup(message, details, run.traffic.allowed, urls)
         elif message.kind == "exited":
             raise RunFailed(
                 f"worker {message.pid} exited (status {message.rest}) before every worker was ready"

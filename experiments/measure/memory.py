@@ -55,6 +55,37 @@ def read_tree(master_pid: int, worker_pids: list[int] | tuple[int, ...]) -> Tree
     return TreeMemory(master=read_process(master_pid), workers=tuple(read_process(p) for p in worker_pids))
 
 
+# What a worker keeps private, by the kind of mapping that holds it (the sum is its USS).
+MAPPING_KINDS = ("heap", "anon", "file", "other")
+
+
+def _kind_of(name: str) -> str:
+    if name == "[heap]":
+        return "heap"  # malloc's brk heap: large objects, C extensions' allocations
+    if not name or name.startswith("[anon"):
+        return "anon"  # anonymous mmaps: CPython's object arenas, big malloc blocks
+    if name.startswith("/"):
+        return "file"  # file-backed: shared libraries' relocated data, mapped files
+    return "other"  # [stack], [vvar], [vdso], …
+
+
+def private_by_mapping(pid: int) -> dict[str, int]:
+    """Private (Private_Clean + Private_Dirty) kB per kind of mapping, from /proc/<pid>/smaps; OSError if gone."""
+    totals = dict.fromkeys(MAPPING_KINDS, 0)
+    kind = "other"
+    with open(f"/proc/{pid}/smaps", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            head = line.split(None, 1)[0]
+            if head.endswith(":"):
+                if head in ("Private_Clean:", "Private_Dirty:"):
+                    totals[kind] += int(line.split()[1])
+                continue
+            # a mapping's header: address perms offset dev inode [name]
+            fields = line.split(None, 5)
+            kind = _kind_of(fields[5].strip() if len(fields) > 5 else "")
+    return totals
+
+
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 

@@ -16,6 +16,7 @@ PREFORK_LAB_NOTIFY   the runner's unix datagram socket: a path, or "@name" (abst
 PREFORK_LAB_WARMUP   warm-up URLs, separated by newlines
 PREFORK_LAB_HOST     Host header of warm-up requests, e.g. "127.0.0.1:8123"
 PREFORK_LAB_CONTROL  secret token of the runner's control requests (removed from the environment at import)
+PREFORK_LAB_PHASES   "0": no phase probes (prefork_lab_phases.py, copied beside us, times loading and first requests)
 
 The adapter's duties: ``application = create_app()`` where the server loads its app; ``worker_forked()`` right
 after each fork (in the worker); ``worker_ready()`` when a worker is about to accept requests.
@@ -27,6 +28,8 @@ Messages sent to the runner (one datagram each, ASCII, space separated):
     ready <pid> <monotonic_ns>
     collected <pid> <monotonic_ns> <json: gc collections per generation since ready, collect_ms, frozen>
     exited <pid> <monotonic_ns> <exit status>  (sent by an adapter's child-exit hook, in the master)
+    phases <pid> <monotonic_ns> <json: seconds per step of loading the app, the slowest apps>
+    firstreq <pid> <monotonic_ns> <json: ms of URLconf import, DB connect, templates, view in a first request>
     error <pid> <monotonic_ns> <traceback>
 
 A request carrying ``X-Prefork-Lab-Control: <token>`` never reaches the project: the worker runs one full
@@ -68,6 +71,14 @@ HOST = os.environ.get("PREFORK_LAB_HOST", "127.0.0.1")
 CONTROL_TOKEN = os.environ.pop("PREFORK_LAB_CONTROL", "")  # the project must not read it
 CONTROL_HEADER = "HTTP_X_PREFORK_LAB_CONTROL"
 CONTROL_HOLD_S = 120.0
+PHASES = os.environ.get("PREFORK_LAB_PHASES", "1") == "1"
+
+try:  # copied beside us by the runner; absent when the wrapper is used alone
+    import prefork_lab_phases as phases
+except ImportError:
+    phases = None
+if not PHASES:
+    phases = None
 
 _state = {
     "app": None,
@@ -103,11 +114,16 @@ def _die_with_parent():
 
 
 def _load_app():
+    probed = phases is not None and phases.install_startup_probes()
     started = time.perf_counter()
     module_name, _, attr = APP_SPEC.partition(":")
     module = importlib.import_module(module_name)
     app = getattr(module, attr or "application")
-    notify("loaded", os.getpid(), time.monotonic_ns(), f"{time.perf_counter() - started:.6f}")
+    seconds = time.perf_counter() - started
+    notify("loaded", os.getpid(), time.monotonic_ns(), f"{seconds:.6f}")
+    if probed:
+        report = json.dumps(phases.startup_report(seconds), separators=(",", ":"))
+        notify("phases", os.getpid(), time.monotonic_ns(), report)
     return app
 
 
@@ -168,7 +184,8 @@ def _open_connections():
         return []
     found = []
     for connection in db.connections.all(initialized_only=True):
-        if getattr(connection, "connection", None) is not None:
+        in_memory = getattr(connection, "is_in_memory_db", lambda: False)()  # no file, no socket: a copy
+        if getattr(connection, "connection", None) is not None and not in_memory:
             found.append(f"{connection.alias} ({connection.vendor} connection)")
         if connection.alias in getattr(type(connection), "_connection_pools", {}):
             found.append(f"{connection.alias} ({connection.vendor} pool)")
@@ -282,4 +299,8 @@ def application(environ, start_response):
     def wrapped_start_response(status, headers, exc_info=None):
         return start_response(status, list(headers) + extra, exc_info)
 
+    if first == "1" and phases is not None and phases.install_request_probes():
+        body, report = phases.first_request(_state["app"], environ, wrapped_start_response)
+        notify("firstreq", os.getpid(), time.monotonic_ns(), json.dumps(report, separators=(",", ":")))
+        return body
     return _state["app"](environ, wrapped_start_response)
