@@ -53,12 +53,14 @@ class ProbeTarget:
     """How to load a project: its directory (first on the path, the working directory) and environment.
 
     ``wsgi`` is "module:callable" as a server imports it; empty means Django's ``get_wsgi_application()`` for
-    the ``DJANGO_SETTINGS_MODULE`` in ``env``.
+    the ``DJANGO_SETTINGS_MODULE`` in ``env``. ``python`` runs a project that lives in a virtual environment of
+    its own (the child needs only the standard library and the project's Django).
     """
 
     root: Path
     env: tuple[tuple[str, str], ...] = ()
     wsgi: str = ""
+    python: str = ""  # the interpreter whose environment holds the project; empty: this one
 
     @property
     def label(self) -> str:
@@ -245,7 +247,7 @@ def run_child(target: ProbeTarget, request: dict, timeout: float = PROBE_TIMEOUT
     env = {**os.environ, **dict(target.env), "PYTHONDONTWRITEBYTECODE": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target.root), os.environ.get("PYTHONPATH", "")]))
     process = subprocess.Popen(
-        [sys.executable, "-c", CHILD_SOURCE.read_text(), json.dumps(request)],
+        [target.python or sys.executable, "-c", CHILD_SOURCE.read_text(), json.dumps(request)],
         cwd=target.root,
         env=env,
         stdin=subprocess.DEVNULL,

@@ -1,6 +1,7 @@
 """The child probe: real interpreters that load a project, fork children, serve URLs and read their memory."""
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -151,6 +152,15 @@ def test_a_probe_out_of_time_leaves_no_process_behind(tmp_path):
         probe(ProbeTarget(tmp_path, (), "slowsite:application"), modes=("prefork",), children=2, timeout=3)
     assert time.monotonic() - started < 20
     assert not _probe_processes()
+
+
+def test_another_interpreter_runs_the_child(tmp_path):
+    # A python that cannot import Django fails to load the project: the child ran under it, not under ours.
+    (tmp_path / "python").write_text(f'#!/bin/sh\nexec {sys.executable} -I "$@"\n')
+    (tmp_path / "python").chmod(0o755)
+    isolated = ProbeTarget(TINY.root, TINY.env, TINY.wsgi, python=str(tmp_path / "python"))
+    with pytest.raises(ProbeError, match="No module named 'tinysite'"):
+        count_structure(isolated)
 
 
 def test_a_generated_project_probes_with_its_manifest_counts(tmp_path):
