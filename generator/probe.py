@@ -174,7 +174,7 @@ def first_request_warnings(
     mode: ModeProbe, min_modules: int = MIN_FIRST_REQUEST_MODULES, min_mb: float = MIN_FIRST_REQUEST_MB
 ) -> tuple[str, ...]:
     """Why this mode's figures may not describe the project's views: a URL that did not answer 2xx, or a cold
-    first request (the master's warm-up in prewarm, each child's first URL otherwise) that loaded almost nothing."""
+    first request (the master's warm-up in prewarm, the first child's first URL otherwise) that loaded almost nothing."""
     warnings = []
     answers = [mode.warmup_statuses] + [c.statuses for c in mode.children]
     for index, url in enumerate(mode.urls):
