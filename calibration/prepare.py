@@ -1,12 +1,21 @@
 """Lay out the real projects that calibrate the `realistic` profile, each with its SQLite database.
 
-Run after ``pip install -e '.[calibration]'`` (``make calibration`` does both). Writes under
+Run after ``pip install -e '.[calibration]'`` (``make calibration-projects`` does both). Writes under
 ``generated/calibration/`` by default:
 
 - ``oscarshop/``: a django-oscar shop set up as Oscar's "Building your own shop" guide says (the settings, URLconf and
   WSGI glue are in ``calibration/projects/oscarshop``; every app is Oscar's), migrated.
 - ``pretix/``: pretix, the ticket shop, used as shipped: only a ``pretix.cfg`` naming the data directory; migrated,
   and its static files compiled with ``pretix rebuild`` as a deployment does.
+- ``wagtailsite/``: a Wagtail CMS, the project ``wagtail start`` writes, run with its own production settings; the
+  only addition is the ``settings/local.py`` those settings import for a deployment's secret key and host names
+  (``calibration/projects/wagtailsite/local.py``). Migrated (which creates the home page), static files collected
+  (its production settings use a manifest), and three pages added and published as an editor would.
+- ``wikisite/``: a django-wiki, with the settings and URLconf its installation guide asks for
+  (``calibration/projects/wikisite``), migrated, with a root article and three more written in its Markdown.
+  django-wiki 0.13 caps Markdown below 3.10 where pretix pins 3.11, so it lives in a virtual environment of its
+  own, ``venvs/wikisite/``, with this lab installed beside it: run its sweep with that environment's
+  ``run-experiments``.
 
 A project is rebuilt only when its directory lacks the ``.prepared`` stamp. A failure removes the half-made directory.
 """
@@ -36,27 +45,114 @@ backend=sqlite3
 """
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-    subprocess.run(args, cwd=cwd, env={**os.environ, **(env or {})}, check=True, stdin=subprocess.DEVNULL)
+# Pages an editor would add, through Wagtail's own page API (the home page comes from the template's migration).
+WAGTAIL_PAGES = """\
+from home.models import HomePage
+
+home = HomePage.objects.get(slug="home")
+for slug, title in (("about", "About us"), ("news", "News"), ("contact", "Contact")):
+    home.add_child(instance=HomePage(title=title, slug=slug)).save_revision().publish()
+"""
+
+# Articles a writer would add, through django-wiki's own API: the root article, then three in a small tree.
+WIKI_ARTICLES = """\
+from wiki.models import URLPath
+
+ARTICLES = [
+    ("", "Calibration wiki", "[TOC]\\n\\n# Welcome\\n\\n* [Getting started](/getting-started/)\\n* [Handbook](/handbook/)\\n"),
+    ("getting-started", "Getting started", "# Getting started\\n\\n1. Read the [handbook](/handbook/).\\n\\n```python\\nprint(1)\\n```\\n"),
+    ("handbook", "Handbook", "[TOC]\\n\\n# Handbook\\n\\n| a | b |\\n|---|---|\\n| 1 | 2 |\\n\\nSee [style](/handbook/style/).\\n"),
+    ("handbook/style", "Style", "# Style\\n\\n> Write short sentences.\\n\\n[article_list depth:2]\\n"),
+]
+URLPath.create_root(title=ARTICLES[0][1], content=ARTICLES[0][2])
+for path, title, content in ARTICLES[1:]:
+    parent, _, slug = path.rpartition("/")
+    URLPath.create_urlpath(URLPath.get_by_path(parent), slug, title=title, content=content)
+"""
+
+# Projects whose pins conflict with the calibration extra: each gets a virtual environment of its own.
+OWN_ENVIRONMENT = {"wikisite": ["wiki==0.13.0"]}
 
 
-def prepare_oscarshop(target: Path) -> None:
-    shutil.copytree(
-        HERE / "projects" / "oscarshop", target, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3")
+def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None) -> None:
+    subprocess.run(
+        args,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        check=True,
+        input=stdin,
+        text=True,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
     )
-    _run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=target)
 
 
-def prepare_pretix(target: Path) -> None:
+def interpreter(name: str, out: Path) -> str:
+    """The Python that runs project ``name``: this one, or its own environment (made and filled on first use,
+    with this lab installed beside the project so that its ``run-experiments`` can measure it)."""
+    if name not in OWN_ENVIRONMENT:
+        return sys.executable
+    venv = out / "venvs" / name
+    python = venv / "bin" / "python"
+    if not (venv / STAMP).is_file():
+        shutil.rmtree(venv, ignore_errors=True)
+        print(f"{name}: installing {' '.join(OWN_ENVIRONMENT[name])} into {venv} …", flush=True)
+        try:
+            _run([sys.executable, "-m", "venv", str(venv)], cwd=REPO)
+            _run(
+                [str(python), "-m", "pip", "install", "--quiet", *OWN_ENVIRONMENT[name], "-e", str(REPO)],
+                cwd=REPO,
+            )
+        except BaseException:
+            shutil.rmtree(venv, ignore_errors=True)
+            raise
+        (venv / STAMP).write_text("")
+    return str(python)
+
+
+def _copy_glue(name: str, target: Path) -> None:
+    shutil.copytree(
+        HERE / "projects" / name, target, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3")
+    )
+
+
+def prepare_oscarshop(target: Path, python: str) -> None:
+    _copy_glue("oscarshop", target)
+    _run([python, "manage.py", "migrate", "--no-input", "-v0"], cwd=target)
+
+
+def prepare_pretix(target: Path, python: str) -> None:
     target.mkdir(parents=True)
     (target / "data").mkdir()
     (target / "pretix.cfg").write_text(PRETIX_CONFIG)
     env = {"PRETIX_CONFIG_FILE": str(target / "pretix.cfg")}
-    _run([sys.executable, "-m", "pretix", "migrate", "--no-input", "-v0"], cwd=target, env=env)
-    _run([sys.executable, "-m", "pretix", "rebuild"], cwd=target, env=env)
+    _run([python, "-m", "pretix", "migrate", "--no-input", "-v0"], cwd=target, env=env)
+    _run([python, "-m", "pretix", "rebuild"], cwd=target, env=env)
 
 
-PROJECTS = {"oscarshop": prepare_oscarshop, "pretix": prepare_pretix}
+def prepare_wagtailsite(target: Path, python: str) -> None:
+    target.mkdir(parents=True)
+    _run([str(Path(python).parent / "wagtail"), "start", "wagtailsite", str(target)], cwd=target.parent)
+    shutil.copyfile(
+        HERE / "projects" / "wagtailsite" / "local.py", target / "wagtailsite" / "settings" / "local.py"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "wagtailsite.settings.production"}
+    _run([python, "manage.py", "migrate", "--no-input", "-v0"], cwd=target, env=env)
+    _run([python, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=target, env=env)
+    _run([python, "manage.py", "shell", "-v0"], cwd=target, env=env, stdin=WAGTAIL_PAGES)
+
+
+def prepare_wikisite(target: Path, python: str) -> None:
+    _copy_glue("wikisite", target)
+    _run([python, "manage.py", "migrate", "--no-input", "-v0"], cwd=target)
+    _run([python, "manage.py", "shell", "-v0"], cwd=target, stdin=WIKI_ARTICLES)
+
+
+PROJECTS = {
+    "oscarshop": prepare_oscarshop,
+    "pretix": prepare_pretix,
+    "wagtailsite": prepare_wagtailsite,
+    "wikisite": prepare_wikisite,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(target, ignore_errors=True)
         print(f"{name}: preparing in {target} …", flush=True)
         try:
-            PROJECTS[name](target)
+            PROJECTS[name](target, interpreter(name, args.out))
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise

@@ -113,7 +113,7 @@ def build_table(profiles: dict) -> list[dict]:
         [profiles[name]["default"] for name in REAL],
     )
     for name in REAL:
-        models = profiles[name]["real"]["models"]
+        models = profiles[name]["real"]["own_models"]
         rows += comparison_rows(
             f"default realistic at {models} models vs {name} alone (for information)",
             [medians[name]["real"]],

@@ -21,8 +21,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("mode", str, "", "loading mode (experiments/modes.py): lazy, prefork, prewarm, …"),
     Column("workers", int, "", "worker processes"),
     Column("project", str, "", "label of the measured project (generated options or path)"),
-    Column("models", int, "", "models in the project"),
-    Column("apps", int, "", "Django apps of the project"),
+    Column(
+        "models", int, "", "models in the project outside django.contrib (what gen-project --models counts)"
+    ),
+    Column("apps", int, "", "Django apps outside django.contrib that define a model (what --apps counts)"),
     Column("url_patterns", int, "", "URL patterns of the project"),
     # outcome
     Column("status", str, "", "ok, failed or timeout"),

@@ -10,8 +10,6 @@ import contextlib
 import fcntl
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +27,10 @@ class PreparedProject:
     wsgi: str  # "module:callable"
     env: dict[str, str]
     urls: tuple[str, ...]  # warm-up and traffic URLs
-    models: int | None = None
-    apps: int | None = None
+    models: int | None = (
+        None  # outside django.contrib, as gen-project's --models counts them (the CSV's models)
+    )
+    apps: int | None = None  # outside django.contrib, defining at least one model (the CSV's apps)
     url_patterns: int | None = None
     python: str = ""  # the interpreter whose servers run it; empty: ours
 
@@ -130,43 +130,28 @@ def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path)
     )
 
 
-_COUNT_SCRIPT = r"""
-import importlib, json, sys
-module, _, attr = sys.argv[1].partition(":")
-getattr(importlib.import_module(module), attr or "application")
-from django.apps import apps
-from django.urls import URLResolver, get_resolver
-
-def count(resolver):
-    return sum(count(p) if isinstance(p, URLResolver) else 1 for p in resolver.url_patterns)
-
-print(json.dumps({"models": len(apps.get_models()), "apps": len(apps.get_app_configs()),
-                  "url_patterns": count(get_resolver())}))
-"""
-
-
 def count_existing(root: Path, wsgi: str, env: dict[str, str], python: str = "") -> dict[str, int]:
-    """Models, apps and URL patterns of a project, counted in a subprocess; empty when that fails."""
-    child_env = {**os.environ, **env}
-    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))
+    """Models, apps and URL patterns of a project, counted by the probe (generator/probe.py) in a child
+    interpreter that imports ``wsgi`` as the server does; empty when that fails.
+
+    ``models`` and ``apps`` count what a generated project's manifest counts, so a real project and its twin
+    line up: models outside django.contrib, and apps outside it that define one. ``all_models`` counts every model.
+    """
+    from generator.errors import GeneratorError
+    from generator.probe import ProbeTarget, count_structure
+
     try:
-        done = subprocess.run(
-            [python or sys.executable, "-c", _COUNT_SCRIPT, wsgi],
-            cwd=root,
-            env=child_env,
-            capture_output=True,
-            text=True,
-            timeout=COUNT_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
+        structure = count_structure(
+            ProbeTarget(root, tuple(env.items()), wsgi, python), timeout=COUNT_TIMEOUT_S
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (GeneratorError, OSError):
         return {}
-    if done.returncode != 0:
-        return {}
-    try:
-        return json.loads(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return {}
+    return {
+        "models": structure.own_models,
+        "all_models": structure.models,
+        "apps": structure.own_apps,
+        "url_patterns": structure.url_patterns,
+    }
 
 
 def _prepare_existing(spec: ProjectSpec, traffic: TrafficSpec) -> PreparedProject:

@@ -35,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="inspect this project (a directory with manage.py, or a settings module importable from here) "
         "and generate a twin of it; --models scales the twin",
     )
-    like.add_argument("--like-url", default="/", help="the URL of its first request (default /)")
+    like.add_argument(
+        "--like-url",
+        action="append",
+        help="a URL it serves; the first one given is its first request (default /); repeat for more",
+    )
     weight = parser.add_argument_group("weight knobs (defaults depend on --profile)")
     weight.add_argument("--fields-per-model", help="mean scalar fields per model")
     weight.add_argument("--relations-per-model", help="mean ForeignKey/OneToOne/ManyToMany fields per model")
@@ -80,17 +84,22 @@ def _twin_options(args):
         if getattr(args, name) != defaults.get_default(name):
             flag = "--" + name.replace("_", "-")
             raise OptionError(flag, "--like chooses it from the inspected project; drop one of them")
-    if not args.like_url.startswith("/"):
-        raise OptionError("--like-url", f"expected a URL path starting with '/', got {args.like_url!r}")
+    urls = tuple(args.like_url or ["/"])
+    for url in urls:
+        if not url.startswith("/"):
+            raise OptionError("--like-url", f"expected a URL path starting with '/', got {url!r}")
     checked = resolve_options(args.models or 1, seed=args.seed, rows_per_model=args.rows_per_model)
     target = resolve_target(args.like)
-    real = [inspect_project(target, url=args.like_url) for _ in range(REAL_INSPECTIONS)]
+    real = [inspect_project(target, urls=urls) for _ in range(REAL_INSPECTIONS)]
     real_setup, real_first = median_weights(real)
     print(
-        f"{args.like}: {real[0].models} models in {real[0].apps} apps, {real[0].url_patterns} URL patterns; "
-        f"start-up {real_setup.seconds:.2f} s +{real_setup.mb:.0f} MB; first request {args.like_url} "
+        f"{args.like}: {real[0].own_models} models in {real[0].own_apps} apps outside django.contrib "
+        f"({real[0].models} models in all), {real[0].url_patterns} URL patterns; start-up "
+        f"{real_setup.seconds:.2f} s +{real_setup.mb:.0f} MB; first request {urls[0]} "
         f"{real_first.seconds:.2f} s +{real_first.mb:.0f} MB (median of {len(real)} loads)"
     )
+    for warning in real[0].warnings:
+        print(f"  warning: {warning}")
 
     def show(fit):
         print(
@@ -107,7 +116,7 @@ def _twin_options(args):
     options = scale_to(twin.options, checked.models if args.models else twin.options.models)
     record = {
         "target": args.like,
-        "url": args.like_url,
+        "urls": list(urls),
         "profile": real[0].as_dict(),
         "real": {"setup": asdict(real_setup), "first_request": asdict(real_first)},
         "fitted_options": twin.options.as_dict(),

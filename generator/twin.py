@@ -90,10 +90,10 @@ def _fits(twin: Weight, real: Weight) -> bool:
 
 def structure_options(real: ProjectProfile, *, seed: int = 0, rows_per_model: int = 20) -> GenOptions:
     """The twin before fitting: the real project's structure, no library weight."""
-    models = max(1, real.models)
+    models = max(1, real.own_models)
     return resolve_options(
         models,
-        apps=min(models, max(1, real.apps)),
+        apps=min(models, max(1, real.own_apps)),
         profile="realistic",
         seed=seed,
         rows_per_model=rows_per_model,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from runner_support import TINY
 
 from experiments.errors import SweepError
@@ -165,3 +166,25 @@ def test_a_list_of_projects_shares_one_plan(tmp_path):
         (p.kind, p.options_dict.get("models") if p.kind == "generated" else p.path) for p in sweep.projects
     ]
     assert kinds == [("generated", 3), ("generated", 4), ("existing", str((tmp_path / "site").resolve()))]
+
+
+def test_calibration_sweeps_measure_a_prepared_real_project_beside_its_twin_and_the_default():
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("prepare", root / "calibration" / "prepare.py")
+    prepare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prepare)
+    names = []
+    for path in sorted((root / "experiments" / "sweeps").glob("calibration-*.yaml")):
+        # Read, not loaded: loading checks that the real project was prepared, which a test run does not do.
+        real, twin, default = yaml.safe_load(path.read_text())["project"]
+        names.append(path.stem.removeprefix("calibration-"))
+        assert real["name"] == names[-1] and len(real["urls"]) >= 5, path
+        assert real["path"] == f"../../generated/calibration/{names[-1]}", path
+        assert twin["models"] == default["models"] and len(twin) > len(default), path
+    assert sorted(names) == sorted(prepare.PROJECTS)
+    assert set(prepare.OWN_ENVIRONMENT) <= set(prepare.PROJECTS)
+    with pytest.raises(SystemExit) as stopped:
+        prepare.main(["--out", "/nonexistent", "nosuchproject"])
+    assert stopped.value.code == 2
