@@ -5,10 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
 .PHONY: demo test lint bench clean calibration calibration-projects
-CALIBRATION_SWEEPS := calibration-oscarshop calibration-pretix calibration-wagtailsite
-# Real projects whose pins conflict with the calibration extra live in a virtual environment of their own
-# (calibration/prepare.py makes it, with this lab installed beside the project): its runner measures them.
-OWN_ENV_PROJECTS := wikisite
+# django-wiki lives in a virtual environment of its own (its pins conflict with pretix's); its sweep names that
+# interpreter (python:), so one runner measures every project.
+CALIBRATION_SWEEPS := calibration-oscarshop calibration-pretix calibration-wagtailsite calibration-wikisite
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -42,8 +41,6 @@ calibration-projects: $(STAMP)
 # Measure the real projects, their --like twins and the default profile; rebuild results/calibration/table.md.
 calibration: calibration-projects
 	for sweep in $(CALIBRATION_SWEEPS); do $(BIN)/run-experiments --fresh experiments/sweeps/$$sweep.yaml || exit 1; done
-	for name in $(OWN_ENV_PROJECTS); do generated/calibration/venvs/$$name/bin/run-experiments --fresh \
-		experiments/sweeps/calibration-$$name.yaml || exit 1; done
 	$(BIN)/python calibration/table.py
 
 clean:

@@ -14,8 +14,8 @@ Run after ``pip install -e '.[calibration]'`` (``make calibration-projects`` doe
 - ``wikisite/``: a django-wiki, with the settings and URLconf its installation guide asks for
   (``calibration/projects/wikisite``), migrated, with a root article and three more written in its Markdown.
   django-wiki 0.13 caps Markdown below 3.10 where pretix pins 3.11, so it lives in a virtual environment of its
-  own, ``venvs/wikisite/``, with this lab installed beside it: run its sweep with that environment's
-  ``run-experiments``.
+  own, ``venvs/wikisite/`` (with this lab installed beside it, which brings the servers); its sweep names that
+  interpreter (``python:``).
 
 A project is rebuilt only when its directory lacks the ``.prepared`` stamp. A failure removes the half-made directory.
 """
