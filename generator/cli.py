@@ -51,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--library-work", help="share (0-1) of the start-up library that does work at import: time per MB"
     )
     weight.add_argument("--view-library-work", help="the same for the views' library")
+    after_fork = parser.add_argument_group("after a pre-fork server forks (defaults depend on --profile)")
+    after_fork.add_argument(
+        "--view-touch-share",
+        help="share (0-1) of the start-up library every request uses: looks up, validates and caches, writing "
+        "into what a pre-fork master shares with its workers, so those pages become each worker's own",
+    )
+    after_fork.add_argument(
+        "--worker-init-work",
+        help="entries (0-1,000,000) of lookup tables every process builds on its first request, which no warm-up "
+        "in the master can move: stands for what real libraries rebuild after a fork (database, cache and HTTP "
+        "clients with their TLS contexts, exporters restarted by os.register_at_fork, per-process caches)",
+    )
     return parser
 
 
@@ -65,6 +77,8 @@ WEIGHT_OPTIONS = (
     "view_library_loc",
     "library_work",
     "view_library_work",
+    "view_touch_share",
+    "worker_init_work",
 )
 
 
@@ -142,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                 view_library_loc=args.view_library_loc,
                 library_work=args.library_work,
                 view_library_work=args.view_library_work,
+                view_touch_share=args.view_touch_share,
+                worker_init_work=args.worker_init_work,
             )
         output = args.output or default_output(options, like=args.like)
         started = time.perf_counter()

@@ -9,6 +9,9 @@ from generator.errors import OptionError
 
 PROFILES = ("minimal", "realistic")
 
+# Knobs that act after a pre-fork server has forked; 0 (their default in `realistic`) writes nothing for them.
+POST_FORK_DEFAULTS = {"view_touch_share": 0.0, "worker_init_work": 0}
+
 # Per-profile defaults of the weight knobs. `realistic` is calibrated against real projects (results/calibration).
 PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
     "minimal": {
@@ -20,6 +23,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "view_library_loc": 0,
         "library_work": 0.5,
         "view_library_work": 0.5,
+        **POST_FORK_DEFAULTS,
     },
     "realistic": {
         "fields_per_model": 14,
@@ -32,6 +36,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "view_library_loc": 220_000,
         "library_work": 0.5,
         "view_library_work": 0.75,
+        **POST_FORK_DEFAULTS,
     },
 }
 
@@ -39,6 +44,7 @@ MODELS_PER_APP = 12
 MAX_FIELDS_PER_MODEL = 200
 MAX_LOC_PER_MODEL = 5000
 MAX_LIBRARY_LOC = 2_000_000
+MAX_WORKER_INIT_WORK = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,10 @@ class GenOptions:
     view_library_loc: int
     library_work: float
     view_library_work: float
+    # After a fork: the share of the start-up library each request uses (writing into what the master shared),
+    # and the entries of per-process tables the first request in each process builds (no warm-up can move it).
+    view_touch_share: float = 0.0
+    worker_init_work: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -113,6 +123,8 @@ def resolve_options(
     view_library_loc=None,
     library_work=None,
     view_library_work=None,
+    view_touch_share=None,
+    worker_init_work=None,
 ) -> GenOptions:
     """Validate raw option values (ints or strings) and fill profile defaults.
 
@@ -137,6 +149,8 @@ def resolve_options(
     view_library_loc = defaults["view_library_loc"] if view_library_loc is None else view_library_loc
     library_work = defaults["library_work"] if library_work is None else library_work
     view_library_work = defaults["view_library_work"] if view_library_work is None else view_library_work
+    view_touch_share = defaults["view_touch_share"] if view_touch_share is None else view_touch_share
+    worker_init_work = defaults["worker_init_work"] if worker_init_work is None else worker_init_work
     return GenOptions(
         models=models,
         apps=apps,
@@ -153,6 +167,10 @@ def resolve_options(
         view_library_loc=_whole("view_library_loc", view_library_loc, minimum=0, maximum=MAX_LIBRARY_LOC),
         library_work=_fraction("library_work", library_work, minimum=0.0, maximum=1.0),
         view_library_work=_fraction("view_library_work", view_library_work, minimum=0.0, maximum=1.0),
+        view_touch_share=_fraction("view_touch_share", view_touch_share, minimum=0.0, maximum=1.0),
+        worker_init_work=_whole(
+            "worker_init_work", worker_init_work, minimum=0, maximum=MAX_WORKER_INIT_WORK
+        ),
     )
 
 
