@@ -55,7 +55,16 @@ class ProjectSpec:
     def identity(self) -> dict[str, Any]:
         """What makes two projects the same, for run ids and the build cache."""
         if self.kind == "generated":
-            return {"kind": "generated", "options": self.options_dict, "urls": list(self.urls)}
+            from generator.options import POST_FORK_DEFAULTS
+
+            # Options added after the first sweeps enter only when they change the project (at their default
+            # it is written as before), so a sweep written before them keeps its run ids.
+            options = {
+                name: value
+                for name, value in self.options_dict.items()
+                if name not in POST_FORK_DEFAULTS or value != POST_FORK_DEFAULTS[name]
+            }
+            return {"kind": "generated", "options": options, "urls": list(self.urls)}
         return {
             "kind": "existing",
             "path": self.path,

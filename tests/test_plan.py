@@ -128,3 +128,14 @@ def test_plan_properties(models, modes, workers, repetitions, seed, cut):
     resumed = make_plan(sweep, done)
     assert {r.run_id for r in resumed.todo} == {r.run_id for r in plan.runs} - done
     assert set(resumed.projects) == {r.project for r in resumed.todo}
+
+
+def test_post_fork_knobs_enter_run_ids_only_away_from_their_defaults():
+    def ids(extra: str) -> set[str]:
+        text = f"project:\n  models: 10\n{extra}server:\n  modes: [lazy]\n"
+        return {r.run_id for r in make_plan(parse_sweep(text, base_dir=TINY.parent)).runs}
+
+    base = ids("")
+    assert ids("  view_touch_share: 0\n  worker_init_work: 0\n") == base
+    assert not ids("  view_touch_share: 0.5\n") & base
+    assert not ids("  worker_init_work: 100\n") & base
