@@ -121,7 +121,7 @@ def _cores() -> int:
 def estimate_run_s(run: RunSpec, cores: int | None = None) -> float:
     cores = cores or _cores()
     models = (run.project.models or ASSUMED_MODELS) * (
-        1.0 if run.project.options_dict.get("profile", "realistic") == "realistic" else 0.3
+        0.3 if run.project.options_dict.get("profile") == "minimal" else 1.0
     )
     waves = math.ceil(run.workers / cores)
     mode = get_mode(run.mode)

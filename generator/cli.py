@@ -18,7 +18,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gen-project", description="Write a synthetic Django project of any size.")
     parser.add_argument("--models", help="number of models (≥ 1); required unless --like")
     parser.add_argument("--apps", help="number of apps (default: models / 12)")
-    parser.add_argument("--profile", default="realistic", help="minimal or realistic (default)")
+    parser.add_argument(
+        "--profile",
+        default="realistic",
+        help="minimal, realistic (default), or the provisional startup-heavy (library weight loaded at start-up, "
+        "shared by fork) and request-heavy (loaded by the first request, private to each worker)",
+    )
     parser.add_argument("--seed", default="0", help="seed of every random choice (default 0)")
     parser.add_argument(
         "--output", type=Path, help="directory (default generated/<profile>-m<models>-s<seed>/)"

@@ -7,12 +7,14 @@ from pathlib import Path
 
 from generator.errors import OptionError
 
-PROFILES = ("minimal", "realistic")
+PROFILES = ("minimal", "realistic", "startup-heavy", "request-heavy")
 
 # Knobs that act after a pre-fork server has forked; 0 (their default in `realistic`) writes nothing for them.
 POST_FORK_DEFAULTS = {"view_touch_share": 0.0, "worker_init_work": 0}
 
 # Per-profile defaults of the weight knobs. `realistic` is calibrated against real projects (results/calibration).
+# `startup-heavy` and `request-heavy` span real projects by where their library weight is loaded; their values are
+# provisional, to be fitted to real projects.
 PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
     "minimal": {
         "fields_per_model": 3,
@@ -37,6 +39,32 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "library_work": 0.5,
         "view_library_work": 0.75,
         **POST_FORK_DEFAULTS,
+    },
+    # The realistic total weight, mostly imported at start-up and shared by fork; workers dirty little of it.
+    "startup-heavy": {
+        "fields_per_model": 14,
+        "relations_per_model": 2.0,
+        "loc_per_model": 150,
+        "imports": 12,
+        "library_loc": 500_000,
+        "view_library_loc": 90_000,
+        "library_work": 0.6,
+        "view_library_work": 0.6,
+        "view_touch_share": 0.1,
+        "worker_init_work": 4_000,
+    },
+    # The realistic total weight, mostly imported by the views on the first request: private to each worker.
+    "request-heavy": {
+        "fields_per_model": 14,
+        "relations_per_model": 2.0,
+        "loc_per_model": 150,
+        "imports": 12,
+        "library_loc": 90_000,
+        "view_library_loc": 500_000,
+        "library_work": 0.6,
+        "view_library_work": 0.6,
+        "view_touch_share": 0.5,
+        "worker_init_work": 4_000,
     },
 }
 
@@ -74,7 +102,8 @@ class GenOptions:
 
     @property
     def is_realistic(self) -> bool:
-        return self.profile == "realistic"
+        """Whether the project has the full structure (admin, forms, services, templates): every profile but minimal."""
+        return self.profile != "minimal"
 
 
 OPTION_NAMES = tuple(f.name for f in fields(GenOptions))

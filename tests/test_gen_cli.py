@@ -147,9 +147,10 @@ def test_console_script_default_output_and_exit_codes(tmp_path):
     assert bad.returncode == 2 and bad.stderr.startswith("Error: --models")
 
 
-def test_help_names_every_post_fork_knob(capsys):
+def test_help_names_every_profile_and_post_fork_knob(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for needle in ("--view-touch-share", "--worker-init-work", "os.register_at_fork"):
+    for needle in ("startup-heavy", "request-heavy", "--view-touch-share", "--worker-init-work",
+                   "os.register_at_fork"):  # fmt: skip
         assert needle in text

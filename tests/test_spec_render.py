@@ -205,3 +205,14 @@ def test_no_start_up_library_nothing_to_use():
     spec = build_spec(resolve_options(10, view_touch_share=0.5, library_loc=0, view_library_loc=2_000))
     assert spec.library_use is None
     assert "library_use" not in "".join(render_project(spec).values())
+
+
+@pytest.mark.parametrize("profile", ["startup-heavy", "request-heavy"])
+def test_presets_have_the_full_structure_and_post_fork_knobs(profile):
+    options = resolve_options(12, profile=profile)
+    realistic = resolve_options(12)
+    assert options.is_realistic and options.view_touch_share > 0 and options.worker_init_work > 0
+    total = options.library_loc + options.view_library_loc
+    assert total == realistic.library_loc + realistic.view_library_loc
+    startup_share = options.library_loc / total
+    assert startup_share > 0.75 if profile == "startup-heavy" else startup_share < 0.25
