@@ -103,6 +103,10 @@ def test_existing_project_path_is_relative_to_the_sweep_file(tmp_path):
         ("project:\n  path: tinyproject\n  wsgi: a.b:c\n  models: 3\n", "project.models", 4),
         ("project:\n  models: 10\n  models: 20\n", "project.models", 3),
         ("project:\n  models: 10\nserver:\n  modes: []\n", "server.modes", 4),
+        ("project:\n  - name: a\n    models: [3, 4]\n", "project[0].name", 2),
+        ("project:\n  name: ''\n  models: 3\n", "project.name", 2),
+        ("project:\n  - name: a\n    models: 3\n  - name: a\n    models: 4\n", "project[1].name", 4),
+        ("project:\n  - name: a\n    models: 3\n  - name: b\n    models: 3\n", "project[1]", 4),
     ],
 )
 def test_errors_name_the_key_and_line(text, key, line):
@@ -152,3 +156,11 @@ def test_a_list_of_projects_shares_one_plan(tmp_path):
         (p.kind, p.options_dict.get("models") if p.kind == "generated" else p.path) for p in sweep.projects
     ]
     assert kinds == [("generated", 3), ("generated", 4), ("existing", str((tmp_path / "site").resolve()))]
+
+
+def test_a_named_generated_block_labels_its_project_and_keeps_its_run_ids():
+    sweep = parse("project:\n  - name: share-0.25\n    models: 30\n    library_loc: 1000\n  - models: 30\n")
+    named, default = sweep.projects
+    assert (named.label, default.label) == ("share-0.25", "realistic-m30-s0")
+    unnamed = parse("project:\n  models: 30\n  library_loc: 1000\n").projects[0]
+    assert unnamed.label.startswith("realistic-m30-s0-") and unnamed.key() == named.key()
