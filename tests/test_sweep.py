@@ -146,6 +146,20 @@ def test_shipped_sweeps_are_valid():
     assert {s.mode for s in scaling.servers} == set(MODES) and scaling.repetitions == 3
 
 
+def test_placement_sweep_moves_only_where_the_library_weight_sits():
+    sweep = load_sweep(Path(__file__).resolve().parent.parent / "experiments" / "sweeps" / "placement.yaml")
+    options = [p.options_dict for p in sweep.projects]
+    (total,) = {o["library_loc"] + o["view_library_loc"] for o in options}
+    shares = [o["library_loc"] / total for o in options]
+    assert shares == [0, 0.25, 0.5, 0.75, 1]
+    assert [p.label for p in sweep.projects] == [f"share-{s:g}" for s in shares]
+    for name in ("models", "library_work", "view_library_work", "view_touch_share", "worker_init_work"):
+        assert len({o[name] for o in options}) == 1, name
+    assert {p.models for p in sweep.projects} == {300} and sweep.repetitions == 3
+    assert {s.mode for s in sweep.servers} == set(MODES)
+    assert sorted({s.workers for s in sweep.servers}) == [1, 2, 4, 8]
+
+
 def test_a_list_of_projects_shares_one_plan(tmp_path):
     (tmp_path / "site").mkdir()
     sweep = parse_sweep(
