@@ -58,7 +58,16 @@ class ProjectSpec:
     def identity(self) -> dict[str, Any]:
         """What makes two projects the same, for run ids and the build cache."""
         if self.kind == "generated":
-            return {"kind": "generated", "options": self.options_dict, "urls": list(self.urls)}
+            from generator.options import POST_FORK_DEFAULTS
+
+            # Options added after the first sweeps enter only when they change the project (at their default
+            # it is written as before), so a sweep written before them keeps its run ids.
+            options = {
+                name: value
+                for name, value in self.options_dict.items()
+                if name not in POST_FORK_DEFAULTS or value != POST_FORK_DEFAULTS[name]
+            }
+            return {"kind": "generated", "options": options, "urls": list(self.urls)}
         identity = {
             "kind": "existing",
             "path": self.path,
@@ -264,14 +273,15 @@ def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> lis
         from generator.options import OPTION_NAMES, resolve_options
     except ImportError as exc:  # pragma: no cover - the generator ships with this package
         raise ExperimentError(f"the project generator is not available: {exc}") from None
-    allowed = (*OPTION_NAMES, "urls")
+    allowed = (*OPTION_NAMES, "urls", "name")
     check.known(key, raw, allowed)
     if "models" not in raw:
         raise check.error(key, "needs either 'path' (an existing project) or 'models' (a generated one)")
     urls = check.url_list(f"{key}.urls", raw["urls"]) if "urls" in raw else ()
+    given_name = check.text(f"{key}.name", raw["name"]) if "name" in raw else None
     choices: dict[str, list] = {}
     for name, value in raw.items():
-        if name == "urls":
+        if name in ("urls", "name"):
             continue
         if isinstance(value, dict):
             raise check.error(f"{key}.{name}", "expected a value or a list of values, got a mapping")
@@ -287,11 +297,16 @@ def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> lis
         except ImportError as exc:  # pragma: no cover - generator half-installed
             raise ExperimentError(f"the project generator is not available: {exc}") from None
         items = tuple(sorted(options.as_dict().items()))
-        label = f"{options.profile}-m{options.models}-s{options.seed}"
+        label = given_name or f"{options.profile}-m{options.models}-s{options.seed}"
         default = resolve_options(options.models, profile=options.profile, seed=options.seed)
-        if default != options:
+        if default != options and not given_name:
             label += "-" + _short_hash(dict(items), 6)
         projects.append(ProjectSpec(kind="generated", label=label, options=items, urls=urls))
+    if given_name and len(projects) > 1:
+        raise check.error(
+            f"{key}.name",
+            f"names one project, but the block sweeps {len(projects)}: drop the list or the name",
+        )
     return projects
 
 
@@ -427,6 +442,17 @@ def _allowed_statuses(check: _Checker, raw: Any) -> tuple[tuple[str, tuple[int, 
     return tuple(sorted(allowed))
 
 
+def _check_distinct(check: _Checker, key: str, earlier: list[ProjectSpec], found: list[ProjectSpec]) -> None:
+    """Two labels for one project would give their runs the same ids: a name is a label, not a difference."""
+    labels = {project.key(): project.label for project in earlier}
+    for project in found:
+        other = labels.get(project.key(), project.label)
+        if other != project.label:
+            raise check.error(
+                key, f"measures the same project as {other!r}: give it other options or drop it"
+            )
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -454,14 +480,22 @@ def parse_sweep(
     blocks = data["project"] if isinstance(data["project"], list) else [data["project"]]
     if not blocks:
         raise check.error("project", "an empty list measures nothing")
-    projects = []
+    projects: list[ProjectSpec] = []
+    named: set[str] = set()
     for index, block in enumerate(blocks):
         key = f"project[{index}]" if isinstance(data["project"], list) else "project"
         block = check.mapping(key, block)
-        if "path" in block:
-            projects += _existing_projects(check, block, base_dir, key)
-        else:
-            projects += _generated_projects(check, block, key)
+        found = (
+            _existing_projects(check, block, base_dir, key)
+            if "path" in block
+            else _generated_projects(check, block, key)
+        )
+        if "name" in block:
+            if block["name"] in named:
+                raise check.error(f"{key}.name", f"{block['name']!r} already names another project block")
+            named.add(block["name"])
+        _check_distinct(check, key, projects, found)
+        projects += found
     servers = _servers(check, data.get("server"))
     traffic = _traffic(check, data.get("traffic"))
     probes = _probes(check, data.get("probes"))

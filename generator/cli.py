@@ -18,7 +18,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gen-project", description="Write a synthetic Django project of any size.")
     parser.add_argument("--models", help="number of models (≥ 1); required unless --like")
     parser.add_argument("--apps", help="number of apps (default: models / 12)")
-    parser.add_argument("--profile", default="realistic", help="minimal or realistic (default)")
+    parser.add_argument(
+        "--profile",
+        default="realistic",
+        help="minimal, realistic (default), or the provisional startup-heavy (library weight loaded at start-up, "
+        "shared by fork) and request-heavy (loaded by the first request, private to each worker)",
+    )
     parser.add_argument("--seed", default="0", help="seed of every random choice (default 0)")
     parser.add_argument(
         "--output", type=Path, help="directory (default generated/<profile>-m<models>-s<seed>/)"
@@ -55,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--library-work", help="share (0-1) of the start-up library that does work at import: time per MB"
     )
     weight.add_argument("--view-library-work", help="the same for the views' library")
+    after_fork = parser.add_argument_group("after a pre-fork server forks (defaults depend on --profile)")
+    after_fork.add_argument(
+        "--view-touch-share",
+        help="share (0-1) of the start-up library every request uses: looks up, validates and caches, writing "
+        "into what a pre-fork master shares with its workers, so those pages become each worker's own",
+    )
+    after_fork.add_argument(
+        "--worker-init-work",
+        help="entries (0-1,000,000) of lookup tables every process builds on its first request, which no warm-up "
+        "in the master can move: stands for what real libraries rebuild after a fork (database, cache and HTTP "
+        "clients with their TLS contexts, exporters restarted by os.register_at_fork, per-process caches)",
+    )
     return parser
 
 
@@ -69,6 +86,8 @@ WEIGHT_OPTIONS = (
     "view_library_loc",
     "library_work",
     "view_library_work",
+    "view_touch_share",
+    "worker_init_work",
 )
 
 
@@ -151,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                 view_library_loc=args.view_library_loc,
                 library_work=args.library_work,
                 view_library_work=args.view_library_work,
+                view_touch_share=args.view_touch_share,
+                worker_init_work=args.worker_init_work,
             )
         output = args.output or default_output(options, like=args.like)
         started = time.perf_counter()

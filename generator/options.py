@@ -7,9 +7,14 @@ from pathlib import Path
 
 from generator.errors import OptionError
 
-PROFILES = ("minimal", "realistic")
+PROFILES = ("minimal", "realistic", "startup-heavy", "request-heavy")
+
+# Knobs that act after a pre-fork server has forked; 0 (their default in `realistic`) writes nothing for them.
+POST_FORK_DEFAULTS = {"view_touch_share": 0.0, "worker_init_work": 0}
 
 # Per-profile defaults of the weight knobs. `realistic` is calibrated against real projects (results/calibration).
+# `startup-heavy` and `request-heavy` span real projects by where their library weight is loaded; their values are
+# provisional, to be fitted to real projects.
 PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
     "minimal": {
         "fields_per_model": 3,
@@ -20,6 +25,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "view_library_loc": 0,
         "library_work": 0.5,
         "view_library_work": 0.5,
+        **POST_FORK_DEFAULTS,
     },
     "realistic": {
         "fields_per_model": 14,
@@ -32,6 +38,33 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "view_library_loc": 220_000,
         "library_work": 0.5,
         "view_library_work": 0.75,
+        **POST_FORK_DEFAULTS,
+    },
+    # The realistic total weight, mostly imported at start-up and shared by fork; workers dirty little of it.
+    "startup-heavy": {
+        "fields_per_model": 14,
+        "relations_per_model": 2.0,
+        "loc_per_model": 150,
+        "imports": 12,
+        "library_loc": 500_000,
+        "view_library_loc": 90_000,
+        "library_work": 0.6,
+        "view_library_work": 0.6,
+        "view_touch_share": 0.1,
+        "worker_init_work": 4_000,
+    },
+    # The realistic total weight, mostly imported by the views on the first request: private to each worker.
+    "request-heavy": {
+        "fields_per_model": 14,
+        "relations_per_model": 2.0,
+        "loc_per_model": 150,
+        "imports": 12,
+        "library_loc": 90_000,
+        "view_library_loc": 500_000,
+        "library_work": 0.6,
+        "view_library_work": 0.6,
+        "view_touch_share": 0.5,
+        "worker_init_work": 4_000,
     },
 }
 
@@ -39,6 +72,7 @@ MODELS_PER_APP = 12
 MAX_FIELDS_PER_MODEL = 200
 MAX_LOC_PER_MODEL = 5000
 MAX_LIBRARY_LOC = 2_000_000
+MAX_WORKER_INIT_WORK = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -58,13 +92,18 @@ class GenOptions:
     view_library_loc: int
     library_work: float
     view_library_work: float
+    # After a fork: the share of the start-up library each request uses (writing into what the master shared),
+    # and the entries of per-process tables the first request in each process builds (no warm-up can move it).
+    view_touch_share: float = 0.0
+    worker_init_work: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     @property
     def is_realistic(self) -> bool:
-        return self.profile == "realistic"
+        """Whether the project has the full structure (admin, forms, services, templates): every profile but minimal."""
+        return self.profile != "minimal"
 
 
 OPTION_NAMES = tuple(f.name for f in fields(GenOptions))
@@ -113,6 +152,8 @@ def resolve_options(
     view_library_loc=None,
     library_work=None,
     view_library_work=None,
+    view_touch_share=None,
+    worker_init_work=None,
 ) -> GenOptions:
     """Validate raw option values (ints or strings) and fill profile defaults.
 
@@ -137,6 +178,8 @@ def resolve_options(
     view_library_loc = defaults["view_library_loc"] if view_library_loc is None else view_library_loc
     library_work = defaults["library_work"] if library_work is None else library_work
     view_library_work = defaults["view_library_work"] if view_library_work is None else view_library_work
+    view_touch_share = defaults["view_touch_share"] if view_touch_share is None else view_touch_share
+    worker_init_work = defaults["worker_init_work"] if worker_init_work is None else worker_init_work
     return GenOptions(
         models=models,
         apps=apps,
@@ -153,6 +196,10 @@ def resolve_options(
         view_library_loc=_whole("view_library_loc", view_library_loc, minimum=0, maximum=MAX_LIBRARY_LOC),
         library_work=_fraction("library_work", library_work, minimum=0.0, maximum=1.0),
         view_library_work=_fraction("view_library_work", view_library_work, minimum=0.0, maximum=1.0),
+        view_touch_share=_fraction("view_touch_share", view_touch_share, minimum=0.0, maximum=1.0),
+        worker_init_work=_whole(
+            "worker_init_work", worker_init_work, minimum=0, maximum=MAX_WORKER_INIT_WORK
+        ),
     )
 
 

@@ -58,6 +58,10 @@ def render_project(spec: ProjectSpec) -> dict[str, str]:
         "config/views.py": _render("project/views.py.j2", **ctx),
         "config/wsgi.py": _render("project/wsgi.py.j2", **ctx),
     }
+    if spec.library_use:
+        files["config/library_use.py"] = _render("project/library_use.py.j2", **ctx)
+    if spec.process_table_words:
+        files["config/process_tables.py"] = _render("project/process_tables.py.j2", **ctx)
     if spec.library:
         files["config/vendor/__init__.py"] = ""
     for module in spec.library:

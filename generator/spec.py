@@ -202,12 +202,29 @@ LIBRARY_COMPONENTS_PER_MODULE = 12
 
 
 @dataclass
+class LibraryUse:
+    """The start-up library modules every request uses (--view-touch-share)."""
+
+    modules: list[LibraryModule]
+
+    @property
+    def components(self) -> int:
+        return sum(len(module.components) for module in self.modules)
+
+
+# Words of the per-process tables (--worker-init-work): enough for varied keys, few enough to render in one line.
+PROCESS_TABLE_WORDS = 24
+
+
+@dataclass
 class ProjectSpec:
     options: GenOptions
     secret_key: str
     apps: list[AppSpec]
     edges: list[Edge]
     library: list[LibraryModule] = field(default_factory=list)
+    library_use: LibraryUse | None = None  # None: requests use none of the start-up library
+    process_table_words: list[str] = field(default_factory=list)  # empty: no per-process tables
 
     @property
     def models(self) -> list[ModelSpec]:
@@ -451,7 +468,35 @@ def build_spec(options: GenOptions) -> ProjectSpec:
     app_order = {app.label: app.number for app in apps}
     for app in apps:
         app.dependencies.sort(key=app_order.__getitem__)
-    return ProjectSpec(options, secret_key, apps, edges, startup_library + view_library)
+    return ProjectSpec(
+        options,
+        secret_key,
+        apps,
+        edges,
+        startup_library + view_library,
+        library_use=_library_use(startup_library, options),
+        process_table_words=_process_table_words(options, words),
+    )
+
+
+def _library_use(startup_library: list[LibraryModule], options: GenOptions) -> LibraryUse | None:
+    """A seeded sample of whole start-up library modules, --view-touch-share of them (at least one), in order.
+
+    Whole modules, because a module's objects sit together in memory: the pages a share of modules dirties grow
+    with the share, where the same share of scattered components would dirty nearly every page. Its own random
+    stream, so that the rest of the project is the same whatever the share.
+    """
+    if not options.view_touch_share or not startup_library:
+        return None
+    count = max(1, round(options.view_touch_share * len(startup_library)))
+    chosen = set(_rng(options, "library-use").sample(range(len(startup_library)), count))
+    return LibraryUse([module for index, module in enumerate(startup_library) if index in chosen])
+
+
+def _process_table_words(options: GenOptions, words: tuple[str, ...]) -> list[str]:
+    if not options.worker_init_work:
+        return []
+    return _rng(options, "process-tables").sample(sorted(set(words)), PROCESS_TABLE_WORDS)
 
 
 def _build_library(

@@ -37,6 +37,13 @@ def _tree_digest(root: Path) -> dict[str, str]:
         (["--models", "10", "--imports", "999"], "--imports"),
         (["--models", "10", "--relations-per-model", "lots"], "--relations-per-model"),
         (["--models", "3", "--bogus"], "--bogus"),
+        (["--models", "10", "--view-touch-share", "1.5"], "--view-touch-share"),
+        (["--models", "10", "--view-touch-share", "some"], "--view-touch-share"),
+        (["--models", "10", "--view-touch-share", "nan"], "--view-touch-share"),
+        (["--models", "10", "--worker-init-work", "-1"], "--worker-init-work"),
+        (["--models", "10", "--worker-init-work", "2000001"], "--worker-init-work"),
+        (["--models", "10", "--worker-init-work", "0.5"], "--worker-init-work"),
+        (["--like", "somewhere", "--worker-init-work", "10"], "--worker-init-work"),
         ([], "--models"),
     ],
 )
@@ -138,3 +145,12 @@ def test_console_script_default_output_and_exit_codes(tmp_path):
     assert (tmp_path / "generated" / "minimal-m5-s0" / MANIFEST).is_file()
     bad = subprocess.run([script, "--models", "0"], cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("Error: --models")
+
+
+def test_help_names_every_profile_and_post_fork_knob(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for needle in ("startup-heavy", "request-heavy", "--view-touch-share", "--worker-init-work",
+                   "os.register_at_fork"):  # fmt: skip
+        assert needle in text

@@ -21,6 +21,8 @@ def small_projects(draw, profile):
         "library_loc": draw(st.integers(0, 2_000)),
         "view_library_loc": draw(st.integers(0, 2_000)),
         "library_work": draw(st.sampled_from([0.0, 0.5, 1.0])),
+        "view_touch_share": draw(st.sampled_from([0.0, 0.5, 1.0])),
+        "worker_init_work": draw(st.sampled_from([0, 300])),
     }
     return resolve_options(models, apps=apps, profile=profile, seed=seed, rows_per_model=rows, **library)
 

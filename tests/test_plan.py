@@ -128,3 +128,30 @@ def test_plan_properties(models, modes, workers, repetitions, seed, cut):
     resumed = make_plan(sweep, done)
     assert {r.run_id for r in resumed.todo} == {r.run_id for r in plan.runs} - done
     assert set(resumed.projects) == {r.project for r in resumed.todo}
+
+
+def test_post_fork_knobs_enter_run_ids_only_away_from_their_defaults():
+    def ids(extra: str) -> set[str]:
+        text = f"project:\n  models: 10\n{extra}server:\n  modes: [lazy]\n"
+        return {r.run_id for r in make_plan(parse_sweep(text, base_dir=TINY.parent)).runs}
+
+    base = ids("")
+    assert ids("  view_touch_share: 0\n  worker_init_work: 0\n") == base
+    assert not ids("  view_touch_share: 0.5\n") & base
+    assert not ids("  worker_init_work: 100\n") & base
+
+
+def test_estimates_grow_with_the_library_where_it_is_imported():
+    def by_mode(library_loc: int, view_library_loc: int) -> dict[str, float]:
+        text = (
+            f"project:\n  models: 10\n  library_loc: {library_loc}\n  view_library_loc: {view_library_loc}\n"
+            "server:\n  modes: [lazy, prewarm]\n  workers: 4\n"
+        )
+        plan = make_plan(parse_sweep(text, base_dir=TINY.parent))
+        return {r.mode: estimate_run_s(r, cores=2) for r in plan.runs}
+
+    bare, startup, views = by_mode(0, 0), by_mode(100_000, 0), by_mode(0, 100_000)
+    # Lazy workers import the start-up library each, in waves; prewarm's master once.
+    assert startup["lazy"] - bare["lazy"] > 1.5 * (startup["prewarm"] - bare["prewarm"]) > 0
+    # The views' library: each lazy worker's first request, prewarm's warm-up in the master.
+    assert views["lazy"] - bare["lazy"] > 1.5 * (views["prewarm"] - bare["prewarm"]) > 0

@@ -5,6 +5,7 @@ import jinja2
 import pytest
 
 from generator.options import resolve_options
+from generator.project import content_hash
 from generator.render import _render, render_project, sample_urls
 from generator.spec import build_spec
 
@@ -135,3 +136,83 @@ def test_loc_and_imports_knobs_change_the_weight():
 def test_templates_are_strict():
     with pytest.raises(jinja2.UndefinedError):
         _render("app/models.py.j2", project=build_spec(resolve_options(2)))
+
+
+# Content hashes of what generator 0.2.0 wrote for these options (its version string put back): the knobs added
+# since must leave a project that does not use them byte for byte as it was.
+BEFORE_POST_FORK_KNOBS = {
+    (("models", 24),): "sha256:d67f806c1d6ec84cbdb39bcc49efd6158b75580c14a9726a6d146432bdd93b53",
+    (("models", 10), ("profile", "minimal"), ("seed", 3)): (
+        "sha256:cc34fa9789d10809af6b38afdd273b57dafa5657ef76b504c44160b38c6e3094"
+    ),
+    (("models", 40), ("seed", 7), ("imports", 30), *SMALL_LIBRARY.items()): (
+        "sha256:6f4647780d356b8410e2a88296262f148a077950ff800b9cd05ef717eb273310"
+    ),
+}
+
+
+@pytest.mark.parametrize("options", list(BEFORE_POST_FORK_KNOBS))
+def test_knobs_at_their_defaults_write_what_0_2_0_wrote(options, monkeypatch):
+    import generator.render
+
+    monkeypatch.setattr(generator.render, "__version__", "0.2.0")
+    files = render_project(build_spec(resolve_options(**dict(options))))
+    assert content_hash(files) == BEFORE_POST_FORK_KNOBS[options]
+
+
+def _differing(a: dict[str, str], b: dict[str, str]) -> set[str]:
+    return {path for path in a.keys() | b.keys() if a.get(path) != b.get(path)}
+
+
+def test_post_fork_knobs_add_their_module_and_middleware_and_change_nothing_else():
+    plain = render_project(build_spec(resolve_options(30, seed=2, **SMALL_LIBRARY)))
+    used = render_project(build_spec(resolve_options(30, seed=2, view_touch_share=0.3, **SMALL_LIBRARY)))
+    built = render_project(build_spec(resolve_options(30, seed=2, worker_init_work=500, **SMALL_LIBRARY)))
+    assert _differing(plain, used) == {"config/library_use.py", "config/settings/base.py"}
+    assert _differing(plain, built) == {"config/process_tables.py", "config/settings/base.py"}
+    assert "config.library_use.LibraryUseMiddleware" in used["config/settings/base.py"]
+    assert "config.process_tables.ProcessTablesMiddleware" in built["config/settings/base.py"]
+    for files, path in ((used, "config/library_use.py"), (built, "config/process_tables.py")):
+        ast.parse(files[path], filename=path)
+    assert "ENTRIES = 500\n" in built["config/process_tables.py"]
+    assert "os.register_at_fork(after_in_child=_forget)" in built["config/process_tables.py"]
+
+
+@pytest.mark.parametrize("share", [0.01, 0.3, 0.5, 1.0])
+def test_view_touch_share_uses_that_share_of_the_start_up_modules_and_none_of_the_views(share):
+    spec = build_spec(
+        resolve_options(30, seed=2, view_touch_share=share, library_loc=20_000, view_library_loc=5_000)
+    )
+    startup = {module for app in spec.apps for module in app.imports if module.startswith("config.vendor.")}
+    used = [module.dotted for module in spec.library_use.modules]
+    assert set(used) <= startup and len(set(used)) == len(used)
+    assert len(used) == max(1, round(share * len(startup)))
+    code = render_project(spec)["config/library_use.py"]
+    assert all(f'"{module}": (' in code for module in used)
+    assert code.count('    ("') == spec.library_use.components
+
+
+def test_view_touch_share_is_seeded():
+    def used(seed):
+        spec = build_spec(resolve_options(30, seed=seed, view_touch_share=0.3, **SMALL_LIBRARY))
+        return [module.name for module in spec.library_use.modules]
+
+    assert used(4) == used(4)
+    assert used(4) != used(5)
+
+
+def test_no_start_up_library_nothing_to_use():
+    spec = build_spec(resolve_options(10, view_touch_share=0.5, library_loc=0, view_library_loc=2_000))
+    assert spec.library_use is None
+    assert "library_use" not in "".join(render_project(spec).values())
+
+
+@pytest.mark.parametrize("profile", ["startup-heavy", "request-heavy"])
+def test_presets_have_the_full_structure_and_post_fork_knobs(profile):
+    options = resolve_options(12, profile=profile)
+    realistic = resolve_options(12)
+    assert options.is_realistic and options.view_touch_share > 0 and options.worker_init_work > 0
+    total = options.library_loc + options.view_library_loc
+    assert total == realistic.library_loc + realistic.view_library_loc
+    startup_share = options.library_loc / total
+    assert startup_share > 0.75 if profile == "startup-heavy" else startup_share < 0.25

@@ -117,6 +117,10 @@ def test_existing_project_path_is_relative_to_the_sweep_file(tmp_path):
             "project.python",
             4,
         ),
+        ("project:\n  - name: a\n    models: [3, 4]\n", "project[0].name", 2),
+        ("project:\n  name: ''\n  models: 3\n", "project.name", 2),
+        ("project:\n  - name: a\n    models: 3\n  - name: a\n    models: 4\n", "project[1].name", 4),
+        ("project:\n  - name: a\n    models: 3\n  - name: b\n    models: 3\n", "project[1]", 4),
     ],
 )
 def test_errors_name_the_key_and_line(text, key, line):
@@ -156,6 +160,20 @@ def test_shipped_sweeps_are_valid():
     assert {s.mode for s in scaling.servers} == set(MODES) and scaling.repetitions == 3
 
 
+def test_placement_sweep_moves_only_where_the_library_weight_sits():
+    sweep = load_sweep(Path(__file__).resolve().parent.parent / "experiments" / "sweeps" / "placement.yaml")
+    options = [p.options_dict for p in sweep.projects]
+    (total,) = {o["library_loc"] + o["view_library_loc"] for o in options}
+    shares = [o["library_loc"] / total for o in options]
+    assert shares == [0, 0.25, 0.5, 0.75, 1]
+    assert [p.label for p in sweep.projects] == [f"share-{s:g}" for s in shares]
+    for name in ("models", "library_work", "view_library_work", "view_touch_share", "worker_init_work"):
+        assert len({o[name] for o in options}) == 1, name
+    assert {p.models for p in sweep.projects} == {300} and sweep.repetitions == 3
+    assert {s.mode for s in sweep.servers} == set(MODES)
+    assert sorted({s.workers for s in sweep.servers}) == [1, 2, 4, 8]
+
+
 def test_a_list_of_projects_shares_one_plan(tmp_path):
     (tmp_path / "site").mkdir()
     sweep = parse_sweep(
@@ -188,3 +206,11 @@ def test_calibration_sweeps_measure_a_prepared_real_project_beside_its_twin_and_
     with pytest.raises(SystemExit) as stopped:
         prepare.main(["--out", "/nonexistent", "nosuchproject"])
     assert stopped.value.code == 2
+
+
+def test_a_named_generated_block_labels_its_project_and_keeps_its_run_ids():
+    sweep = parse("project:\n  - name: share-0.25\n    models: 30\n    library_loc: 1000\n  - models: 30\n")
+    named, default = sweep.projects
+    assert (named.label, default.label) == ("share-0.25", "realistic-m30-s0")
+    unnamed = parse("project:\n  models: 30\n  library_loc: 1000\n").projects[0]
+    assert unnamed.label.startswith("realistic-m30-s0-") and unnamed.key() == named.key()

@@ -1,0 +1,86 @@
+"""What the loading modes change, measured: each knob moves a forked worker's private memory or first request.
+
+Each test generates small projects that differ in one knob, loads each like a pre-fork master in a fresh
+interpreter, forks one worker that serves the project's URLs through the WSGI application (tests/fork_probe.py),
+and compares the workers within the test: ratios, never absolute figures, since the machine is shared.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.api import GenOptions, generate_project, resolve_options
+
+pytestmark = pytest.mark.slow
+
+PROBE = Path(__file__).resolve().parent / "fork_probe.py"
+LIBRARY_LOC = 40_000  # about 8 MB: large beside what one small request dirties, quick to import
+SMALL = {"models": 6, "apps": 2, "rows_per_model": 2, "imports": 0, "loc_per_model": 20}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """Generates (once per set of knobs) and compiles a small project; the knobs leave the models alone, so
+    every project shares the database built for the first."""
+    root = tmp_path_factory.mktemp("knobs")
+    built: dict[GenOptions, Path] = {}
+
+    def make(**knobs) -> Path:
+        key = resolve_options(**SMALL, **knobs)
+        if key not in built:
+            path = root / f"p{len(built)}"
+            first = next(iter(built.values()), None)
+            generate_project(key, path, build_db=first is None)
+            if first is not None:
+                shutil.copyfile(first / "db.sqlite3", path / "db.sqlite3")
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(path)], check=True)
+            built[key] = path
+        return built[key]
+
+    return make
+
+
+def _fork(project: Path, mode: str, requests: int | None = None) -> dict:
+    result = subprocess.run(
+        [sys.executable, str(PROBE), str(project), mode, *([str(requests)] if requests else [])],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["statuses"] == [200]
+    return report
+
+
+def test_library_loaded_at_start_up_is_shared_by_fork_and_loaded_by_the_views_is_not(project):
+    at_start_up = project(library_loc=LIBRARY_LOC, view_library_loc=0)
+    in_views = project(library_loc=0, view_library_loc=LIBRARY_LOC)
+    shared, private = _fork(at_start_up, "prefork")["uss_mb"], _fork(in_views, "prefork")["uss_mb"]
+    assert private > 1.25 * shared, (shared, private)
+
+
+def test_view_touch_share_makes_what_the_master_shared_private(project):
+    library = {"library_loc": LIBRARY_LOC, "view_library_loc": 0}
+    shares = {share: project(view_touch_share=share, **library) for share in (0.0, 0.5, 1.0)}
+    prefork = {share: _fork(path, "prefork")["uss_mb"] for share, path in shares.items()}
+    assert prefork[0] < prefork[0.5] < prefork[1], prefork
+    assert prefork[1] > 1.2 * prefork[0], prefork
+    # Even when the master filled every cache before the fork, each request still writes into them.
+    prewarm = {share: _fork(shares[share], "prewarm")["uss_mb"] for share in (0, 1)}
+    assert prewarm[1] > 1.1 * prewarm[0], prewarm
+
+
+def test_worker_init_work_is_paid_by_each_worker_however_warm_the_master(project):
+    none = project(library_loc=LIBRARY_LOC, view_library_loc=0)
+    much = project(library_loc=LIBRARY_LOC, view_library_loc=0, worker_init_work=15_000)
+    # The master served every URL before forking: the worker's first request still builds the tables.
+    plain, working = _fork(none, "prewarm", 12), _fork(much, "prewarm", 12)
+    assert working["first_ms"] > 2 * plain["first_ms"], (plain, working)
+    assert working["first_ms"] > 2 * working["later_ms"], working  # once per process, not per request
