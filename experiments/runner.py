@@ -10,7 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.environment import collect, now_iso, read_sidecar, sidecar_path, write_sidecar
+from experiments.environment import (
+    check_sidecar,
+    collect,
+    now_iso,
+    read_sidecar,
+    remove_sidecar,
+    write_sidecar,
+)
 from experiments.errors import ExperimentError
 from experiments.export_csv import ResultsCsv
 from experiments.measure.executor import Executor, Measurement
@@ -50,6 +57,15 @@ def make_row(
     return row
 
 
+def check_output(output: Path, fresh: bool = False, label: str = "output") -> ResultsCsv:
+    """Refuse an output (or its sidecar) that is not ours before either is touched; ``label`` names the option
+    or sweep key it came from. Reads at most a first line and a small JSON file."""
+    results = ResultsCsv(output, label)
+    results.check(fresh)
+    check_sidecar(output, label)
+    return results
+
+
 def _noop(_line: str) -> None:
     pass
 
@@ -67,17 +83,15 @@ def run_sweep(
     on_run: Callable[[RunSpec, Measurement], None] | None = None,
 ) -> SweepOutcome:
     output = Path(output or sweep.output)
-    results = ResultsCsv(output)
-    sidecar = sidecar_path(output)
+    results = check_output(output, fresh)
     if fresh:
-        results.remove()
-        sidecar.unlink(missing_ok=True)
-    results.prepare()
+        remove_sidecar(output)
+    results.prepare(fresh)
     plan = make_plan(sweep, results.done_ids())
     if plan.done_count:
         say(f"resuming {output}: {plan.done_count} of {len(plan.runs)} runs already done")
 
-    environment = read_sidecar(sidecar) or {"created_at": now_iso(), "invocations": []}
+    environment = (None if fresh else read_sidecar(output)) or {"created_at": now_iso(), "invocations": []}
     environment.update(collect(uwsgi))
     environment["sweep"] = {
         "name": sweep.name,
@@ -91,7 +105,7 @@ def run_sweep(
         "planned": len(plan.todo),
     }
     environment.setdefault("invocations", []).append(invocation)
-    write_sidecar(sidecar, environment)
+    write_sidecar(output, environment)
 
     cache_dir = cache_dir or default_cache_dir()
     prepared: dict = {}
@@ -141,7 +155,7 @@ def run_sweep(
         progress(bar.line(f"{run.describe()}: {measurement.status}"), True)
 
     invocation.update({"finished_at": now_iso(), "ran": ran, "failed": failed})
-    write_sidecar(sidecar, environment)
+    write_sidecar(output, environment)
     planned = {run.run_id for run in plan.runs}
     rows = [row for row in results.read_rows() if row.get("run_id") in planned]
     return SweepOutcome(plan=plan, ran=ran, failed=failed, rows=rows)
