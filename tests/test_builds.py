@@ -1,0 +1,158 @@
+"""Builds that are interrupted, replaced or measured leave no process, no half tree, and the user's files intact."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from runner_support import processes_with, reap_orphans, wait_for
+
+from generator import cli
+from generator.output import GENERATOR_ID, MANIFEST
+
+BIN = Path(sys.executable).parent
+# A minimal project whose database takes seconds to fill: long enough to be caught building it.
+SLOW_DB = ["--models", "20", "--profile", "minimal", "--rows-per-model", "20000"]
+
+
+def digest(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (bytecode included) with the hash of its bytes."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def builders_under(directory: Path) -> list[int]:
+    """Live ``generator.dbbuild`` processes working in ``directory``."""
+    found = []
+    for pid in processes_with("generator.dbbuild"):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd").startswith(str(directory)):
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a shell's background job would have it ignored
+
+
+def test_force_refuses_a_hand_made_manifest_with_a_user_file_beside_it(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / MANIFEST).write_text(json.dumps({"generator": GENERATOR_ID, "content_hash": "sha256:0"}))
+    (out / "thesis.tex").write_text("three years of work")
+    before = digest(out)
+    assert cli.main(["--models", "3", "--no-db", "--output", str(out), "--force"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Error: --output: ") and "--force refuses" in err and "\n" not in err
+    assert digest(out) == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda root: (root / "notes.txt").write_text("mine"),
+        lambda root: (root / "config" / "urls.py").write_text("# edited by hand\n"),
+        lambda root: (root / "config" / "urls.py").unlink(),
+        lambda root: (root / "uploads").mkdir(),
+        lambda root: (root / "link").symlink_to("/etc"),
+    ],
+    ids=["added-file", "changed-file", "removed-file", "added-directory", "added-symlink"],
+)
+def test_force_replaces_only_a_tree_that_matches_its_manifest(tmp_path, change):
+    out = tmp_path / "proj"
+    assert cli.main(["--models", "3", "--profile", "minimal", "--no-db", "--output", str(out)]) == 0
+    change(out)
+    before = digest(out)
+    assert (
+        cli.main(["--models", "4", "--profile", "minimal", "--no-db", "--output", str(out), "--force"]) == 2
+    )
+    assert digest(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+
+
+def test_force_replaces_a_generated_project_that_was_run(tmp_path):
+    out = tmp_path / "proj"
+    assert cli.main(["--models", "3", "--profile", "minimal", "--output", str(out)]) == 0
+    import compileall
+
+    compileall.compile_dir(str(out), quiet=2)  # what running it leaves: bytecode, and its database
+    assert (
+        cli.main(["--models", "4", "--profile", "minimal", "--no-db", "--output", str(out), "--force"]) == 0
+    )
+    assert json.loads((out / MANIFEST).read_text())["counts"]["models"] == 4
+    assert not (out / "db.sqlite3").exists() and not list(out.rglob("__pycache__"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+
+
+def test_force_interrupted_keeps_the_old_project(tmp_path, monkeypatch):
+    from generator import project
+
+    out = tmp_path / "proj"
+    assert cli.main(["--models", "3", "--profile", "minimal", "--no-db", "--output", str(out)]) == 0
+    before = digest(out)
+
+    def interrupted(output, files):
+        (output / "half.py").write_text("")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(project, "write_files", interrupted)
+    assert (
+        cli.main(["--models", "5", "--profile", "minimal", "--no-db", "--output", str(out), "--force"]) == 130
+    )
+    assert digest(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_a_standalone_build_killed_during_the_database_leaves_no_builder_and_the_old_project(
+    tmp_path, signum
+):
+    out = tmp_path / "proj"
+    assert cli.main(["--models", "3", "--profile", "minimal", "--no-db", "--output", str(out)]) == 0
+    before = digest(out)
+    process = subprocess.Popen(
+        [str(BIN / "gen-project"), *SLOW_DB, "--output", str(out), "--force"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
+    try:
+        assert wait_for(lambda: builders_under(tmp_path), timeout=60), "the database build never started"
+        process.send_signal(signum)
+        _out, err = process.communicate(timeout=30)
+        # the builder dies with gen-project at once, not when its database is done
+        assert wait_for(lambda: not builders_under(tmp_path), timeout=2), (
+            "the database build outlived gen-project"
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in builders_under(tmp_path):
+            os.kill(pid, signal.SIGKILL)
+        reap_orphans()
+    assert digest(out) == before  # the old project, whole
+    if signum == signal.SIGTERM:
+        assert process.returncode == 128 + signal.SIGTERM
+        assert err.strip() == "Error: terminated by signal 15; no partial project was left behind"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+    else:  # a SIGKILL leaves its staging directory: the next build of that output removes it
+        assert (
+            cli.main(["--models", "4", "--profile", "minimal", "--no-db", "--output", str(out), "--force"])
+            == 0
+        )
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
