@@ -5,6 +5,8 @@ Output goes through the ``say`` (messages) and ``progress`` (progress bar) callb
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,10 +22,10 @@ from experiments.environment import (
 )
 from experiments.errors import ExperimentError
 from experiments.export_csv import ResultsCsv
-from experiments.measure.executor import Executor, Measurement
+from experiments.measure.executor import RUN_DIR_PREFIX, Executor, Measurement
 from experiments.plan import Plan, RunSpec, estimate_build_s, estimate_run_s, make_plan
 from experiments.progress import Progress
-from experiments.projects import PreparedProject, default_cache_dir, prepare
+from experiments.projects import PreparedProject, bytecode_dir, default_cache_dir, prepare
 from experiments.sweep import Sweep
 
 
@@ -66,6 +68,14 @@ def check_output(output: Path, fresh: bool = False, label: str = "output") -> Re
     return results
 
 
+def prune_run_bytecode(cache_dir: Path) -> None:
+    """Servers write bytecode into our prefix, the wrapper's too: its mirror of each (deleted) run directory
+    would pile up, one per run. Safe at any time: bytecode is only a cache."""
+    mirror = bytecode_dir(cache_dir) / tempfile.gettempdir().lstrip("/")
+    for entry in mirror.glob(RUN_DIR_PREFIX + "*"):
+        shutil.rmtree(entry, ignore_errors=True)
+
+
 def _noop(_line: str) -> None:
     pass
 
@@ -90,7 +100,29 @@ def run_sweep(
     plan = make_plan(sweep, results.done_ids())
     if plan.done_count:
         say(f"resuming {output}: {plan.done_count} of {len(plan.runs)} runs already done")
+    environment, invocation = _open_invocation(sweep, plan, output, fresh, uwsgi)
 
+    cache_dir = cache_dir or default_cache_dir()
+    try:
+        prepared, broken = _prepare_projects(sweep, plan, cache_dir, say)
+        for spec in plan.projects:  # hyperfine's --warmup: a first start pays for cold caches; not recorded
+            first = next(run for run in plan.todo if run.project == spec)
+            for _ in range(sweep.warmup_runs if spec in prepared else 0):
+                say(f"warm-up run (not recorded): {first.mode} {spec.label} workers={first.workers}")
+                executor.run(first, prepared[spec])
+        ran, failed = _measure(plan, executor, prepared, broken, results, say, progress, on_run)
+    finally:
+        prune_run_bytecode(cache_dir)
+
+    invocation.update({"finished_at": now_iso(), "ran": ran, "failed": failed})
+    write_sidecar(output, environment)
+    planned = {run.run_id for run in plan.runs}
+    rows = [row for row in results.read_rows() if row.get("run_id") in planned]
+    return SweepOutcome(plan=plan, ran=ran, failed=failed, rows=rows)
+
+
+def _open_invocation(sweep: Sweep, plan: Plan, output: Path, fresh: bool, uwsgi: str | None):
+    """Record this invocation in the sidecar before any run; returns (environment, invocation) to close it."""
     environment = (None if fresh else read_sidecar(output)) or {"created_at": now_iso(), "invocations": []}
     environment.update(collect(uwsgi))
     environment["sweep"] = {
@@ -106,8 +138,11 @@ def run_sweep(
     }
     environment.setdefault("invocations", []).append(invocation)
     write_sidecar(output, environment)
+    return environment, invocation
 
-    cache_dir = cache_dir or default_cache_dir()
+
+def _prepare_projects(sweep: Sweep, plan: Plan, cache_dir: Path, say) -> tuple[dict, dict]:
+    """{spec: PreparedProject} of the projects that could be prepared, {spec: why not} of the others."""
     prepared: dict = {}
     broken: dict = {}
     for spec in plan.projects:
@@ -117,15 +152,11 @@ def run_sweep(
         except ExperimentError as exc:
             broken[spec] = str(exc)
             say(f"cannot prepare {spec.label}: {exc}")
+    return prepared, broken
 
-    for (
-        spec
-    ) in plan.projects:  # hyperfine's --warmup: a first server start pays for cold caches; not recorded
-        first = next(run for run in plan.todo if run.project == spec)
-        for _ in range(sweep.warmup_runs if spec in prepared else 0):
-            say(f"warm-up run (not recorded): {first.mode} {spec.label} workers={first.workers}")
-            executor.run(first, prepared[spec])
 
+def _measure(plan, executor, prepared, broken, results, say, progress, on_run) -> tuple[int, int]:
+    """Run every planned run, appending its row the moment it ends; returns (ran, failed)."""
     bar = Progress(len(plan.todo), [estimate_run_s(run) for run in plan.todo])
     ran = failed = 0
     progress(bar.line(), False)
@@ -153,9 +184,4 @@ def run_sweep(
             on_run(run, measurement)
         bar.advance(time.monotonic() - started)
         progress(bar.line(f"{run.describe()}: {measurement.status}"), True)
-
-    invocation.update({"finished_at": now_iso(), "ran": ran, "failed": failed})
-    write_sidecar(output, environment)
-    planned = {run.run_id for run in plan.runs}
-    rows = [row for row in results.read_rows() if row.get("run_id") in planned]
-    return SweepOutcome(plan=plan, ran=ran, failed=failed, rows=rows)
+    return ran, failed

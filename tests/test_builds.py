@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from runner_support import processes_with, reap_orphans, wait_for
+from runner_support import REPO, TINY, processes_with, reap_orphans, wait_for, write_sweep
 
+from experiments.projects import cache_path, prepare
+from experiments.sweep import TrafficSpec, load_sweep
 from generator import cli
 from generator.output import GENERATOR_ID, MANIFEST
 
@@ -156,3 +158,91 @@ def test_a_standalone_build_killed_during_the_database_leaves_no_builder_and_the
             == 0
         )
         assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+
+
+@pytest.mark.slow
+def test_a_cache_entry_appears_only_when_complete_and_a_killed_build_is_redone(tmp_path):
+    cache = tmp_path / "cache"
+    sweep_path = write_sweep(
+        tmp_path,
+        {
+            "name": "cached",
+            "project": {"models": 20, "profile": "minimal", "rows_per_model": 5000},
+            "server": {"modes": ["lazy"], "workers": 1},
+        },
+    )
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "experiments", str(sweep_path), "--cache-dir", str(cache)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for(lambda: builders_under(cache), timeout=60), "the database build never started"
+        runner.kill()
+        runner.wait(10)
+        assert wait_for(lambda: not builders_under(cache), timeout=2), (
+            "the database build outlived the runner"
+        )
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+        for pid in builders_under(cache):
+            os.kill(pid, signal.SIGKILL)
+        reap_orphans()
+    spec = load_sweep(sweep_path).projects[0]
+    entry = cache_path(spec, cache)
+    assert not entry.exists()  # the half-built tree never took the entry's name
+    entry.mkdir()  # what an older version left: a half-built entry without a manifest
+    (entry / "half.py").write_text("")
+    prepared = prepare(spec, TrafficSpec(), cache)
+    assert prepared.root == entry and prepared.models == 20
+    assert (
+        (entry / MANIFEST).is_file() and (entry / "db.sqlite3").is_file() and not (entry / "half.py").exists()
+    )
+    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock")) == ["bytecode", entry.name]
+
+
+@pytest.mark.slow
+def test_a_real_run_leaves_an_existing_project_untouched(tmp_path, monkeypatch):
+    import shutil
+
+    from experiments.measure.executor import UwsgiExecutor, become_subreaper
+    from experiments.runner import run_sweep
+
+    monkeypatch.delenv(
+        "PYTHONDONTWRITEBYTECODE", raising=False
+    )  # as on a user's machine: bytecode is written
+    project = tmp_path / "tinyproject"
+    shutil.copytree(TINY, project, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def tree():
+        return {str(p.relative_to(project)): p.stat().st_mtime_ns for p in [project, *project.rglob("*")]}
+
+    before = tree()
+    sweep = load_sweep(
+        write_sweep(
+            tmp_path,
+            {
+                "name": "untouched",
+                "warmup_runs": 1,
+                "project": {
+                    "path": str(project),
+                    "wsgi": "tinysite.wsgi:application",
+                    "urls": ["/", "/notes/3/"],
+                },
+                "server": {"modes": ["lazy", "prewarm"], "workers": 1},
+                "traffic": {"requests_per_worker": 3},
+            },
+        )
+    )
+    become_subreaper()
+    outcome = run_sweep(sweep, UwsgiExecutor(), cache_dir=tmp_path / "cache")
+    assert outcome.failed == 0, [row["error"] for row in outcome.rows]
+    assert tree() == before
+    mirror = tmp_path / "cache" / "bytecode" / str(project).lstrip("/")
+    assert list((mirror / "tinysite").glob("settings.*.pyc")), "the project's bytecode went elsewhere"
+    assert not list((tmp_path / "cache" / "bytecode").rglob("prefork-lab-run-*")), "run bytecode piles up"
