@@ -20,6 +20,7 @@ from pathlib import Path
 
 from experiments.columns import COLUMN_NAMES
 from experiments.errors import ExperimentError
+from generator.output import on_kernel_filesystem
 
 # Every results CSV of this tool, whatever its version, has these columns: what tells ours from a user's file.
 OUR_MARKERS = ("run_id", "status")
@@ -44,14 +45,6 @@ def format_value(value) -> str:
     return str(value)
 
 
-def _kernel_devices() -> set[int]:
-    devices = set()
-    for mount in ("/proc", "/sys"):
-        with contextlib.suppress(OSError):
-            devices.add(os.stat(mount).st_dev)
-    return devices
-
-
 def check_target(path: Path, label: str, what: str) -> os.stat_result | None:
     """The stat of ``path`` if it is a regular file, None if it is absent; ExperimentError otherwise.
 
@@ -69,10 +62,7 @@ def check_target(path: Path, label: str, what: str) -> os.stat_result | None:
     if info is not None and not stat.S_ISREG(info.st_mode):
         kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
         raise ExperimentError(f"{label}: {path} is {kind}, not {what}")
-    existing = Path(path)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if os.stat(existing).st_dev in _kernel_devices():
+    if on_kernel_filesystem(path):
         raise ExperimentError(f"{label}: {path} is on /proc or /sys (a kernel filesystem), not {what}")
     return info
 
