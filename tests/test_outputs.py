@@ -213,3 +213,27 @@ def test_the_library_refuses_too(tmp_path):
     with pytest.raises(ExperimentError, match="is a FIFO"):
         ResultsCsv(tmp_path / "ff").prepare()
     assert stat.S_ISFIFO(os.lstat(tmp_path / "ff").st_mode)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--output", "/proc/prefork-lab-no-such"],
+        ["--output", "/proc/self", "--force"],
+        ["--output", "/sys/kernel", "--force"],
+    ],
+)
+def test_gen_project_refuses_proc_and_sys_in_one_line(capsys, argv):
+    from generator import cli as gen_cli
+
+    assert gen_cli.main(["--models", "2", "--profile", "minimal", "--no-db", *argv]) == 2
+    assert one_error_line(capsys).startswith("Error: --output: ")
+
+
+@pytest.mark.parametrize("out", ["/proc/self", "/proc/prefork-lab-no-such", "/sys/kernel"])
+def test_analyze_results_refuses_proc_and_sys_in_one_line(capsys, out):
+    from experiments.analysis import cli as analyze_cli
+
+    fixture = Path(__file__).parent / "fixtures" / "analysis" / "seed.csv"
+    assert analyze_cli.main([str(fixture), "--out", out, "--resamples", "20"]) == 2
+    assert one_error_line(capsys).startswith("Error: ")
