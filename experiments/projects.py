@@ -26,6 +26,7 @@ from pathlib import Path
 
 from experiments.errors import ExperimentError
 from experiments.sweep import ProjectSpec, TrafficSpec, _short_hash
+from generator.process import die_with_parent
 
 CACHE_ENV = "PREFORK_LAB_CACHE"
 COUNT_TIMEOUT_S = 300
@@ -199,6 +200,7 @@ def import_once(root: Path, wsgi: str, env: dict[str, str]) -> dict[str, int]:
             text=True,
             timeout=COUNT_TIMEOUT_S,
             stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),
         )
     except (OSError, subprocess.TimeoutExpired):
         return {}

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from generator.errors import GeneratorError
+from generator.process import die_with_parent
 
 INSPECT_TIMEOUT_S = 600
 _SETTINGS_IN_MANAGE = re.compile(r"""DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
@@ -188,6 +189,7 @@ def inspect_project(target: Target, url: str = "/", env: dict[str, str] | None =
             text=True,
             timeout=INSPECT_TIMEOUT_S,
             stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),
         )
     except subprocess.TimeoutExpired:
         raise GeneratorError(

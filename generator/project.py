@@ -7,11 +7,9 @@ The tree is built in a staging directory beside the output and renamed into plac
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,18 +28,13 @@ from generator.output import (
     remove_stale_siblings,
     signals_deferred,
 )
+from generator.process import die_with_parent
 from generator.render import count_url_patterns, render_project, sample_urls
 from generator.spec import ProjectSpec, build_spec
 
 __all__ = ["GENERATOR_ID", "MANIFEST", "read_manifest", "write_project"]
 
 DATABASE = "db.sqlite3"
-PR_SET_PDEATHSIG = 1
-
-try:
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # pragma: no cover - not Linux
-    _prctl = None
 
 
 def count_lines(files: dict[str, str]) -> int:
@@ -91,15 +84,6 @@ def write_files(output: Path, files: dict[str, str]) -> None:
             handle.write(text)
 
 
-def _die_with_parent(parent: int) -> None:
-    """In the forked child before exec: SIGKILL when the parent dies, even by SIGKILL (a killed build must not
-    go on writing a database nobody will use); already orphaned, die now."""
-    if _prctl is not None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def build_database(output: Path, options: GenOptions) -> None:
     """Create db.sqlite3 in a fresh interpreter running inside the project (its settings, its apps).
 
@@ -116,7 +100,6 @@ def build_database(output: Path, options: GenOptions) -> None:
         "--seed",
         str(options.seed),
     ]
-    parent = os.getpid()
     process = subprocess.Popen(
         command,
         cwd=output,
@@ -125,7 +108,7 @@ def build_database(output: Path, options: GenOptions) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: _die_with_parent(parent),
+        preexec_fn=die_with_parent(),
     )
     try:
         _out, err = process.communicate()
