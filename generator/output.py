@@ -1,10 +1,10 @@
-"""Where a project is written: check the target, build beside it, then rename it into place.
+"""Where a project is written: check the target, build out of sight, then put it in place.
 
-A project is built in a staging directory next to ``--output`` and renamed into place only once complete, so
-the output is either absent, the old project, or the whole new one — never half of one. ``--force`` replaces
-only a tree that is exactly what gen-project wrote (its files hash to its manifest's ``content_hash``), and
-keeps the old tree until the new one is complete. Staging directories are named after the output and the
-writing process; one whose process is gone (killed) is removed by the next write to the same output.
+A project is built in a staging directory (beside an absent ``--output``, inside an existing one) and put in
+place only once complete, so the output holds nothing, the old project, or the whole new one — never half of
+one. ``--force`` replaces only a tree that is exactly what gen-project wrote (its files hash to its
+manifest's ``content_hash``) and keeps the old tree until the new one is complete. Working directories are
+named after the writing process; one whose process is gone (killed) is removed by the next write there.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from generator.errors import OutputDirError
 
 GENERATOR_ID = "django-prefork-lab gen-project"
 MANIFEST = "manifest.json"
-STAGING, ASIDE = "partial", "old"  # kinds of sibling directories: the tree being built, the tree replaced
+STAGING, ASIDE = "partial", "old"  # our working directories: the tree being built, the tree replaced
+WORK = ".gen-project"  # prefix of those inside an existing output
 _DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
@@ -126,38 +127,55 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_siblings(output: Path) -> None:
-    """Remove the staging and set-aside directories of ``output`` left by a process that no longer runs."""
-    prefixes = tuple(f".{output.name}.{kind}-" for kind in (STAGING, ASIDE))
+def _ours_to_remove(directory: Path, prefixes: tuple[str, ...]) -> list[Path]:
+    """Our working directories in ``directory`` (names starting with ``prefixes``) whose process is gone."""
+    found = []
     with contextlib.suppress(OSError):
-        for entry in output.parent.iterdir():
+        for entry in directory.iterdir():
             if not entry.name.startswith(prefixes) or entry.is_symlink() or not entry.is_dir():
                 continue
             pid = entry.name.rsplit("-", 2)[-2]
             if pid.isdigit() and not _alive(int(pid)):
-                shutil.rmtree(entry, ignore_errors=True)
+                found.append(entry)
+    return found
 
 
-def _sibling_name(output: Path, kind: str) -> Path:
-    return output.parent / f".{output.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+def remove_stale(output: Path) -> None:
+    """Remove the staging and set-aside directories of ``output`` (beside it, or inside an existing one) that
+    a killed process left; those of a process still running are left alone."""
+    beside = tuple(f".{output.name}.{kind}-" for kind in (STAGING, ASIDE))
+    stale = _ours_to_remove(output.parent, beside)
+    if output.is_dir() and not output.is_symlink():
+        stale += _ours_to_remove(output, tuple(f"{WORK}.{kind}-" for kind in (STAGING, ASIDE)))
+    for entry in stale:
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _unique(directory: Path, prefix: str) -> Path:
+    return directory / f"{prefix}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def make_staging(output: Path) -> Path:
-    """A new empty directory beside ``output`` to build in (mode as by mkdir, not mkdtemp's 0700)."""
+    """A new empty directory to build in (mode as by mkdir, not mkdtemp's 0700): beside an absent output, to
+    be renamed into place in one step; inside an existing one, whose entries are then moved, so that it stays
+    the same directory (a mount point, a shell's working directory, its owner and mode)."""
     while True:
-        path = _sibling_name(output, STAGING)
+        if output.is_dir():
+            path = _unique(output, f"{WORK}.{STAGING}")
+        else:
+            path = _unique(output.parent, f".{output.name}.{STAGING}")
         try:
             path.mkdir()
             return path
         except FileExistsError:
             continue
         except OSError as exc:
-            raise OutputDirError(f"--output: cannot write in {output.parent}: {exc.strerror}") from None
+            raise OutputDirError(f"--output: cannot write in {path.parent}: {exc.strerror}") from None
 
 
 @contextlib.contextmanager
 def signals_deferred():
-    """Hold Ctrl-C and SIGTERM back (a swap of two renames must not be cut in half); delivered on exit."""
+    """Hold Ctrl-C and SIGTERM back (an install must not be cut in half); delivered on exit."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
     try:
         yield
@@ -166,16 +184,24 @@ def signals_deferred():
 
 
 def install(staging: Path, output: Path) -> Path | None:
-    """Rename the complete tree ``staging`` to ``output``; returns the old tree, set aside, for the caller to
-    delete (None when there was none). Run it with signals deferred."""
-    if not output.exists() or not any(output.iterdir()):
-        os.replace(staging, output)  # an empty directory is replaced in one rename
-        return None
-    aside = _sibling_name(output, ASIDE)
-    os.rename(output, aside)
-    try:
+    """Put the complete tree ``staging`` in place at ``output``; returns the old tree, set aside inside the
+    output, for the caller to delete (None when there was none). Run it with signals deferred.
+
+    Built beside an absent output: one rename. Built inside an existing one: its old entries move into a
+    set-aside directory (manifest first, so that it no longer claims to be a project), then the new ones move
+    up (manifest last: the project is complete when its manifest appears); a few renames in one directory.
+    """
+    if staging.parent != output:
         os.rename(staging, output)
-    except OSError:
-        os.rename(aside, output)
-        raise
+        return None
+    old = [e for e in output.iterdir() if not e.name.startswith(f"{WORK}.")]
+    aside = None
+    if old:
+        aside = _unique(output, f"{WORK}.{ASIDE}")
+        aside.mkdir()
+        for entry in sorted(old, key=lambda e: e.name != MANIFEST):
+            os.rename(entry, aside / entry.name)
+    for entry in sorted(staging.iterdir(), key=lambda e: e.name == MANIFEST):
+        os.rename(entry, output / entry.name)
+    staging.rmdir()
     return aside

@@ -25,7 +25,7 @@ from generator.output import (
     install,
     make_staging,
     read_manifest,
-    remove_stale_siblings,
+    remove_stale,
     signals_deferred,
 )
 from generator.process import die_with_parent
@@ -141,6 +141,7 @@ def write_project(
 ) -> dict:
     """Write the project into ``output``: absent, empty, or (``force``) an unmodified generated project."""
     output = Path(os.path.abspath(output))
+    remove_stale(output)  # only our own directories, of killed processes: before the check counts them
     check_output(output, force)
     spec = build_spec(options)
     files = render_project(spec)
@@ -148,7 +149,6 @@ def write_project(
     if like is not None:
         manifest["like"] = like
     created = _make_parent(output)
-    remove_stale_siblings(output)
     staging = aside = None
     installed = False
     try:

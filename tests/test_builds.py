@@ -97,6 +97,38 @@ def test_force_replaces_a_generated_project_that_was_run(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
 
 
+def test_an_existing_output_directory_stays_the_same_directory(tmp_path):
+    """A mount point or a shell's working directory cannot be renamed away: the project is moved into it."""
+    out = tmp_path / "mounted"
+    out.mkdir()
+    out.chmod(0o750)
+    inode = out.stat().st_ino
+    assert cli.main(["--models", "3", "--profile", "minimal", "--no-db", "--output", str(out)]) == 0
+    assert (
+        cli.main(["--models", "4", "--profile", "minimal", "--no-db", "--output", str(out), "--force"]) == 0
+    )
+    assert out.stat().st_ino == inode and oct(out.stat().st_mode & 0o777) == oct(0o750)
+    assert json.loads((out / MANIFEST).read_text())["counts"]["models"] == 4
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mounted"]
+
+
+def test_an_output_that_is_a_mount_point_is_written_and_replaced(tmp_path):
+    mount = tmp_path / "volume"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mount)]).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        assert cli.main(["--models", "3", "--profile", "minimal", "--no-db", "--output", str(mount)]) == 0
+        assert (
+            cli.main(["--models", "4", "--profile", "minimal", "--no-db", "--output", str(mount), "--force"])
+            == 0
+        )
+        assert json.loads((mount / MANIFEST).read_text())["counts"]["models"] == 4
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
 def test_force_interrupted_keeps_the_old_project(tmp_path, monkeypatch):
     from generator import project
 
@@ -147,8 +179,10 @@ def test_a_standalone_build_killed_during_the_database_leaves_no_builder_and_the
         for pid in builders_under(tmp_path):
             os.kill(pid, signal.SIGKILL)
         reap_orphans()
-    assert digest(out) == before  # the old project, whole
+    built_inside = {k for k in digest(out) if k.startswith(".gen-project.partial-")}
+    assert {k: v for k, v in digest(out).items() if k not in built_inside} == before  # the old project, whole
     if signum == signal.SIGTERM:
+        assert not built_inside
         assert process.returncode == 128 + signal.SIGTERM
         assert err.strip() == "Error: terminated by signal 15; no partial project was left behind"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
