@@ -136,11 +136,15 @@ def remove_sidecar(csv_path: Path) -> None:
 
 
 def write_sidecar(csv_path: Path, data: dict) -> None:
+    from experiments.errors import ExperimentError
     from experiments.export_csv import write_atomically
 
     path = sidecar_path(csv_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda handle: handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, lambda handle: handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n"))
+    except OSError as exc:
+        raise ExperimentError(f"output: cannot write {path}: {exc.strerror}") from None
 
 
 def read_sidecar(csv_path: Path) -> dict:

@@ -174,17 +174,17 @@ class ResultsCsv:
         state = self.check(fresh)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ExperimentError(f"{self.label}: cannot create {self.path.parent}: {exc.strerror}") from None
-        if fresh and state != NEW:
-            self.remove()
-            state = NEW
-        if state == NEW:  # absent, or empty: keep an empty file's permissions
-            self._rewrite([], mode_from=os.stat(self.path) if self.path.exists() else None)
-            return
-        self._drop_torn_line()
-        if state == OLDER:
-            self._rewrite(self.read_rows(), mode_from=os.stat(self.path))
+            if fresh and state != NEW:
+                self.remove()
+                state = NEW
+            if state == NEW:  # absent, or empty: keep an empty file's permissions
+                self._rewrite([], mode_from=os.stat(self.path) if self.path.exists() else None)
+                return
+            self._drop_torn_line()
+            if state == OLDER:
+                self._rewrite(self.read_rows(), mode_from=os.stat(self.path))
+        except OSError as exc:  # a read-only directory, a full disk, a file mounted on its own
+            raise ExperimentError(f"{self.label}: cannot write {self.path}: {exc.strerror}") from None
 
     def append(self, row: dict) -> None:
         buffer = io.StringIO()
