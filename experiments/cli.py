@@ -71,7 +71,7 @@ def _dry_run(sweep, results, fresh: bool, cache_dir) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from experiments.errors import ExperimentError
-    from experiments.runner import check_output
+    from experiments.runner import check_output, run_sweep
     from experiments.sweep import load_sweep
 
     try:
@@ -87,7 +87,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
     from experiments.measure.executor import UwsgiExecutor, become_subreaper, find_uwsgi
-    from experiments.runner import run_sweep
     from experiments.summary import summarize
 
     interactive = sys.stderr.isatty()

@@ -400,6 +400,17 @@ def _traffic(check: _Checker, raw: Any) -> TrafficSpec:
     )
 
 
+def _check_plan_size(projects: int, servers: int, repetitions: int) -> None:
+    """The plan's size, refused before a single run of it is built."""
+    runs = projects * servers * repetitions
+    if runs > MAX_RUNS:
+        raise SweepError(
+            "sweep",
+            f"{runs} runs = {projects} projects (project) × {servers} server settings (server) × "
+            f"{repetitions} repetitions; at most {MAX_RUNS} per sweep",
+        )
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -435,17 +446,9 @@ def parse_sweep(
             projects += _existing_projects(check, block, base_dir, key)
         else:
             projects += _generated_projects(check, block, key)
-    projects, servers = (
-        list(dict.fromkeys(projects)),
-        list(dict.fromkeys(_servers(check, data.get("server")))),
-    )
-    runs = len(projects) * len(servers) * repetitions
-    if runs > MAX_RUNS:
-        raise SweepError(
-            "sweep",
-            f"{runs} runs = {len(projects)} projects (project) × {len(servers)} server settings (server) × "
-            f"{repetitions} repetitions; at most {MAX_RUNS} per sweep",
-        )
+    projects = list(dict.fromkeys(projects))
+    servers = list(dict.fromkeys(_servers(check, data.get("server"))))
+    _check_plan_size(len(projects), len(servers), repetitions)
     traffic = _traffic(check, data.get("traffic"))
     output = (
         Path(check.text("output", data["output"])) if "output" in data else Path("results") / f"{name}.csv"

@@ -103,6 +103,25 @@ def _fraction(name: str, value, *, minimum: float, maximum: float) -> float:
     return number
 
 
+def _apps(apps, models: int) -> int:
+    if apps is None:
+        return max(1, round(models / MODELS_PER_APP))
+    apps = _whole("apps", apps, minimum=1, maximum=MAX_MODELS)
+    if apps > models:
+        raise OptionError("--apps", f"cannot exceed --models ({apps} apps for {models} models)")
+    return apps
+
+
+def _rows(rows_per_model, models: int) -> int:
+    rows_per_model = _whole("rows_per_model", rows_per_model, minimum=0, maximum=MAX_ROWS_PER_MODEL)
+    if rows_per_model * models > MAX_ROWS:
+        raise OptionError(
+            "--rows-per-model",
+            f"{rows_per_model} rows × {models} models = {rows_per_model * models} rows; at most {MAX_ROWS} in all",
+        )
+    return rows_per_model
+
+
 def resolve_options(
     models,
     *,
@@ -128,18 +147,8 @@ def resolve_options(
     models = _whole("models", models, minimum=1, maximum=MAX_MODELS)
     if profile not in PROFILES:
         raise OptionError("--profile", f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    if apps is None:
-        apps = max(1, round(models / MODELS_PER_APP))
-    else:
-        apps = _whole("apps", apps, minimum=1, maximum=MAX_MODELS)
-    if apps > models:
-        raise OptionError("--apps", f"cannot exceed --models ({apps} apps for {models} models)")
-    rows_per_model = _whole("rows_per_model", rows_per_model, minimum=0, maximum=MAX_ROWS_PER_MODEL)
-    if rows_per_model * models > MAX_ROWS:
-        raise OptionError(
-            "--rows-per-model",
-            f"{rows_per_model} rows × {models} models = {rows_per_model * models} rows; at most {MAX_ROWS} in all",
-        )
+    apps = _apps(apps, models)
+    rows_per_model = _rows(rows_per_model, models)
     defaults = PROFILE_DEFAULTS[profile]
     fields_per_model = defaults["fields_per_model"] if fields_per_model is None else fields_per_model
     relations_per_model = (
