@@ -1,8 +1,9 @@
 """``analyze-results CSV... [--out DIR]``: summary.csv, report.md and PNG plots from result CSVs.
 
-Prints the talk-style seed table and the path of report.md. Bad input (missing file, bad CSV, a
---models/--workers point without runs) prints one ``Error: ...`` line, exits with status 2 and writes nothing.
-pandas and matplotlib are imported only once the arguments are parsed.
+Prints the talk-style seed table and the path of report.md. Bad input (missing file, bad CSV, one CSV given
+twice, a --models/--workers point without runs, an --out that cannot be one) prints one ``Error: ...`` line and
+exits with status 2. Runs of different sweeps stay apart unless --pool-sweeps. pandas and matplotlib are
+imported only once the arguments are parsed.
 """
 
 from __future__ import annotations
