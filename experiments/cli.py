@@ -39,13 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dry_run(sweep, output: Path, fresh: bool, cache_dir) -> list[str]:
-    from experiments.export_csv import ResultsCsv
+def _dry_run(sweep, results, fresh: bool, cache_dir) -> list[str]:
     from experiments.plan import estimate_s, make_plan
     from experiments.progress import format_duration
     from experiments.projects import default_cache_dir, is_built
 
-    done = set() if fresh else ResultsCsv(output).done_ids()
+    output = results.path
+    done = set() if fresh else results.done_ids()
     plan = make_plan(sweep, done)
     cache_dir = cache_dir or default_cache_dir()
     built = {p.key() for p in plan.projects if is_built(p, cache_dir)}
@@ -85,22 +85,23 @@ def find_servers(sweep) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from experiments.errors import ExperimentError
+    from experiments.runner import check_output, run_sweep
     from experiments.sweep import load_sweep
 
     try:
         sweep = load_sweep(args.sweep)
+        output = args.output.resolve() if args.output else sweep.output
+        results = check_output(output, args.fresh, "--output" if args.output else "output")
     except ExperimentError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    output = args.output.resolve() if args.output else sweep.output
     cache_dir = args.cache_dir.resolve() if args.cache_dir else None
     if args.dry_run:
-        print("\n".join(_dry_run(sweep, output, args.fresh, cache_dir)))
+        print("\n".join(_dry_run(sweep, results, args.fresh, cache_dir)))
         return EXIT_OK
 
     from experiments.measure.executor import ServerExecutor
     from experiments.measure.processes import become_subreaper
-    from experiments.runner import run_sweep
     from experiments.summary import summarize
 
     interactive = sys.stderr.isatty()

@@ -1,4 +1,10 @@
-"""The JSON sidecar next to the results CSV: the environment the runs were measured in."""
+"""The JSON sidecar next to the results CSV: the environment the runs were measured in.
+
+Its name is the CSV's full name plus ``.env.json`` (``results/x.csv`` → ``results/x.csv.env.json``). Appending
+keeps the mapping one-to-one and never a fixed point: the sidecar can never be the output itself (``--output
+r.json`` once lost its rows to the sidecar), two outputs never share one (``r.csv`` and ``r.tsv`` would under a
+replaced suffix), and it sorts right after its CSV. A file at that name that is not a sidecar of ours is refused.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,17 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+SIDECAR_SUFFIX = ".env.json"
+TOOL = "run-experiments"
+
 
 def sidecar_path(csv_path: Path) -> Path:
+    csv_path = Path(csv_path)
+    return csv_path.with_name(csv_path.name + SIDECAR_SUFFIX)
+
+
+def legacy_sidecar_path(csv_path: Path) -> Path:
+    """Where sidecars went before they had a name of their own: the CSV's name with ``.json`` as suffix."""
     return Path(csv_path).with_suffix(".json")
 
 
@@ -70,21 +85,58 @@ def collect(server_versions: dict[str, str] | None = None) -> dict:
         "kernel": platform.release(),
         "os": platform.platform(),
         "host": socket.gethostname(),
-        "tool": "run-experiments",
+        "tool": TOOL,
         "tool_version": experiments.__version__,
         "git_commit": _git_commit(),
     }
 
 
-def write_sidecar(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(temporary, path)
-
-
-def read_sidecar(path: Path) -> dict:
+def _ours(path: Path) -> dict | None:
+    """The sidecar at ``path`` if it is a regular file holding one of ours, else None."""
+    if not path.is_file():
+        return None
     try:
-        return json.loads(Path(path).read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return None
+    return data if isinstance(data, dict) and data.get("tool") == TOOL else None
+
+
+def check_sidecar(csv_path: Path, label: str = "output") -> None:
+    """Refuse (ExperimentError) a file at the sidecar's name that is not a sidecar of ours; changes nothing."""
+    from experiments.errors import ExperimentError
+    from experiments.export_csv import check_target
+
+    path = sidecar_path(csv_path)
+    if check_target(path, label, "an environment sidecar") is not None and _ours(path) is None:
+        raise ExperimentError(
+            f"{label}: {path} exists and is not an environment sidecar of run-experiments; "
+            "move it away or choose another output"
+        )
+
+
+def remove_sidecar(csv_path: Path) -> None:
+    """Delete the sidecar; only after ``check_sidecar`` showed it to be ours."""
+    sidecar_path(csv_path).unlink(missing_ok=True)
+
+
+def write_sidecar(csv_path: Path, data: dict) -> None:
+    from experiments.errors import ExperimentError
+    from experiments.export_csv import write_atomically
+
+    path = sidecar_path(csv_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, lambda handle: handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n"))
+    except OSError as exc:
+        raise ExperimentError(f"output: cannot write {path}: {exc.strerror}") from None
+
+
+def read_sidecar(csv_path: Path) -> dict:
+    """The sidecar of ``csv_path``; one written under the legacy name is read too (results measured before the
+    rename), never a file that is not ours. Empty when there is none."""
+    for path in (sidecar_path(csv_path), legacy_sidecar_path(csv_path)):
+        data = _ours(Path(path))
+        if data is not None:
+            return data
+    return {}

@@ -1,6 +1,14 @@
 """Resolve the project a run measures: generated ones built once per option set, or existing ones.
 
-Either way the project's bytecode is compiled before any measurement, so no run pays for compilation.
+Either way the project's bytecode is compiled before any measurement, so no run pays for compilation. All
+bytecode goes to a directory of ours (``<cache>/bytecode``, through ``PYTHONPYCACHEPREFIX`` in the compile
+step and in the environment of every process that imports the project), never into the project: an existing
+project is measured unchanged. With a prefix Python no longer reads the ``__pycache__`` beside Django or the
+standard library, so the project is then imported once in a child with bytecode writing on: the modules it
+loads at start-up and with its URLconf are compiled there too, not in the first measured server.
+
+A cache entry appears only once complete (the generator builds beside it and renames it into place); an
+entry without a matching manifest is ours to replace.
 """
 
 from __future__ import annotations
@@ -10,6 +18,8 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +28,9 @@ from experiments.sweep import ProjectSpec, TrafficSpec, _short_hash
 
 CACHE_ENV = "PREFORK_LAB_CACHE"
 COUNT_TIMEOUT_S = 300
+PYCACHE_ENV = "PYTHONPYCACHEPREFIX"
+NO_BYTECODE_ENV = "PYTHONDONTWRITEBYTECODE"  # empty turns writing back on, now that it lands in our prefix
+BYTECODE_DIR = "bytecode"  # in the cache directory; mirrors the absolute paths of the sources
 
 
 @dataclass(frozen=True)
@@ -27,10 +40,8 @@ class PreparedProject:
     wsgi: str  # "module:callable"
     env: dict[str, str]
     urls: tuple[str, ...]  # warm-up and traffic URLs
-    models: int | None = (
-        None  # outside django.contrib, as gen-project's --models counts them (the CSV's models)
-    )
-    apps: int | None = None  # outside django.contrib, defining at least one model (the CSV's apps)
+    models: int | None = None  # outside django.contrib, as --models counts them (the CSV's models)
+    apps: int | None = None
     url_patterns: int | None = None
     python: str = ""  # the interpreter whose servers run it; empty: ours
 
@@ -96,9 +107,32 @@ def choose_urls(manifest_urls: list[str], max_urls: int) -> tuple[str, ...]:
     return tuple(chosen) or ("/",)
 
 
-def compile_tree(root: Path) -> bool:
-    """Byte-compile every module under ``root``; a file that does not compile is left to fail at run time."""
-    return bool(compileall.compile_dir(str(root), quiet=2, workers=1))
+def bytecode_dir(cache_dir: Path) -> Path:
+    return cache_dir / BYTECODE_DIR
+
+
+def bytecode_env(cache_dir: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with bytecode read and written in our prefix; a sweep that sets either variable wins."""
+    return {PYCACHE_ENV: str(bytecode_dir(cache_dir)), NO_BYTECODE_ENV: "", **env}
+
+
+def compile_tree(root: Path, prefix: Path) -> bool:
+    """Byte-compile every module under ``root`` into ``prefix`` (as ``PYTHONPYCACHEPREFIX`` would place it);
+    a file that does not compile is left to fail at run time."""
+    previous = sys.pycache_prefix
+    sys.pycache_prefix = str(prefix)
+    try:
+        return bool(compileall.compile_dir(str(root), quiet=2, workers=1))
+    finally:
+        sys.pycache_prefix = previous
+
+
+def _discard(path: Path) -> None:
+    """Remove a cache entry that is not a complete build (left by an older version, or damaged)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
 
 
 def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) -> PreparedProject:
@@ -107,22 +141,28 @@ def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path)
     from generator.options import GenOptions
 
     path = cache_path(spec, cache_dir)
+    prefix = bytecode_dir(cache_dir)  # the sweep cannot choose another for a generated project
     with _locked(cache_dir / f".{path.name}.lock"):
         manifest = _read_manifest(path, spec)
         if manifest is None:
+            _discard(path)
             try:
-                manifest = generate_project(GenOptions(**spec.options_dict), path, build_db=True, force=True)
+                manifest = generate_project(GenOptions(**spec.options_dict), path, build_db=True)
             except GeneratorError as exc:
                 raise ExperimentError(f"cannot generate project {spec.label}: {exc}") from None
-        compile_tree(path)
+        compile_tree(path, prefix)
     counts = manifest.get("counts", {})
-    module = manifest.get("settings_module", "config.settings")
+    env = bytecode_env(
+        cache_dir, {"DJANGO_SETTINGS_MODULE": manifest.get("settings_module", "config.settings")}
+    )
+    wsgi = manifest.get("wsgi", "config.wsgi:application")
+    count_existing(path, wsgi, env)  # imports it once, filling our bytecode prefix
     urls = traffic.urls or spec.urls or choose_urls(list(manifest.get("urls", [])), traffic.max_urls)
     return PreparedProject(
         spec=spec,
         root=path,
-        wsgi=manifest.get("wsgi", "config.wsgi:application"),
-        env={"DJANGO_SETTINGS_MODULE": module},
+        wsgi=wsgi,
+        env=env,
         urls=tuple(urls),
         models=counts.get("models"),
         apps=counts.get("apps"),
@@ -132,7 +172,9 @@ def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path)
 
 def count_existing(root: Path, wsgi: str, env: dict[str, str], python: str = "") -> dict[str, int]:
     """Models, apps and URL patterns of a project, counted by the probe (generator/probe.py) in a child
-    interpreter that imports ``wsgi`` as the server does; empty when that fails.
+    interpreter that imports ``wsgi`` and its URLconf as the server does; empty when that fails (the runs then
+    fail with the reason). With ``env`` from ``bytecode_env`` the child also fills our bytecode prefix, so that
+    no measured run pays for compiling.
 
     ``models`` and ``apps`` count what a generated project's manifest counts, so a real project and its twin
     line up: models outside django.contrib, and apps outside it that define one. ``all_models`` counts every model.
@@ -154,10 +196,10 @@ def count_existing(root: Path, wsgi: str, env: dict[str, str], python: str = "")
     }
 
 
-def _prepare_existing(spec: ProjectSpec, traffic: TrafficSpec) -> PreparedProject:
+def _prepare_existing(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) -> PreparedProject:
     root = Path(spec.path)
-    env = dict(spec.env)
-    compile_tree(root)
+    env = bytecode_env(cache_dir, dict(spec.env))
+    compile_tree(root, Path(env[PYCACHE_ENV]))
     counts = count_existing(root, spec.wsgi, env, spec.python)
     return PreparedProject(
         spec=spec,
@@ -174,6 +216,7 @@ def _prepare_existing(spec: ProjectSpec, traffic: TrafficSpec) -> PreparedProjec
 
 def prepare(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path | None = None) -> PreparedProject:
     """Build (or reuse) and compile the project of ``spec``; ExperimentError when it cannot be built."""
+    cache_dir = cache_dir or default_cache_dir()
     if spec.kind == "generated":
-        return _prepare_generated(spec, traffic, cache_dir or default_cache_dir())
-    return _prepare_existing(spec, traffic)
+        return _prepare_generated(spec, traffic, cache_dir)
+    return _prepare_existing(spec, traffic, cache_dir)

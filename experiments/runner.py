@@ -5,19 +5,28 @@ Output goes through the ``say`` (messages) and ``progress`` (progress bar) callb
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.details import DetailsLog
-from experiments.environment import collect, now_iso, read_sidecar, sidecar_path, write_sidecar
+from experiments.environment import (
+    check_sidecar,
+    collect,
+    now_iso,
+    read_sidecar,
+    remove_sidecar,
+    write_sidecar,
+)
 from experiments.errors import ExperimentError
 from experiments.export_csv import ResultsCsv
-from experiments.measure.executor import Executor, Measurement
+from experiments.measure.executor import RUN_DIR_PREFIX, Executor, Measurement
 from experiments.plan import Plan, RunSpec, estimate_build_s, estimate_run_s, make_plan
 from experiments.progress import Progress
-from experiments.projects import PreparedProject, default_cache_dir, prepare
+from experiments.projects import PreparedProject, bytecode_dir, default_cache_dir, prepare
 from experiments.sweep import Sweep
 
 
@@ -54,6 +63,23 @@ def make_row(
     return row
 
 
+def check_output(output: Path, fresh: bool = False, label: str = "output") -> ResultsCsv:
+    """Refuse an output (or its sidecar) that is not ours before either is touched; ``label`` names the option
+    or sweep key it came from. Reads at most a first line and a small JSON file."""
+    results = ResultsCsv(output, label)
+    results.check(fresh)
+    check_sidecar(output, label)
+    return results
+
+
+def prune_run_bytecode(cache_dir: Path) -> None:
+    """Servers write bytecode into our prefix, the wrapper's too: its mirror of each (deleted) run directory
+    would pile up, one per run. Safe at any time: bytecode is only a cache."""
+    mirror = bytecode_dir(cache_dir) / tempfile.gettempdir().lstrip("/")
+    for entry in mirror.glob(RUN_DIR_PREFIX + "*"):
+        shutil.rmtree(entry, ignore_errors=True)
+
+
 def _noop(_line: str) -> None:
     pass
 
@@ -71,19 +97,39 @@ def run_sweep(
     on_run: Callable[[RunSpec, Measurement], None] | None = None,
 ) -> SweepOutcome:
     output = Path(output or sweep.output)
-    results = ResultsCsv(output)
-    sidecar = sidecar_path(output)
+    results = check_output(output, fresh)
     details = DetailsLog(output)
     if fresh:
-        results.remove()
-        sidecar.unlink(missing_ok=True)
+        remove_sidecar(output)
         details.remove()
-    results.prepare()
+    results.prepare(fresh)
     plan = make_plan(sweep, results.done_ids())
     if plan.done_count:
         say(f"resuming {output}: {plan.done_count} of {len(plan.runs)} runs already done")
+    environment, invocation = _open_invocation(sweep, plan, output, fresh, server_versions)
 
-    environment = read_sidecar(sidecar) or {"created_at": now_iso(), "invocations": []}
+    cache_dir = cache_dir or default_cache_dir()
+    try:
+        prepared, broken = _prepare_projects(sweep, plan, cache_dir, say)
+        for spec in plan.projects:  # hyperfine's --warmup: a first start pays for cold caches; not recorded
+            first = next(run for run in plan.todo if run.project == spec)
+            for _ in range(sweep.warmup_runs if spec in prepared else 0):
+                say(f"warm-up run (not recorded): {first.mode} {spec.label} workers={first.workers}")
+                executor.run(first, prepared[spec])
+        ran, failed = _measure(plan, executor, prepared, broken, (results, details), say, progress, on_run)
+    finally:
+        prune_run_bytecode(cache_dir)
+
+    invocation.update({"finished_at": now_iso(), "ran": ran, "failed": failed})
+    write_sidecar(output, environment)
+    planned = {run.run_id for run in plan.runs}
+    rows = [row for row in results.read_rows() if row.get("run_id") in planned]
+    return SweepOutcome(plan=plan, ran=ran, failed=failed, rows=rows)
+
+
+def _open_invocation(sweep: Sweep, plan: Plan, output: Path, fresh: bool, server_versions: dict | None):
+    """Record this invocation in the sidecar before any run; returns (environment, invocation) to close it."""
+    environment = (None if fresh else read_sidecar(output)) or {"created_at": now_iso(), "invocations": []}
     environment.update(collect(server_versions))
     environment["sweep"] = {
         "name": sweep.name,
@@ -97,9 +143,12 @@ def run_sweep(
         "planned": len(plan.todo),
     }
     environment.setdefault("invocations", []).append(invocation)
-    write_sidecar(sidecar, environment)
+    write_sidecar(output, environment)
+    return environment, invocation
 
-    cache_dir = cache_dir or default_cache_dir()
+
+def _prepare_projects(sweep: Sweep, plan: Plan, cache_dir: Path, say) -> tuple[dict, dict]:
+    """{spec: PreparedProject} of the projects that could be prepared, {spec: why not} of the others."""
     prepared: dict = {}
     broken: dict = {}
     for spec in plan.projects:
@@ -109,15 +158,12 @@ def run_sweep(
         except ExperimentError as exc:
             broken[spec] = str(exc)
             say(f"cannot prepare {spec.label}: {exc}")
+    return prepared, broken
 
-    for (
-        spec
-    ) in plan.projects:  # hyperfine's --warmup: a first server start pays for cold caches; not recorded
-        first = next(run for run in plan.todo if run.project == spec)
-        for _ in range(sweep.warmup_runs if spec in prepared else 0):
-            say(f"warm-up run (not recorded): {first.mode} {spec.label} workers={first.workers}")
-            executor.run(first, prepared[spec])
 
+def _measure(plan, executor, prepared, broken, outputs, say, progress, on_run) -> tuple[int, int]:
+    """Run every planned run, appending its row (and its details) the moment it ends; returns (ran, failed)."""
+    results, details = outputs
     bar = Progress(len(plan.todo), [estimate_run_s(run) for run in plan.todo])
     ran = failed = 0
     progress(bar.line(), False)
@@ -146,9 +192,4 @@ def run_sweep(
             on_run(run, measurement)
         bar.advance(time.monotonic() - started)
         progress(bar.line(f"{run.describe()}: {measurement.status}"), True)
-
-    invocation.update({"finished_at": now_iso(), "ran": ran, "failed": failed})
-    write_sidecar(sidecar, environment)
-    planned = {run.run_id for run in plan.runs}
-    rows = [row for row in results.read_rows() if row.get("run_id") in planned]
-    return SweepOutcome(plan=plan, ran=ran, failed=failed, rows=rows)
+    return ran, failed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 
+from experiments.columns import IDENTITY
 from experiments.modes import mode_rank
 
 
@@ -20,38 +21,43 @@ def _median(rows: list[dict], column: str) -> float | None:
 
 
 def summarize(rows: list[dict]) -> list[str]:
-    """Median over repetitions of every ok run, grouped by server, project, workers and mode.
+    """Median over repetitions of every ok run, grouped by experiments.columns.IDENTITY (project, workers,
+    mode …). Identity columns other than models, workers and mode are named in the header only when more than
+    one value is present::
 
-    [prewarm] models=300 workers=4            (the server is named when it is not uwsgi)
+    [prewarm] models=300 workers=4
     startup       = 0.46 s
     memory        = 74 MB
     memory steady = 80 MB                     (after one full collection in every worker)
     first_query   = 11 ms
     """
+    ok = [row for row in rows if row.get("status") == "ok"]
     groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        if row.get("status") != "ok":
-            continue
-        key = (
-            row.get("server") or "uwsgi",
-            row.get("project", ""),
-            row.get("models", ""),
-            int(row.get("workers") or 0),
-            row.get("mode", ""),
-        )
-        groups.setdefault(key, []).append(row)
+    for row in ok:
+        groups.setdefault(tuple(row.get(name) or "" for name in IDENTITY), []).append(row)
+    named = [
+        name
+        for name in IDENTITY
+        if name not in ("models", "workers", "mode") and len({row.get(name) or "" for row in ok}) > 1
+    ]
 
     def order(key: tuple) -> tuple:
-        server, project, models, workers, mode = key
-        return (server, int(models) if str(models).isdigit() else 0, project, workers, mode_rank(mode))
+        point = dict(zip(IDENTITY, key, strict=True))
+        models, mode = str(point["models"]), point["mode"]
+        rank = mode_rank(mode)
+        others = tuple(point[name] for name in IDENTITY if name not in ("models", "workers", "mode"))
+        return (int(models) if models.isdigit() else 0, others, int(point["workers"] or 0), rank)
 
     lines: list[str] = []
     for key in sorted(groups, key=order):
-        server, project, models, workers, mode = key
+        point = dict(zip(IDENTITY, key, strict=True))
         group = groups[key]
-        what = f"models={models}" if models else f"project={project}"
-        if server != "uwsgi":
-            what = f"{server} {what}"
+        labels = "".join(f" {name}={point[name]}" for name in named)
+        what = (
+            f" models={point['models']}"
+            if point["models"]
+            else ("" if named else f" project={point['project']}")
+        )
         startup = _median(group, "startup_s")
         memory = _median(group, "memory_mb")
         steady = _median(group, "memory_steady_mb")
@@ -59,7 +65,8 @@ def summarize(rows: list[dict]) -> list[str]:
         if lines:
             lines.append("")
         lines.append(
-            f"[{mode}] {what} workers={workers}" + (f"  (median of {len(group)})" if len(group) > 1 else "")
+            f"[{point['mode']}]{labels}{what} workers={point['workers']}"
+            + (f"  (median of {len(group)})" if len(group) > 1 else "")
         )
         lines.append(f"startup       = {startup:.2f} s" if startup is not None else "startup       = n/a")
         lines.append(f"memory        = {memory:.0f} MB" if memory is not None else "memory        = n/a")

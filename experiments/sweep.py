@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,19 @@ DEFAULT_MAX_FD = 1024
 DEFAULT_REQUESTS_PER_WORKER = 20
 DEFAULT_MAX_URLS = 8
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
+
+# Upper bounds, so that a typo (an extra digit, a stray anchor) is an error, not a fork bomb or a plan that
+# never finishes being built. The plan's size is bounded before it is built.
+MAX_REPETITIONS = 1000
+MAX_WORKERS = 256
+MAX_THREADS = 256
+MAX_FD = 65536
+MAX_REQUESTS_PER_WORKER = 100_000
+MAX_WARMUP_RUNS = 100
+MAX_URLS = 1000
+MAX_TIMEOUT_S = 86_400.0
+MAX_RUNS = 100_000  # projects × server settings × repetitions: days of measurement already
+MAX_DEPTH = 20  # nesting of the YAML; a sweep file needs 4
 
 
 @dataclass(frozen=True)
@@ -141,7 +155,19 @@ def _short_hash(value: Any, length: int = 12) -> str:
 # --------------------------------------------------------------------------- YAML with line numbers
 
 
-def _collect_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
+def _collect_lines(node: yaml.Node, prefix: str, lines: dict[str, int], used: set[int], line: int) -> None:
+    """Record the line of every key; refuse aliases and deep nesting (both before anything is constructed).
+
+    An alias is the anchored node itself, reused: a node met twice is one (a recursive anchor would make the
+    walk endless, and anchors multiplied by aliases a huge document). ``line`` is where ``node`` is used.
+    """
+    if id(node) in used:
+        raise SweepError(
+            prefix or "sweep", "YAML aliases (*name) are not supported; write the value out", line
+        )
+    used.add(id(node))
+    if prefix.count(".") + prefix.count("[") >= MAX_DEPTH:
+        raise SweepError(prefix, f"nested more than {MAX_DEPTH} levels deep", line)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -151,30 +177,34 @@ def _collect_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
                 raise SweepError(key, "duplicate key", key_node.start_mark.line + 1)
             seen.add(name)
             lines[key] = key_node.start_mark.line + 1
-            _collect_lines(value_node, key, lines)
+            _collect_lines(value_node, key, lines, used, lines[key])
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             key = f"{prefix}[{index}]"
-            lines[key] = item.start_mark.line + 1
-            _collect_lines(item, key, lines)
+            # an alias's node carries its anchor's position: the sequence's own line is the honest one then
+            lines[key] = line if id(item) in used else item.start_mark.line + 1
+            _collect_lines(item, key, lines, used, lines[key])
 
 
 def _load_yaml(text: str) -> tuple[Any, dict[str, int]]:
     loader = yaml.SafeLoader(text)
+    lines: dict[str, int] = {}
     try:
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        if node is None:
+            return None, lines
+        _collect_lines(node, "", lines, set(), node.start_mark.line + 1)
+        data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         raise SweepError("yaml", problem, mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise SweepError("yaml", str(exc).splitlines()[0]) from None
+    except RecursionError:  # the parser itself recurses: thousands of nested brackets
+        raise SweepError("yaml", f"nested more than {MAX_DEPTH} levels deep") from None
     finally:
         loader.dispose()
-    lines: dict[str, int] = {}
-    if node is not None:
-        _collect_lines(node, "", lines)
     return data, lines
 
 
@@ -210,22 +240,31 @@ class _Checker:
                 full = f"{key}.{name}" if key else str(name)
                 raise self.error(full, f"unknown key; expected one of {', '.join(allowed)}")
 
-    def whole(self, key: str, value: Any, minimum: int) -> int:
+    def whole(self, key: str, value: Any, minimum: int, maximum: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, f"expected a whole number, got {value!r}")
         if value < minimum:
             raise self.error(key, f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            raise self.error(key, f"must be at most {maximum}, got {value}")
         return value
 
-    def positive(self, key: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise self.error(key, f"expected a positive number, got {value!r}")
+    def positive(self, key: str, value: Any, maximum: float = MAX_TIMEOUT_S) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= maximum:
+            raise self.error(key, f"expected a positive number of at most {maximum:g}, got {value!r}")
         return float(value)
 
     def flag(self, key: str, value: Any) -> bool:
         if not isinstance(value, bool):
             raise self.error(key, f"expected true or false, got {value!r}")
         return value
+
+    def product(self, key: str, choices: dict[str, list]) -> list[dict]:
+        """Every combination of ``choices``, refused before it is built when there are more than MAX_RUNS."""
+        count = math.prod(len(values) for values in choices.values())
+        if count > MAX_RUNS:
+            raise self.error(key, f"its lists combine into {count} settings; at most {MAX_RUNS}")
+        return _product(choices)
 
     def text(self, key: str, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -287,7 +326,7 @@ def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> lis
             raise check.error(f"{key}.{name}", "expected a value or a list of values, got a mapping")
         choices[name] = check.swept(f"{key}.{name}", value, lambda _k, v: v)
     projects = []
-    for combo in _product(choices):
+    for combo in check.product(key, choices):
         try:
             options = resolve_options(**combo)
         except OptionError as exc:
@@ -344,12 +383,15 @@ def _existing_projects(check: _Checker, raw: dict, base_dir: Path, key: str = "p
                 raise check.error(where, f"expected a string or number, got {_kind(value)}")
             return str(value).lower() if isinstance(value, bool) else str(value)
 
-        envs = _product({str(k): check.swept(f"{key}.env.{k}", v, a_value) for k, v in env.items()})
+        envs = check.product(
+            f"{key}.env", {str(k): check.swept(f"{key}.env.{k}", v, a_value) for k, v in env.items()}
+        )
     urls = check.url_list(f"{key}.urls", raw["urls"]) if "urls" in raw else ()
     name = check.text(f"{key}.name", raw["name"]) if "name" in raw else None
     python = _interpreter(check, f"{key}.python", raw["python"], base_dir) if "python" in raw else ""
     projects = []
-    for path, wsgi, env in itertools.product(paths, wsgis, envs):
+    for combo in check.product(key, {"path": paths, "wsgi": wsgis, "env": envs}):
+        path, wsgi, env = combo["path"], combo["wsgi"], combo["env"]
         label = name or Path(path).name
         projects.append(
             ProjectSpec(
@@ -393,15 +435,19 @@ def _servers(check: _Checker, raw: Any) -> list[ServerSpec]:
         "backend": check.swept("server.backend", raw.get("backend", DEFAULT_SERVER), a_backend),
         "mode": check.swept("server.modes", raw.get("modes", list(MODES)), a_mode),
         "workers": check.swept(
-            "server.workers", raw.get("workers", DEFAULT_WORKERS), lambda k, v: check.whole(k, v, 1)
+            "server.workers",
+            raw.get("workers", DEFAULT_WORKERS),
+            lambda k, v: check.whole(k, v, 1, MAX_WORKERS),
         ),
         "timeout": check.swept("server.timeout", raw.get("timeout", DEFAULT_TIMEOUT_S), check.positive),
         "max_fd": check.swept(
-            "server.max_fd", raw.get("max_fd", DEFAULT_MAX_FD), lambda k, v: check.whole(k, v, 64)
+            "server.max_fd", raw.get("max_fd", DEFAULT_MAX_FD), lambda k, v: check.whole(k, v, 64, MAX_FD)
         ),
-        "threads": check.swept("server.threads", raw.get("threads", 1), lambda k, v: check.whole(k, v, 1)),
+        "threads": check.swept(
+            "server.threads", raw.get("threads", 1), lambda k, v: check.whole(k, v, 1, MAX_THREADS)
+        ),
     }
-    return [ServerSpec(**combo) for combo in _product(choices)]
+    return [ServerSpec(**combo) for combo in check.product("server", choices)]
 
 
 def _traffic(check: _Checker, raw: Any) -> TrafficSpec:
@@ -409,10 +455,13 @@ def _traffic(check: _Checker, raw: Any) -> TrafficSpec:
     check.known("traffic", raw, TRAFFIC_KEYS)
     return TrafficSpec(
         requests_per_worker=check.whole(
-            "traffic.requests_per_worker", raw.get("requests_per_worker", DEFAULT_REQUESTS_PER_WORKER), 0
+            "traffic.requests_per_worker",
+            raw.get("requests_per_worker", DEFAULT_REQUESTS_PER_WORKER),
+            0,
+            MAX_REQUESTS_PER_WORKER,
         ),
         urls=check.url_list("traffic.urls", raw["urls"]) if "urls" in raw else (),
-        max_urls=check.whole("traffic.max_urls", raw.get("max_urls", DEFAULT_MAX_URLS), 1),
+        max_urls=check.whole("traffic.max_urls", raw.get("max_urls", DEFAULT_MAX_URLS), 1, MAX_URLS),
         timeout=check.positive("traffic.timeout", raw.get("timeout", DEFAULT_REQUEST_TIMEOUT_S)),
         steady_state=check.flag("traffic.steady_state", raw.get("steady_state", True)),
         allowed_statuses=_allowed_statuses(check, raw.get("allowed_statuses", {})),
@@ -453,6 +502,17 @@ def _check_distinct(check: _Checker, key: str, earlier: list[ProjectSpec], found
             )
 
 
+def _check_plan_size(projects: int, servers: int, repetitions: int) -> None:
+    """The plan's size, refused before a single run of it is built."""
+    runs = projects * servers * repetitions
+    if runs > MAX_RUNS:
+        raise SweepError(
+            "sweep",
+            f"{runs} runs = {projects} projects (project) × {servers} server settings (server) × "
+            f"{repetitions} repetitions; at most {MAX_RUNS} per sweep",
+        )
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -469,9 +529,9 @@ def parse_sweep(
     name = check.text("name", data["name"]) if "name" in data else default_name
     if "/" in name or name.startswith("."):
         raise check.error("name", f"must not contain '/' or start with '.', got {name!r}")
-    repetitions = check.whole("repetitions", data.get("repetitions", 1), 1)
-    seed = check.whole("seed", data.get("seed", 0), 0)
-    warmup_runs = check.whole("warmup_runs", data.get("warmup_runs", 1), 0)
+    repetitions = check.whole("repetitions", data.get("repetitions", 1), 1, MAX_REPETITIONS)
+    seed = check.whole("seed", data.get("seed", 0), 0, 2**63 - 1)
+    warmup_runs = check.whole("warmup_runs", data.get("warmup_runs", 1), 0, MAX_WARMUP_RUNS)
     if "project" not in data:
         raise check.error(
             "project", "required: generator options (models: …) or an existing project (path: …)"
@@ -496,7 +556,9 @@ def parse_sweep(
             named.add(block["name"])
         _check_distinct(check, key, projects, found)
         projects += found
-    servers = _servers(check, data.get("server"))
+    projects = list(dict.fromkeys(projects))
+    servers = list(dict.fromkeys(_servers(check, data.get("server"))))
+    _check_plan_size(len(projects), len(servers), repetitions)
     traffic = _traffic(check, data.get("traffic"))
     probes = _probes(check, data.get("probes"))
     output = (
@@ -509,8 +571,8 @@ def parse_sweep(
         name=name,
         repetitions=repetitions,
         seed=seed,
-        projects=tuple(dict.fromkeys(projects)),
-        servers=tuple(dict.fromkeys(servers)),
+        projects=tuple(projects),
+        servers=tuple(servers),
         traffic=traffic,
         probes=probes,
         output=output.resolve(),

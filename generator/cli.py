@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwind like Ctrl-C, so that what was written is removed on the way out."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, _frame):
+    raise Terminated(signum)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,6 +159,15 @@ def _twin_options(args):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _generate(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _generate(args) -> int:
     from generator.api import default_output, generate_project, resolve_options
     from generator.errors import GeneratorError, OptionError
 
@@ -179,9 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     except GeneratorError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("Error: interrupted; nothing was left behind", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        what = "interrupted" if signum == signal.SIGINT else f"terminated by signal {signum}"
+        # the output holds what it held before, or (a signal held back during the final rename) the whole project
+        print(f"Error: {what}; no partial project was left behind", file=sys.stderr)
+        return 128 + signum
     counts = manifest["counts"]
     print(
         f"{output}: {counts['apps']} apps, {counts['models']} models, {counts['url_patterns']} URL patterns, "

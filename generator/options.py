@@ -69,6 +69,11 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
 }
 
 MODELS_PER_APP = 12
+# Upper bounds: beyond them a build exhausts memory or time rather than failing with a reason. 10,000 models
+# take ~10 s without a database; SQLite's DDL cost grows with the square of the tables (3,000 models: ~60 s).
+MAX_MODELS = 20_000
+MAX_ROWS_PER_MODEL = 100_000
+MAX_ROWS = 2_000_000  # rows in the whole database: the builder holds them all in memory before inserting
 MAX_FIELDS_PER_MODEL = 200
 MAX_LOC_PER_MODEL = 5000
 MAX_LIBRARY_LOC = 2_000_000
@@ -137,6 +142,25 @@ def _fraction(name: str, value, *, minimum: float, maximum: float) -> float:
     return number
 
 
+def _apps(apps, models: int) -> int:
+    if apps is None:
+        return max(1, round(models / MODELS_PER_APP))
+    apps = _whole("apps", apps, minimum=1, maximum=MAX_MODELS)
+    if apps > models:
+        raise OptionError("--apps", f"cannot exceed --models ({apps} apps for {models} models)")
+    return apps
+
+
+def _rows(rows_per_model, models: int) -> int:
+    rows_per_model = _whole("rows_per_model", rows_per_model, minimum=0, maximum=MAX_ROWS_PER_MODEL)
+    if rows_per_model * models > MAX_ROWS:
+        raise OptionError(
+            "--rows-per-model",
+            f"{rows_per_model} rows × {models} models = {rows_per_model * models} rows; at most {MAX_ROWS} in all",
+        )
+    return rows_per_model
+
+
 def resolve_options(
     models,
     *,
@@ -161,12 +185,11 @@ def resolve_options(
     """
     from generator.imports import IMPORT_CATALOGUE
 
-    models = _whole("models", models, minimum=1)
+    models = _whole("models", models, minimum=1, maximum=MAX_MODELS)
     if profile not in PROFILES:
         raise OptionError("--profile", f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    apps = max(1, round(models / MODELS_PER_APP)) if apps is None else _whole("apps", apps, minimum=1)
-    if apps > models:
-        raise OptionError("--apps", f"cannot exceed --models ({apps} apps for {models} models)")
+    apps = _apps(apps, models)
+    rows_per_model = _rows(rows_per_model, models)
     defaults = PROFILE_DEFAULTS[profile]
     fields_per_model = defaults["fields_per_model"] if fields_per_model is None else fields_per_model
     relations_per_model = (
@@ -185,7 +208,7 @@ def resolve_options(
         apps=apps,
         profile=profile,
         seed=_whole("seed", seed, minimum=0),
-        rows_per_model=_whole("rows_per_model", rows_per_model, minimum=0, maximum=100_000),
+        rows_per_model=rows_per_model,
         fields_per_model=_whole(
             "fields_per_model", fields_per_model, minimum=1, maximum=MAX_FIELDS_PER_MODEL
         ),

@@ -244,7 +244,8 @@ def _kill_group(process: subprocess.Popen, grace_s: float = 5.0) -> None:
 def run_child(target: ProbeTarget, request: dict, timeout: float = PROBE_TIMEOUT_S) -> dict:
     """Run probe_child.py for one request in a fresh interpreter; its JSON answer. The interpreter and every
     child it forked share a new process group, killed whatever happens."""
-    env = {**os.environ, **dict(target.env), "PYTHONDONTWRITEBYTECODE": "1"}
+    # No bytecode beside a user's files, unless the target's environment sends it to a prefix of ours.
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **dict(target.env)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target.root), os.environ.get("PYTHONPATH", "")]))
     process = subprocess.Popen(
         [target.python or sys.executable, "-c", CHILD_SOURCE.read_text(), json.dumps(request)],

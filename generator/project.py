@@ -1,8 +1,12 @@
-"""Options → spec → files → database, written so that a failure leaves nothing behind."""
+"""Options → spec → files → database, written so that a failure leaves nothing behind.
+
+The tree is built in a staging directory beside the output and renamed into place when complete
+(generator.output); the database is built by a child interpreter that dies with us.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
 import shutil
@@ -13,19 +17,24 @@ from pathlib import Path
 from generator import __version__
 from generator.errors import GeneratorError, OutputDirError
 from generator.options import GenOptions
+from generator.output import (
+    GENERATOR_ID,
+    MANIFEST,
+    check_output,
+    content_hash,
+    install,
+    make_staging,
+    read_manifest,
+    remove_stale,
+    signals_deferred,
+)
+from generator.process import die_with_parent
 from generator.render import count_url_patterns, render_project, sample_urls
 from generator.spec import ProjectSpec, build_spec
 
-GENERATOR_ID = "django-prefork-lab gen-project"
-MANIFEST = "manifest.json"
+__all__ = ["GENERATOR_ID", "MANIFEST", "read_manifest", "write_project"]
+
 DATABASE = "db.sqlite3"
-
-
-def content_hash(files: dict[str, str]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
-    return "sha256:" + digest.hexdigest()
 
 
 def count_lines(files: dict[str, str]) -> int:
@@ -64,49 +73,6 @@ def build_manifest(spec: ProjectSpec, files: dict[str, str], *, with_db: bool) -
     }
 
 
-def read_manifest(directory: Path) -> dict | None:
-    """The manifest if ``directory`` holds one written by this generator, else None."""
-    try:
-        manifest = json.loads((directory / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) and manifest.get("generator") == GENERATOR_ID else None
-
-
-def _check_output(output: Path, force: bool) -> None:
-    """Refuse an output we may not write, before any work is done; changes nothing."""
-    if output.is_symlink() or (output.exists() and not output.is_dir()):
-        raise OutputDirError(f"--output: {output} exists and is not a directory")
-    if not output.exists() or not any(output.iterdir()):
-        return
-    if not force:
-        raise OutputDirError(f"--output: {output} is not empty (use --force to replace a generated project)")
-    if read_manifest(output) is None:
-        raise OutputDirError(
-            f"--output: {output} holds no manifest.json from gen-project; --force refuses to replace it"
-        )
-
-
-def _prepare_output(output: Path) -> bool:
-    """Make a checked ``output`` an empty directory; returns whether we created it."""
-    if output.exists():
-        _empty(output)
-        return False
-    try:
-        output.mkdir(parents=True)
-    except OSError as exc:
-        raise OutputDirError(f"--output: cannot create {output}: {exc.strerror}") from None
-    return True
-
-
-def _empty(directory: Path) -> None:
-    for child in directory.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-
-
 def write_files(output: Path, files: dict[str, str]) -> None:
     made: set[str] = set()
     for path, text in files.items():
@@ -119,7 +85,11 @@ def write_files(output: Path, files: dict[str, str]) -> None:
 
 
 def build_database(output: Path, options: GenOptions) -> None:
-    """Create db.sqlite3 in a fresh interpreter running inside the project (its settings, its apps)."""
+    """Create db.sqlite3 in a fresh interpreter running inside the project (its settings, its apps).
+
+    The child stays in our process group (Ctrl-C reaches it too), dies with us, and is killed and reaped in
+    ``finally`` whatever interrupts the wait.
+    """
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONDONTWRITEBYTECODE": "1"}
     command = [
         sys.executable,
@@ -130,33 +100,78 @@ def build_database(output: Path, options: GenOptions) -> None:
         "--seed",
         str(options.seed),
     ]
-    result = subprocess.run(command, cwd=output, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = " | ".join(result.stderr.strip().splitlines()[-3:])
+    process = subprocess.Popen(
+        command,
+        cwd=output,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=die_with_parent(),
+    )
+    try:
+        _out, err = process.communicate()
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        process.wait()
+    if process.returncode != 0:
+        tail = " | ".join(err.strip().splitlines()[-3:])
         raise GeneratorError(f"building the database failed: {tail}")
+
+
+def _make_parent(output: Path) -> list[Path]:
+    """Create the missing parents of ``output``; returns them, deepest first, to remove on failure."""
+    missing = []
+    parent = output.parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputDirError(f"--output: cannot create {output.parent}: {exc.strerror}") from None
+    return missing
 
 
 def write_project(
     options: GenOptions, output: Path, *, build_db: bool = True, force: bool = False, like: dict | None = None
 ) -> dict:
-    _check_output(output, force)
+    """Write the project into ``output``: absent, empty, or (``force``) an unmodified generated project."""
+    output = Path(os.path.abspath(output))
+    remove_stale(output)  # only our own directories, of killed processes: before the check counts them
+    check_output(output, force)
     spec = build_spec(options)
     files = render_project(spec)
     manifest = build_manifest(spec, files, with_db=build_db)
     if like is not None:
         manifest["like"] = like
-    created = _prepare_output(output)
+    created = _make_parent(output)
+    staging = aside = None
+    installed = False
     try:
-        write_files(output, files)
+        staging = make_staging(output)
+        try:
+            write_files(staging, files)
+        except OSError as exc:
+            raise OutputDirError(f"--output: writing the project failed: {exc.strerror}") from None
         if build_db:
-            build_database(output, options)
-        staging = output / (MANIFEST + ".partial")
-        staging.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        staging.replace(output / MANIFEST)
+            build_database(staging, options)
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        with signals_deferred():  # a signal held here is raised on exit, with the new project in place
+            aside = install(staging, output)
+            installed = True
     except BaseException:
-        if created:
-            shutil.rmtree(output, ignore_errors=True)
-        else:
-            _empty(output)
+        if not installed:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            for parent in created:
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
         raise
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
     return manifest

@@ -168,7 +168,7 @@ def test_bootstrap_ci_brackets_the_sample_median(values):
 
 def test_summarize_median_ci_and_filtering(sweep):
     s = summarize(sweep)
-    assert list(s.columns) == list(analysis.SUMMARY_COLUMNS)
+    assert list(s.columns) == ["sweep", "server", "project", "models", "mode", "workers", *analysis.STAT_COLUMNS]
     assert list(dict.fromkeys(s["mode"])) == ["lazy", "prefork", "prewarm"]
     prewarm = s[(s["mode"] == "prewarm") & (s["models"] == 800) & (s["workers"] == 4)]
     memory = prewarm[prewarm["metric"] == "memory_mb"].iloc[0]

@@ -168,7 +168,7 @@ def test_cli_end_to_end(tmp_path, capsys):
     for name in PLOT_FILES:
         assert_real_png(out / name)
     header = (out / "summary.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header == ",".join(analysis.SUMMARY_COLUMNS)
+    assert header == ",".join(["sweep", "server", "project", "models", "mode", "workers", *analysis.STAT_COLUMNS])
     assert "lazy, prefork, prewarm" in (out / "report.md").read_text(encoding="utf-8")
 
 

@@ -96,11 +96,10 @@ def test_non_empty_output_refused_and_force_only_replaces_our_projects(tmp_path,
 
     ours = tmp_path / "ours"
     assert cli.main(["--models", "3", "--no-db", "--output", str(ours)]) == 0
-    (ours / "stale.txt").write_text("old")
     assert cli.main(["--models", "3", "--no-db", "--output", str(ours)]) == 2
     assert cli.main(["--models", "4", "--no-db", "--output", str(ours), "--force"]) == 0
-    assert not (ours / "stale.txt").exists()
     assert json.loads((ours / MANIFEST).read_text())["counts"]["models"] == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign", "ours"]  # nothing staged left beside
 
 
 def test_output_that_is_a_file_is_refused(tmp_path):

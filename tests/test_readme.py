@@ -48,3 +48,11 @@ def test_readme_tool_commands(command, tmp_path):
         for option in (a for a in argv[1:] if a.startswith("--")):
             assert option in result.stdout, f"{option} is not an option of {argv[0]}"
     shutil.rmtree(tmp_path / "generated", ignore_errors=True)
+
+
+def test_every_relative_link_in_readme_exists():
+    targets = re.findall(r"\]\(([^)#\s]+)\)", README)
+    local = [t for t in targets if "://" not in t]
+    assert local, "README links no file"
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert missing == []

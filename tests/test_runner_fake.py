@@ -12,6 +12,7 @@ from runner_support import write_sweep
 
 from experiments import cli, runner
 from experiments.columns import COLUMN_NAMES
+from experiments.environment import sidecar_path
 from experiments.errors import ExperimentError
 from experiments.export_csv import ResultsCsv
 from experiments.measure.fake import FakeExecutor
@@ -98,7 +99,7 @@ def test_resume_after_an_interruption_skips_finished_runs(tmp_path):
     again = FakeExecutor()
     runner.run_sweep(sweep, again)
     assert again.calls == []
-    sidecar = json.loads(sweep.output.with_suffix(".json").read_text())
+    sidecar = json.loads(sidecar_path(sweep.output).read_text())
     assert len(sidecar["invocations"]) == 3
 
 
@@ -108,7 +109,7 @@ def test_fresh_starts_over(tmp_path):
     executor = FakeExecutor()
     runner.run_sweep(sweep, executor, fresh=True)
     assert len(executor.calls) == 16 and len(rows(sweep.output)) == 16
-    sidecar = json.loads(sweep.output.with_suffix(".json").read_text())
+    sidecar = json.loads(sidecar_path(sweep.output).read_text())
     assert len(sidecar["invocations"]) == 1
 
 
@@ -166,7 +167,7 @@ def test_sidecar_records_the_environment(tmp_path):
     path = write_sweep(tmp_path, SWEEP)
     sweep = load_sweep(path)
     runner.run_sweep(sweep, FakeExecutor())
-    sidecar = json.loads(sweep.output.with_suffix(".json").read_text())
+    sidecar = json.loads(sidecar_path(sweep.output).read_text())
     assert sidecar["servers"] == {}  # the fake executor starts no server
     for key in ("python", "django", "cpu_model", "cores", "kernel", "host", "tool_version"):
         assert sidecar[key], key
@@ -215,9 +216,12 @@ def test_csv_torn_line_is_dropped_and_old_headers_migrate(tmp_path):
     assert list(table[0]) == list(COLUMN_NAMES)
     assert [r["run_id"] for r in table] == ["a", "x"]
     assert results.done_ids() == {"x"}
-    path.write_text("something,else\n1,2\n")
+    path.write_text("run_id,status,else\n1,ok,2\n")  # ours, from a version with other columns
     with pytest.raises(ExperimentError, match="--fresh"):
         ResultsCsv(path).prepare()
+    path.write_text("something,else\n1,2\n")
+    with pytest.raises(ExperimentError, match="not a results CSV"):
+        ResultsCsv(path).prepare(fresh=True)
 
 
 def test_cli_bad_sweep_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys):

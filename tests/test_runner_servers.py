@@ -151,7 +151,7 @@ def test_existing_project_by_relative_path_through_the_cli(tmp_path, run_dirs, c
     assert {r["project"] for r in table} == {"tinyproject"}
     assert "[prewarm] models=2 workers=1" in out
     assert "startup       = " in out and "memory        = " in out and "first_query   = " in out
-    assert (tmp_path / "results" / "tiny.json").is_file()
+    assert (tmp_path / "results" / "tiny.csv.env.json").is_file()
 
     # resume: drop the last row, run again: only that run is redone
     lines = (tmp_path / "results" / "tiny.csv").read_text().splitlines(keepends=True)

@@ -1,8 +1,9 @@
 """``analyze-results CSV... [--out DIR]``: summary.csv, report.md and PNG plots from result CSVs.
 
-Prints the talk-style seed table and the path of report.md. Bad input (missing file, bad CSV, a
---models/--workers point without runs) prints one ``Error: ...`` line, exits with status 2 and writes nothing.
-pandas and matplotlib are imported only once the arguments are parsed.
+Prints the talk-style seed table and the path of report.md. Bad input (missing file, bad CSV, one CSV given
+twice, a --models/--workers point without runs, an --out that cannot be one) prints one ``Error: ...`` line and
+exits with status 2. Runs of different sweeps stay apart unless --pool-sweeps. pandas and matplotlib are
+imported only once the arguments are parsed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default: 2000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap RNG (default: 0)")
+    parser.add_argument(
+        "--pool-sweeps",
+        action="store_true",
+        help="pool runs of different sweeps at the same point (default: every sweep is kept apart)",
+    )
     return parser
 
 
@@ -53,6 +59,10 @@ def run(args: argparse.Namespace) -> tuple[list[str], Path]:
     out = args.out if args.out is not None else args.csv[0].parent / "analysis"
     if out.exists() and not out.is_dir():
         raise ExperimentError(f"{out}: exists and is not a directory")
+    from generator.output import on_kernel_filesystem
+
+    if on_kernel_filesystem(out):
+        raise ExperimentError(f"--out: {out} is on /proc or /sys (a kernel filesystem)")
     if args.resamples < 1:
         raise ExperimentError(f"--resamples: must be at least 1, got {args.resamples}")
 
@@ -62,20 +72,25 @@ def run(args: argparse.Namespace) -> tuple[list[str], Path]:
     df = analysis.load_results(args.csv)
     _check_point(df, args.models, args.workers)
     result = analysis.analyze(
-        df, models=args.models, workers=args.workers, n_resamples=args.resamples, seed=args.seed
+        df,
+        models=args.models,
+        workers=args.workers,
+        n_resamples=args.resamples,
+        seed=args.seed,
+        pool_sweeps=args.pool_sweeps,
     )
 
     try:
         out.mkdir(parents=True, exist_ok=True)
+        result.summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
+        figures = plots.write_plots(result, out)
+        report_path = out / "report.md"
+        report_path.write_text(
+            report.render_report(result, figures, [str(p) for p in args.csv]), encoding="utf-8"
+        )
     except OSError as exc:
-        raise ExperimentError(f"{out}: cannot create the output directory ({exc.strerror})") from None
-    result.summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
-    figures = plots.write_plots(result, out)
-    report_path = out / "report.md"
-    report_path.write_text(
-        report.render_report(result, figures, [str(p) for p in args.csv]), encoding="utf-8"
-    )
-    return report.seed_block_lines(result.seed), report_path
+        raise ExperimentError(f"--out: cannot write into {out} ({exc.strerror})") from None
+    return report.seed_block_lines(result.seed, labels=result.shown(result.seed, ["mode"])), report_path
 
 
 def _check_point(df, models: int | None, workers: int | None) -> None:

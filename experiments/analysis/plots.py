@@ -22,6 +22,8 @@ MODE_STYLE: dict[str, tuple[str, str]] = {  # mode -> (colour, marker); same in 
     "prewarm-freeze": ("#9467bd", "D"),
 }
 _EXTRA_STYLES = (("#ff7f0e", "v"), ("#8c564b", "P"), ("#e377c2", "X"), ("#7f7f7f", "*"), ("#17becf", "h"))
+# Lines of one mode that belong to different projects (sweeps …): same colour, these line and marker styles.
+_PROJECT_STYLES = (("-", "full"), ("--", "none"), (":", "full"), ("-.", "none"))
 
 FIGSIZE = (7.5, 4.8)
 DPI = 130
@@ -90,6 +92,31 @@ def _modes(rows) -> list[str]:
     return ordered_modes(rows["mode"])
 
 
+def _lines(rows, keys: list[str], candidates: list[str]):
+    """The lines of a plot: (key values, label suffix, style index, rows) per distinct value of ``keys``.
+
+    Lines of one mode are told apart by the ``candidates`` that differ between them (project, sweep …): those
+    name the line in the legend, and the line's style; with one project the legend is the mode alone.
+    """
+    from experiments.analysis.stats import _groups, distinguishing
+
+    shown = distinguishing(rows, ["mode"], candidates)
+    rests: list[tuple] = []
+    lines = []
+    for values, group in sorted(_groups(rows, keys), key=lambda item: _line_order(item[0], shown)):
+        rest = tuple("" if values[c] is None else str(values[c]) for c in shown)
+        if rest not in rests:
+            rests.append(rest)
+        lines.append((values, ", ".join(rest), rests.index(rest), group))
+    return lines, shown
+
+
+def _line_order(values: dict, shown: list[str]) -> tuple:
+    from experiments.analysis.stats import mode_sort_key
+
+    return (tuple("" if values[c] is None else str(values[c]) for c in shown), mode_sort_key(values["mode"]))
+
+
 def _slice(summary, metric: str, fixed: str, value: int | None, varied: str):
     """Rows of ``metric`` at ``fixed == value`` and the sorted values of ``varied``, or why there is no plot."""
     rows = (
@@ -106,9 +133,19 @@ def _slice(summary, metric: str, fixed: str, value: int | None, varied: str):
 
 
 def plot_metric_vs_models(
-    summary, metric: str, path: Path, *, workers: int | None, title: str, log_y: bool = False
+    summary,
+    metric: str,
+    path: Path,
+    *,
+    workers: int | None,
+    title: str,
+    log_y: bool = False,
+    keys: list[str] | None = None,
 ) -> PlotResult:
-    """Median of ``metric`` against models at a fixed worker count, one line per mode."""
+    """Median of ``metric`` against models at a fixed worker count: one line per mode and per series of
+    projects (``stats.series_of``: a project's sizes), named in the legend when there are several."""
+    from experiments.analysis.stats import SERIES, with_series
+
     name = Path(path).stem
     rows, xs, skipped = _slice(summary, metric, "workers", workers, "models")
     if skipped:
@@ -117,18 +154,25 @@ def plot_metric_vs_models(
     if log_y and (rows["median"] <= 0).any():
         log_y = False
         note += "; linear y axis because some values are not positive"
+    rows = with_series(rows)
+    keys = [k for k in (keys or ["mode"]) if k not in ("models", "workers", "project")] + [SERIES]
+    lines, shown = _lines(rows, keys, [k for k in keys if k != "mode"])
     fig, ax = _figure()
     modes = _modes(rows)
-    for mode in modes:
-        data = rows[rows["mode"] == mode].sort_values("models")
+    for values, suffix, index, data in lines:
+        mode = values["mode"]
+        data = data.sort_values("models")
         colour, marker = mode_style(mode, modes)
+        linestyle, fill = _PROJECT_STYLES[index % len(_PROJECT_STYLES)]
         ax.errorbar(
             data["models"].tolist(),
             data["median"].tolist(),
             yerr=_errors(data),
-            label=mode,
+            label=f"{mode} · {suffix}" if suffix else mode,
             color=colour,
             marker=marker,
+            fillstyle=fill,
+            linestyle=linestyle,
             markersize=6,
             linewidth=1.8,
             capsize=4,
@@ -143,37 +187,51 @@ def plot_metric_vs_models(
     ax.set_xlabel(label("models"))
     ax.set_ylabel(label(metric) + (", log scale" if log_y else ""))
     ax.set_title(f"{title} (workers={workers})")
-    ax.legend(title="mode")
+    ax.legend(title=" · ".join(["mode", *shown]), fontsize="small" if shown else None)
     if not log_y:
         ax.set_ylim(bottom=0)
     return PlotResult(name, title, _save(fig, Path(path)), note=note)
 
 
 def plot_memory_vs_workers(
-    summary, per_worker, path: Path, *, models: int | None, title: str, metric: str = "memory_mb"
+    summary,
+    per_worker,
+    path: Path,
+    *,
+    models: int | None,
+    title: str,
+    metric: str = "memory_mb",
+    keys: list[str] | None = None,
 ) -> PlotResult:
-    """Median memory against workers at a fixed model count, one line per mode, with the fitted lines."""
+    """Median memory against workers at a fixed model count, one line per mode and per project (named in
+    the legend when there are several), with the fitted lines."""
     name = Path(path).stem
     rows, xs, skipped = _slice(summary, metric, "models", models, "workers")
     if skipped:
         return PlotResult(name, title, None, skipped=skipped)
+    keys = [k for k in (keys or ["mode"]) if k not in ("models", "workers")]
+    lines, shown = _lines(rows, keys, [k for k in keys if k != "mode"])
     fits = per_worker[per_worker["models"] == models]
     fig, ax = _figure()
     modes = _modes(rows)
-    for mode in modes:
-        data = rows[rows["mode"] == mode].sort_values("workers")
+    for values, suffix, index, data in lines:
+        mode = values["mode"]
+        data = data.sort_values("workers")
         colour, marker = mode_style(mode, modes)
-        fit = fits[fits["mode"] == mode]
-        legend = mode
+        linestyle, fill = _PROJECT_STYLES[index % len(_PROJECT_STYLES)]
+        fit = fits
+        for k, value in values.items():
+            fit = fit[fit[k].isna()] if value is None else fit[fit[k] == value]
+        legend = f"{mode} · {suffix}" if suffix else mode
         if not fit.empty:
             f = fit.iloc[0]
-            legend = f"{mode}: {f['slope']:+.1f} MB/worker (R²={f['r2']:.2f})"
+            legend = f"{legend}: {f['slope']:+.1f} MB/worker (R²={f['r2']:.2f})"
             x0, x1 = float(f["workers_min"]), float(f["workers_max"])
             ax.plot(
                 [x0, x1],
                 [f["intercept"] + f["slope"] * x0, f["intercept"] + f["slope"] * x1],
                 color=colour,
-                linestyle="--",
+                linestyle="--" if linestyle == "-" else linestyle,
                 linewidth=1.5,
             )
         ax.errorbar(
@@ -183,6 +241,7 @@ def plot_memory_vs_workers(
             label=legend,
             color=colour,
             marker=marker,
+            fillstyle=fill,
             markersize=6,
             linestyle="none",
             capsize=4,
@@ -192,20 +251,30 @@ def plot_memory_vs_workers(
     ax.set_ylabel(label(metric))
     ax.set_title(f"{title} (models={models}; dashed: linear fit)")
     ax.set_ylim(bottom=0)
-    ax.legend(title="mode", fontsize="small")
+    ax.legend(title=" · ".join(["mode", *shown]), fontsize="small")
     return PlotResult(name, title, _save(fig, Path(path)), note=f"models={models}")
 
 
 def write_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
     """Write the four figures into ``out_dir``; a skipped figure removes any stale PNG of the same name."""
     out_dir = Path(out_dir)
-    s, w = analysis.summary, analysis.models_plot_workers
+    s, w, keys = analysis.summary, analysis.models_plot_workers, analysis.keys
     results = [
         plot_metric_vs_models(
-            s, "startup_s", out_dir / "startup_vs_models.png", workers=w, title="Startup time vs project size"
+            s,
+            "startup_s",
+            out_dir / "startup_vs_models.png",
+            workers=w,
+            title="Startup time vs project size",
+            keys=keys,
         ),
         plot_metric_vs_models(
-            s, "memory_mb", out_dir / "memory_vs_models.png", workers=w, title="Memory (PSS) vs project size"
+            s,
+            "memory_mb",
+            out_dir / "memory_vs_models.png",
+            workers=w,
+            title="Memory (PSS) vs project size",
+            keys=keys,
         ),
         plot_metric_vs_models(
             s,
@@ -214,6 +283,7 @@ def write_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
             workers=w,
             title="First query latency vs project size",
             log_y=True,
+            keys=keys,
         ),
         plot_memory_vs_workers(
             s,
@@ -221,6 +291,7 @@ def write_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
             out_dir / "memory_vs_workers.png",
             models=analysis.workers_plot_models,
             title="Memory (PSS) vs workers",
+            keys=keys,
         ),
     ]
     for result in results:

@@ -55,13 +55,17 @@ def _unit(metric: str) -> str:
     return BY_NAME[metric].unit if metric in BY_NAME else ""
 
 
-def seed_block_lines(seed, metrics: Sequence[str] = tuple(SEED_LABELS)) -> list[str]:
+def seed_block_lines(
+    seed, metrics: Sequence[str] = tuple(SEED_LABELS), labels: Sequence[str] = ()
+) -> list[str]:
     """The talk-style block per mode, blocks separated by a blank line::
 
     [prewarm] models=300 workers=4
     startup       = 0.46 s
     memory        = 74 MB
     first_query   = 11 ms
+
+    ``labels`` are identity columns named in each header (``project=pretix``) when the blocks need them.
     """
     if seed is None or len(seed) == 0:
         return ["(no successful runs to tabulate)"]
@@ -69,13 +73,29 @@ def seed_block_lines(seed, metrics: Sequence[str] = tuple(SEED_LABELS)) -> list[
     for _, row in seed.iterrows():
         if lines:
             lines.append("")
-        lines.append(f"[{row['mode']}] models={int(row['models'])} workers={int(row['workers'])}")
+        named = "".join(f" {c}={_text(row[c])}" for c in labels)
+        lines.append(f"[{row['mode']}]{named} models={int(row['models'])} workers={int(row['workers'])}")
         for metric in metrics:
             name = SEED_LABELS.get(metric, metric)
             value = row.get(metric)
             unit = "" if _isnan(value) else f" {_unit(metric)}".rstrip()
             lines.append(f"{name:<{_LABEL_WIDTH}}= {fmt(value)}{unit}")
     return lines
+
+
+def _blank(value) -> bool:
+    """None, NaN or pandas' NA (whose comparisons have no truth value), without importing pandas."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:
+        return True
+
+
+def _text(value) -> str:
+    """An identity cell: blank when the CSV had none."""
+    return "" if _blank(value) else str(value)
 
 
 def _cell(text) -> str:
@@ -96,43 +116,56 @@ def _seed_section(a: Analysis) -> list[str]:
     lines = ["## Seed table beside the talk", ""]
     if len(a.seed) == 0:
         return lines + ["No successful runs: nothing to compare.", ""]
+    shown = a.shown(a.seed, ["mode"])
     lines += [
         f"Our point: **models={a.seed_models}, workers={a.seed_workers}**; median of n runs, "
         "95 % bootstrap CI in brackets. The talk measured its own project on its own hardware, so absolute "
         "values differ with size; the ratios between modes are the comparable part.",
         "",
     ]
-    header = ["mode", "n"]
+    header = [*shown, "mode", "n"]
     for m in metrics:
         header += [f"{SEED_LABELS[m]} ({_unit(m)})", "talk"]
     rows = []
     for _, r in a.seed.iterrows():
         talk = TALK.get(r["mode"], {})
-        row = [r["mode"], int(r["n"])]
+        row = [*(_text(r[c]) for c in shown), r["mode"], int(r["n"])]
         for m in metrics:
             row += [fmt_ci(r[m], r[f"{m}_ci_low"], r[f"{m}_ci_high"]), f"{talk[m]:g}" if m in talk else "—"]
         rows.append(row)
-    lines += markdown_table(header, rows) + [""]
-
-    lazy = a.seed[a.seed["mode"] == "lazy"]
-    if not lazy.empty and len(a.seed) > 1:
-        base = lazy.iloc[0]
-        lines += ["Relative to lazy (value ÷ lazy's value):", ""]
-        header = ["mode"]
-        for m in metrics:
-            header += [f"{SEED_LABELS[m]} ours", "talk"]
-        rows = []
-        for _, r in a.seed.iterrows():
-            talk = TALK.get(r["mode"], {})
-            row = [r["mode"]]
-            for m in metrics:
-                ours = r[m] / base[m] if base[m] and not _isnan(r[m]) and not _isnan(base[m]) else math.nan
-                theirs = talk[m] / TALK["lazy"][m] if m in talk else math.nan
-                row += [_ratio(ours), _ratio(theirs)]
-            rows.append(row)
-        lines += markdown_table(header, rows) + [""]
-    lines += ["```", *seed_block_lines(a.seed), "```", ""]
+    lines += markdown_table(header, rows, "l" * len(shown) + "l" + "r" * (len(header) - len(shown) - 1)) + [
+        ""
+    ]
+    lines += _relative_to_lazy(a.seed, shown, metrics)
+    lines += ["```", *seed_block_lines(a.seed, labels=shown), "```", ""]
     return lines
+
+
+def _relative_to_lazy(seed, shown: list[str], metrics: list[str]) -> list[str]:
+    """Each mode's value ÷ lazy's value in the same project (sweep …), beside the talk's ratios."""
+    bases = {tuple(_text(r[c]) for c in shown): r for _, r in seed.iterrows() if r["mode"] == "lazy"}
+    if not bases or len(seed) <= len(bases):
+        return []
+    lines = ["Relative to lazy (value ÷ lazy's value):", ""]
+    header = [*shown, "mode"]
+    for m in metrics:
+        header += [f"{SEED_LABELS[m]} ours", "talk"]
+    rows = []
+    for _, r in seed.iterrows():
+        base = bases.get(tuple(_text(r[c]) for c in shown))
+        talk = TALK.get(r["mode"], {})
+        row = [*(_text(r[c]) for c in shown), r["mode"]]
+        for m in metrics:
+            usable = base is not None and base[m] and not _isnan(r[m]) and not _isnan(base[m])
+            ours = r[m] / base[m] if usable else math.nan
+            theirs = talk[m] / TALK["lazy"][m] if m in talk else math.nan
+            row += [_ratio(ours), _ratio(theirs)]
+        rows.append(row)
+    return (
+        lines
+        + markdown_table(header, rows, "l" * (len(shown) + 1) + "r" * (len(header) - len(shown) - 1))
+        + [""]
+    )
 
 
 def _ratio(v: float) -> str:
@@ -154,8 +187,10 @@ def _per_worker_section(a: Analysis) -> list[str]:
             "Not measured: no mode has ok runs at two or more worker counts for the same models.",
             "",
         ]
+    shown = a.shown(a.per_worker, ["mode", "models"])
     rows = [
         [
+            *(_text(r[c]) for c in shown),
             r["mode"],
             int(r["models"]),
             f"{int(r['workers_min'])}–{int(r['workers_max'])}",
@@ -169,6 +204,7 @@ def _per_worker_section(a: Analysis) -> list[str]:
         for _, r in a.per_worker.iterrows()
     ]
     header = [
+        *shown,
         "mode",
         "models",
         "workers",
@@ -179,7 +215,7 @@ def _per_worker_section(a: Analysis) -> list[str]:
         "runs",
         "talk",
     ]
-    return lines + markdown_table(header, rows) + [""]
+    return lines + markdown_table(header, rows, "l" * (len(shown) + 1) + "r" * 8) + [""]
 
 
 def _scaling_section(a: Analysis) -> list[str]:
@@ -195,8 +231,10 @@ def _scaling_section(a: Analysis) -> list[str]:
             "Not measured: no mode has ok runs at two or more model counts for the same workers.",
             "",
         ]
+    shown = a.shown(a.scaling, ["mode", "workers", "metric"])
     rows = [
         [
+            *(_text(r[c]) for c in shown),
             r["mode"],
             int(r["workers"]),
             r["metric"],
@@ -208,8 +246,8 @@ def _scaling_section(a: Analysis) -> list[str]:
         ]
         for _, r in a.scaling.iterrows()
     ]
-    header = ["mode", "workers", "metric", "per 100 models", "at 0 models", "R²", "models", "runs"]
-    return lines + markdown_table(header, rows, "lrlrrrrr") + [""]
+    header = [*shown, "mode", "workers", "metric", "per 100 models", "at 0 models", "R²", "models", "runs"]
+    return lines + markdown_table(header, rows, "l" * len(shown) + "lrlrrrrr") + [""]
 
 
 def _plots_section(plots: Sequence[PlotResult]) -> list[str]:
@@ -238,11 +276,14 @@ def _summary_section(a: Analysis) -> list[str]:
     if len(s) == 0:
         return lines + ["No successful runs.", ""]
     metrics = list(SEED_LABELS)
-    header = ["mode", "models", "workers", "n"] + [f"{SEED_LABELS[m]} ({_unit(m)})" for m in metrics]
+    points = s[a.keys].drop_duplicates()
+    shown = a.shown(points, ["mode", "models", "workers"])
+    header = [*shown, "mode", "models", "workers", "n"] + [f"{SEED_LABELS[m]} ({_unit(m)})" for m in metrics]
     rows = []
-    points = s[["mode", "models", "workers"]].drop_duplicates()
     for _, p in points.iterrows():
-        at = s[(s["mode"] == p["mode"]) & (s["models"] == p["models"]) & (s["workers"] == p["workers"])]
+        at = s
+        for k in a.keys:
+            at = at[at[k].isna()] if _blank(p[k]) else at[at[k] == p[k]]
         cells, n = [], 0
         for m in metrics:
             hit = at[at["metric"] == m]
@@ -252,8 +293,14 @@ def _summary_section(a: Analysis) -> list[str]:
                 h = hit.iloc[0]
                 n = max(n, int(h["n"]))
                 cells.append(fmt_ci(h["median"], h["ci_low"], h["ci_high"]))
-        rows.append([p["mode"], int(p["models"]), int(p["workers"]), n, *cells])
-    return lines + markdown_table(header, rows) + [""]
+        rows.append(
+            [*(_text(p[c]) for c in shown), p["mode"], int(p["models"]), int(p["workers"]), n, *cells]
+        )
+    return (
+        lines
+        + markdown_table(header, rows, "l" * (len(shown) + 1) + "r" * (len(header) - len(shown) - 1))
+        + [""]
+    )
 
 
 def _failures_section(a: Analysis, limit: int = 20) -> list[str]:
@@ -270,6 +317,7 @@ def _failures_section(a: Analysis, limit: int = 20) -> list[str]:
         + ".",
         "",
     ]
+    shown = a.shown(failed, ["mode", "models", "workers"])
     rows = []
     for _, r in failed.head(limit).iterrows():
         error = r.get("error")
@@ -280,6 +328,7 @@ def _failures_section(a: Analysis, limit: int = 20) -> list[str]:
         rows.append(
             [
                 "" if _isnan(ident) else ident,
+                *(_text(r[c]) for c in shown),
                 "" if _isnan(r["mode"]) else r["mode"],
                 _int_or_blank(r["models"]),
                 _int_or_blank(r["workers"]),
@@ -287,7 +336,8 @@ def _failures_section(a: Analysis, limit: int = 20) -> list[str]:
                 first,
             ]
         )
-    lines += markdown_table(["run_id", "mode", "models", "workers", "status", "error"], rows, "llrrll")
+    header = ["run_id", *shown, "mode", "models", "workers", "status", "error"]
+    lines += markdown_table(header, rows, "l" * (len(shown) + 2) + "rrll")
     if len(failed) > limit:
         lines.append(f"\n… and {len(failed) - limit} more.")
     return lines + [""]
@@ -305,12 +355,23 @@ def report_lines(a: Analysis, plots: Sequence[PlotResult], sources: Sequence[str
     df = a.df
     ok = int((df["status"] == "ok").sum())
     modes = a.modes
+    runs = (
+        f"Runs: {len(df)} ({ok} ok, {len(df) - ok} not ok). Modes: {', '.join(modes) if modes else 'none'}."
+    )
+    duplicates = df.attrs.get("duplicates", 0)
+    if duplicates:
+        runs += (
+            f" {duplicates} row(s) repeating a run of an earlier CSV (same run_id and start) were dropped."
+        )
+    sweeps = sorted({_text(v) for v in df["sweep"]}) if "sweep" in df.columns else []
+    if "sweep" not in a.keys and len(sweeps) > 1:
+        runs += f" Sweeps pooled: {', '.join(sweeps)}."
     lines = [
         "# django-prefork-lab: results",
         "",
         "Sources: " + ", ".join(f"`{s}`" for s in sources),
         "",
-        f"Runs: {len(df)} ({ok} ok, {len(df) - ok} not ok). Modes: {', '.join(modes) if modes else 'none'}.",
+        runs,
         "",
     ]
     lines += _seed_section(a)

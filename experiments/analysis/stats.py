@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.columns import BY_NAME, COLUMN_NAMES, METRICS
+from experiments.columns import BY_NAME, COLUMN_NAMES, IDENTITY, METRICS
 from experiments.errors import ExperimentError
+from experiments.modes import MODE_NAMES
 
 # Old column name -> current name. load_results() is the one place that upgrades them.
 RENAMED_COLUMNS: dict[str, str] = {
@@ -24,26 +25,28 @@ RENAMED_COLUMNS: dict[str, str] = {
     "pss_mb": "memory_mb",
 }
 
+# Columns added after CSVs were written, and the value every row written before them had: every run was on
+# uWSGI before the server became a sweep axis. load_results() fills them in the same one place.
+ADDED_COLUMNS: dict[str, str] = {"server": "uwsgi"}
+
 # A CSV without one of these cannot be analysed; every other registry column is optional (filled with NA).
 REQUIRED_COLUMNS: tuple[str, ...] = ("mode", "workers", "models", "status")
 
 # The talk's three numbers per mode, in the order of its slides.
 SEED_METRICS: tuple[str, ...] = ("startup_s", "memory_mb", "first_query_ms")
 
-# Display order of modes; modes not listed here follow, alphabetically.
-MODE_ORDER: tuple[str, ...] = ("lazy", "prefork", "prewarm", "prewarm-freeze")
+# Display order of modes (experiments/modes.py); modes not listed there follow, alphabetically.
+MODE_ORDER: tuple[str, ...] = MODE_NAMES
 
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    "mode",
-    "models",
-    "workers",
-    "metric",
-    "unit",
-    "n",
-    "median",
-    "ci_low",
-    "ci_high",
-)
+# Every statistic groups by IDENTITY (experiments.columns, shared with the runner's summary): the columns a
+# frame has of it, a blank cell being a value of its own. The sweep identifies a point too, unless sweeps are
+# pooled on purpose (``analyze-results --pool-sweeps``).
+SWEEP = "sweep"
+# Across model counts, projects join through their label with the size taken out (see ``series_of``).
+SERIES = "series"
+STAT_COLUMNS: tuple[str, ...] = ("metric", "unit", "n", "median", "ci_low", "ci_high")
+# Row order of every table: the talk's modes in order, sizes ascending.
+_ORDER: tuple[str, ...] = (SWEEP, "server", "database", SERIES, "mode", "models", "project", "workers")
 
 _MISSING_NUMBERS = frozenset({"", "nan", "na", "n/a", "none", "null"})
 
@@ -58,16 +61,52 @@ def load_results(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     (str -> ``str``, int -> nullable ``Int64``, float -> ``float64``; blank cells become NA), registry
     columns absent from a file are added as NA, unknown extra columns are kept as text. Raises
     ``ExperimentError`` naming the file when it cannot be read, lacks a required column, or holds a
-    value that does not fit its column's type.
+    value that does not fit its column's type, or when one file is given twice.
+
+    A row of a later file that repeats a row of an earlier one (same sweep, ``run_id`` and ``started_at``: the
+    same run, from a copy of a CSV) is dropped; their number is ``df.attrs["duplicates"]``. Rows of one run id
+    with other start times are other measurements (a failed run retried, a sweep run again) and are kept.
     """
     if isinstance(paths, str | Path):
         paths = [paths]
-    frames = [_load_one(Path(p)) for p in paths]
+    paths = [Path(p) for p in paths]
+    _refuse_repeats(paths)
+    frames = [_load_one(p) for p in paths]
     if not frames:
         raise ExperimentError("no result CSV given")
+    duplicates = 0
+    if len(frames) > 1:
+        seen: set[tuple] = set()
+        for index, frame in enumerate(frames):
+            columns = (frame["sweep"], frame["run_id"], frame["started_at"])
+            records = [tuple(_text(v) for v in values) for values in zip(*columns, strict=True)]
+            keep = [not record[1] or record not in seen for record in records]
+            duplicates += keep.count(False)
+            frames[index] = frame[keep]
+            seen.update(records)
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     extras = [c for c in df.columns if c not in BY_NAME]
-    return df[list(COLUMN_NAMES) + extras]
+    df = df[list(COLUMN_NAMES) + extras]
+    df.attrs["duplicates"] = duplicates
+    return df
+
+
+def _text(value) -> str:
+    return "" if value is None or pd.isna(value) else str(value)
+
+
+def _refuse_repeats(paths: list[Path]) -> None:
+    """One file given twice (also through another path or a link) would count every run twice."""
+    seen: dict[tuple[int, int], Path] = {}
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            continue  # reported by the loader, with the reason
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
+            raise ExperimentError(f"{path}: given twice (also as {seen[key]}); give each CSV once")
+        seen[key] = path
 
 
 def _load_one(path: Path) -> pd.DataFrame:
@@ -106,7 +145,9 @@ def _load_one(path: Path) -> pd.DataFrame:
     out = {}
     for name in COLUMN_NAMES:
         column = BY_NAME[name]
-        if name not in raw.columns:
+        if name not in raw.columns and name in ADDED_COLUMNS:
+            out[name] = pd.Series(ADDED_COLUMNS[name], index=raw.index, dtype="str")
+        elif name not in raw.columns:
             out[name] = pd.Series(
                 pd.NA if column.type is int else np.nan, index=raw.index, dtype=_dtype(column.type)
             )
@@ -224,23 +265,103 @@ def _unit(metric: str) -> str:
     return BY_NAME[metric].unit if metric in BY_NAME else ""
 
 
+def identity(df: pd.DataFrame, pool_sweeps: bool = False) -> list[str]:
+    """The identity columns of ``df`` in ``IDENTITY`` order, the sweep first unless ``pool_sweeps``."""
+    names = ([] if pool_sweeps else [SWEEP]) + list(IDENTITY)
+    return [name for name in names if name in df.columns]
+
+
+def series_of(project, models) -> str:
+    """The label a project shares with its other sizes: ``realistic-m300-s0`` → ``realistic-m*-s0``.
+
+    Generated projects name their size in their label; any other label is a series of its own, so a fit
+    across model counts never pools a real project with its twin, nor two unrelated projects.
+    """
+    label = "" if project is None or pd.isna(project) else str(project)
+    if models is None or pd.isna(models):
+        return label
+    return label.replace(f"-m{int(models)}-", "-m*-", 1)
+
+
+def with_series(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    out[SERIES] = [series_of(p, m) for p, m in zip(out["project"], out["models"], strict=True)]
+    return out
+
+
+def _plain(value):
+    """A group key as a plain Python value (NA → None) for the rows of a result frame."""
+    if value is None or pd.isna(value):
+        return None
+    return int(value) if isinstance(value, np.integer | int) and not isinstance(value, bool) else value
+
+
+def _groups(frame: pd.DataFrame, keys: Sequence[str]):
+    """(dict of key values, group) per distinct value of ``keys``; blanks are a value, not dropped."""
+    keys = list(keys)
+    if not keys:
+        yield {}, frame
+        return
+    for key, group in frame.groupby(keys, sort=False, dropna=False):
+        values = key if isinstance(key, tuple) else (key,)
+        yield {k: _plain(v) for k, v in zip(keys, values, strict=True)}, group
+
+
+def _sort_value(column: str, value):
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return (0, "")
+    if column == "mode":
+        return (1, mode_sort_key(value))
+    return (1, value)
+
+
+def _ordered(out: pd.DataFrame, tail: Sequence[str] = (), order: Sequence[str] = _ORDER) -> pd.DataFrame:
+    """``out`` sorted by its identity columns (in ``order``), then by ``tail``."""
+    if out.empty:
+        return out.reset_index(drop=True)
+    by = [c for c in order if c in out.columns] + list(tail)
+    key = out.apply(lambda r: tuple(_sort_value(c, r[c]) for c in by), axis=1)
+    return out.loc[key.sort_values().index].reset_index(drop=True)
+
+
+def distinguishing(frame: pd.DataFrame, shown: Sequence[str], candidates: Sequence[str]) -> list[str]:
+    """The ``candidates`` a table of ``frame`` must show beside ``shown`` to tell its rows apart: each one
+    whose value differs between rows that agree on the columns shown so far (e.g. ``project`` as soon as two
+    projects share a model count)."""
+    chosen: list[str] = []
+    for column in candidates:
+        if column not in frame.columns or column in shown or frame.empty:
+            continue
+        by = [c for c in [*shown, *chosen] if c in frame.columns]
+        spread = (
+            frame.groupby(by, dropna=False)[column].nunique(dropna=False).max()
+            if by
+            else frame[column].nunique(dropna=False)
+        )
+        if spread > 1:
+            chosen.append(column)
+    return chosen
+
+
 def summarize(
     df: pd.DataFrame,
     metrics: Iterable[str] | None = None,
     *,
+    keys: Sequence[str] | None = None,
     confidence: float = 0.95,
     n_resamples: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Median and bootstrap CI per (models, mode, workers) and metric, over ok rows.
+    """Median and bootstrap CI per point (``keys``, default ``identity(df)``) and metric, over ok rows.
 
-    One row per group and metric with at least one value; columns ``SUMMARY_COLUMNS``. ``metrics``
-    defaults to every float column of the registry that has data.
+    One row per point and metric with at least one value; columns ``keys`` then ``STAT_COLUMNS``.
+    ``metrics`` defaults to every float column of the registry that has data.
     """
     ok = ok_rows(df)
+    keys = identity(df) if keys is None else list(keys)
     metrics = _present_metrics(ok, metrics)
     rows = []
-    for (models, mode, workers), group in ok.groupby(["models", "mode", "workers"], sort=False):
+    for point, group in _groups(ok, keys):
         for metric in metrics:
             values = group[metric].dropna().to_numpy(dtype=float)
             if values.size == 0:
@@ -248,9 +369,7 @@ def summarize(
             low, high = bootstrap_ci(values, confidence=confidence, n_resamples=n_resamples, seed=seed)
             rows.append(
                 {
-                    "mode": mode,
-                    "models": int(models),
-                    "workers": int(workers),
+                    **point,
                     "metric": metric,
                     "unit": _unit(metric),
                     "n": int(values.size),
@@ -259,14 +378,12 @@ def summarize(
                     "ci_high": high,
                 }
             )
-    out = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    out = pd.DataFrame(rows, columns=[*keys, *STAT_COLUMNS])
     if out.empty:
-        return out.astype({"models": "int64", "workers": "int64", "n": "int64", "median": "float64"})
+        return out.astype({"n": "int64", "median": "float64"})
     order = {m: i for i, m in enumerate(metrics)}
-    key = out.apply(
-        lambda r: (mode_sort_key(r["mode"]), r["models"], r["workers"], order[r["metric"]]), axis=1
-    )
-    return out.loc[key.sort_values().index].reset_index(drop=True)
+    out["_metric"] = out["metric"].map(order)
+    return _ordered(out, ["_metric"]).drop(columns="_metric")
 
 
 def default_seed_point(df: pd.DataFrame, models: int | None = None, workers: int | None = None) -> tuple:
@@ -288,35 +405,44 @@ def seed_table(
     workers: int | None = None,
     *,
     metrics: Sequence[str] = SEED_METRICS,
+    keys: Sequence[str] | None = None,
     **bootstrap,
 ) -> pd.DataFrame:
-    """The talk's block per mode at one (models, workers): medians and CIs of startup / memory / first_query.
+    """The talk's block per mode (and project, sweep …) at one (models, workers): medians and CIs of
+    startup / memory / first_query.
 
-    ``models`` / ``workers`` default to ``default_seed_point``. One row per mode with ok runs there (talk
-    order); columns mode, models, workers, n, then ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high``
-    per metric (NaN when that metric has no value). Empty when no ok run matches.
+    ``models`` / ``workers`` default to ``default_seed_point``. One row per point of ``keys`` with ok runs
+    there (talk order); columns ``keys``, n, then ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high`` per
+    metric (NaN when that metric has no value). Empty when no ok run matches.
     """
     models, workers = default_seed_point(df, models, workers)
-    columns = ["mode", "models", "workers", "n"]
+    keys = identity(df) if keys is None else list(keys)
+    columns = [*keys, "n"]
     for m in metrics:
         columns += [m, f"{m}_ci_low", f"{m}_ci_high"]
     ok = ok_rows(df)
     point = ok[(ok["models"] == models) & (ok["workers"] == workers)] if models is not None else ok.iloc[0:0]
     if point.empty:
         return pd.DataFrame(columns=columns)
-    summary = summarize(point, metrics, **bootstrap)
+    summary = summarize(point, metrics, keys=keys, **bootstrap)
     rows = []
-    for mode in ordered_modes(point["mode"]):
-        row = {"mode": mode, "models": models, "workers": workers, "n": int((point["mode"] == mode).sum())}
+    for values, group in _groups(point, keys):
+        row = {**values, "n": len(group)}
+        hit = summary
+        for k, v in values.items():
+            hit = hit[hit[k].isna()] if v is None else hit[hit[k] == v]
         for m in metrics:
-            hit = summary[(summary["mode"] == mode) & (summary["metric"] == m)]
-            if hit.empty:
+            found = hit[hit["metric"] == m]
+            if found.empty:
                 row.update({m: np.nan, f"{m}_ci_low": np.nan, f"{m}_ci_high": np.nan})
             else:
-                r = hit.iloc[0]
+                r = found.iloc[0]
                 row.update({m: r["median"], f"{m}_ci_low": r["ci_low"], f"{m}_ci_high": r["ci_high"]})
         rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    # one point: each project's (sweep's …) modes together, in the talk's order
+    return _ordered(
+        pd.DataFrame(rows, columns=columns), order=(SWEEP, "server", "database", "project", "mode")
+    )
 
 
 # ------------------------------------------------------------------------------------------------ fits
@@ -363,14 +489,14 @@ FIT_COLUMNS: tuple[str, ...] = ("n", "x_min", "x_max", "slope", "slope_se", "int
 
 def _fits(ok: pd.DataFrame, by: list[str], x: str, y: str, per: float = 1.0) -> list[dict]:
     rows = []
-    for key, group in ok.groupby(by, sort=False):
+    for point, group in _groups(ok, by):
         data = group[[x, y]].dropna()
         if data[x].nunique() < 2:
             continue
         fit = linear_fit(data[x].to_numpy(dtype=float), data[y].to_numpy(dtype=float))
-        row = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
-        row.update(
+        rows.append(
             {
+                **point,
                 "n": fit.n,
                 "x_min": int(data[x].min()),
                 "x_max": int(data[x].max()),
@@ -380,51 +506,52 @@ def _fits(ok: pd.DataFrame, by: list[str], x: str, y: str, per: float = 1.0) -> 
                 "r2": fit.r2,
             }
         )
-        rows.append(row)
     return rows
 
 
-def _sorted(out: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    if out.empty:
-        return out
-    key = out.apply(lambda r: tuple(mode_sort_key(r[c]) if c == "mode" else r[c] for c in by), axis=1)
-    return out.loc[key.sort_values().index].reset_index(drop=True)
+def per_worker_memory(
+    df: pd.DataFrame, metric: str = "memory_mb", *, keys: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """MB per extra worker: fit of ``metric`` on ``workers`` per point of ``keys`` but workers (mode, project,
+    models …: sizes and projects are never mixed).
 
-
-def per_worker_memory(df: pd.DataFrame, metric: str = "memory_mb") -> pd.DataFrame:
-    """MB per extra worker: fit of ``metric`` on ``workers`` per mode (and per models, not to mix sizes).
-
-    Fits individual ok runs. One row per (mode, models) with at least two distinct worker counts; columns
-    mode, models, n, workers_min, workers_max, slope (MB per worker), slope_se, intercept (MB), r2.
+    Fits individual ok runs. One row per such point with at least two distinct worker counts; columns those
+    keys, n, workers_min, workers_max, slope (MB per worker), slope_se, intercept (MB), r2.
     """
-    ok = ok_rows(df)
-    rows = _fits(ok, ["mode", "models"], "workers", metric)
-    out = pd.DataFrame(rows, columns=["mode", "models", *FIT_COLUMNS])
-    out = out.rename(columns={"x_min": "workers_min", "x_max": "workers_max"})
-    return _sorted(out, ["mode", "models"])
+    by = [k for k in (identity(df) if keys is None else keys) if k != "workers"]
+    out = pd.DataFrame(_fits(ok_rows(df), by, "workers", metric), columns=[*by, *FIT_COLUMNS])
+    return _ordered(out.rename(columns={"x_min": "workers_min", "x_max": "workers_max"}))
 
 
-def scaling(df: pd.DataFrame, metrics: Sequence[str] = SEED_METRICS, *, per: int = 100) -> pd.DataFrame:
-    """How each metric grows per ``per`` models: linear fit on ``models`` per mode (and per workers).
+def scaling(
+    df: pd.DataFrame,
+    metrics: Sequence[str] = SEED_METRICS,
+    *,
+    per: int = 100,
+    keys: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """How each metric grows per ``per`` models: linear fit on ``models`` per series (``series_of``) and per
+    point of the other ``keys`` (mode, workers …).
 
-    Fits individual ok runs. One row per (mode, workers, metric) with at least two distinct model counts;
-    columns mode, workers, metric, unit, n, models_min, models_max, slope (unit per ``per`` models),
-    slope_se, intercept (unit, at zero models), r2.
+    Fits individual ok runs. One row per (series, point, metric) with at least two distinct model counts;
+    columns those keys (``series`` for project), metric, unit, n, models_min, models_max, slope (unit per
+    ``per`` models), slope_se, intercept (unit, at zero models), r2.
     """
-    ok = ok_rows(df)
+    keys = identity(df) if keys is None else list(keys)
+    by = [SERIES if k == "project" else k for k in keys if k != "models"]
+    ok = with_series(ok_rows(df))
     rows = []
     for metric in metrics:
         if metric not in ok.columns:
             continue
-        for row in _fits(ok, ["mode", "workers"], "models", metric, per=per):
+        for row in _fits(ok, by, "models", metric, per=per):
             rows.append({**row, "metric": metric, "unit": _unit(metric)})
-    cols = ["mode", "workers", "metric", "unit", *FIT_COLUMNS]
+    cols = [*by, "metric", "unit", *FIT_COLUMNS]
     out = pd.DataFrame(rows, columns=cols).rename(columns={"x_min": "models_min", "x_max": "models_max"})
-    order = {m: i for i, m in enumerate(metrics)}
-    if not out.empty:
-        out["_metric_order"] = out["metric"].map(order)
-        out = _sorted(out, ["mode", "workers", "_metric_order"]).drop(columns="_metric_order")
-    return out
+    if out.empty:
+        return out
+    out["_metric"] = out["metric"].map({m: i for i, m in enumerate(metrics)})
+    return _ordered(out, ["_metric"]).drop(columns="_metric")
 
 
 # ---------------------------------------------------------------------------------------------- bundle
@@ -447,6 +574,7 @@ class Analysis:
     """Everything the report and the plots need, computed once from a loaded frame."""
 
     df: pd.DataFrame
+    keys: list[str]  # the identity columns every statistic is grouped by
     summary: pd.DataFrame
     seed: pd.DataFrame
     seed_models: int | None
@@ -460,6 +588,12 @@ class Analysis:
     def modes(self) -> list[str]:
         return ordered_modes(self.df["mode"].dropna())
 
+    def shown(self, frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+        """The identity columns (sweep, server, database, project or series) a table of ``frame`` shows
+        beside ``columns``: only those needed to tell its rows apart."""
+        candidates = [c for c in (*self.keys, SERIES) if c not in ("models", "mode", "workers")]
+        return distinguishing(frame, list(columns), candidates)
+
 
 def analyze(
     df: pd.DataFrame,
@@ -468,18 +602,25 @@ def analyze(
     workers: int | None = None,
     n_resamples: int = 2000,
     seed: int = 0,
+    pool_sweeps: bool = False,
 ) -> Analysis:
-    """Run every analysis of this module; ``models`` / ``workers`` choose the seed table's point."""
+    """Run every analysis of this module; ``models`` / ``workers`` choose the seed table's point.
+
+    Every statistic groups by ``identity(df, pool_sweeps)``: runs of two projects, or of two sweeps unless
+    ``pool_sweeps``, never share a median or a fit.
+    """
     boot = {"n_resamples": n_resamples, "seed": seed}
+    keys = identity(df, pool_sweeps)
     seed_models, seed_workers = default_seed_point(df, models, workers)
     return Analysis(
         df=df,
-        summary=summarize(df, **boot),
-        seed=seed_table(df, seed_models, seed_workers, **boot),
+        keys=keys,
+        summary=summarize(df, keys=keys, **boot),
+        seed=seed_table(df, seed_models, seed_workers, keys=keys, **boot),
         seed_models=seed_models,
         seed_workers=seed_workers,
-        per_worker=per_worker_memory(df),
-        scaling=scaling(df),
+        per_worker=per_worker_memory(df, keys=keys),
+        scaling=scaling(df, keys=keys),
         models_plot_workers=slice_value(df, "models"),
         workers_plot_models=slice_value(df, "workers"),
     )
