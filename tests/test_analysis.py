@@ -168,7 +168,15 @@ def test_bootstrap_ci_brackets_the_sample_median(values):
 
 def test_summarize_median_ci_and_filtering(sweep):
     s = summarize(sweep)
-    assert list(s.columns) == ["sweep", "server", "project", "models", "mode", "workers", *analysis.STAT_COLUMNS]
+    assert list(s.columns) == [
+        "sweep",
+        "server",
+        "project",
+        "models",
+        "mode",
+        "workers",
+        *analysis.STAT_COLUMNS,
+    ]
     assert list(dict.fromkeys(s["mode"])) == ["lazy", "prefork", "prewarm"]
     prewarm = s[(s["mode"] == "prewarm") & (s["models"] == 800) & (s["workers"] == 4)]
     memory = prewarm[prewarm["metric"] == "memory_mb"].iloc[0]
@@ -266,7 +274,8 @@ def test_per_worker_memory_per_mode(sweep):
 
 def test_scaling_per_100_models(sweep):
     s = scaling(sweep)
-    assert set(s["workers"]) == {4} and set(s["metric"]) == set(analysis.SEED_METRICS)
+    # the fixture predates the steady-state reading: a metric without values gets no fit
+    assert set(s["workers"]) == {4} and set(s["metric"]) == set(analysis.SEED_METRICS) - {"memory_steady_mb"}
     got = s.set_index(["mode", "metric"])["slope"]
     assert got["prefork", "startup_s"] == pytest.approx(1.2, rel=0.03)
     assert got["lazy", "first_query_ms"] == pytest.approx(25, rel=0.03)

@@ -19,11 +19,18 @@ SWEEP = FIXTURES / "sweep.csv"
 SEED = FIXTURES / "seed.csv"
 REPO = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PLOT_FILES = (
+PLOT_FILES = (  # drawn from the fixture CSVs, which hold no steady-state reading and no phase timings
     "startup_vs_models.png",
     "memory_vs_models.png",
     "first_query_vs_models.png",
     "memory_vs_workers.png",
+    "startup_vs_workers.png",
+)
+NEWER_PLOT_FILES = (  # skipped for those CSVs, saying which metric they lack
+    ("memory_steady_vs_workers.png", "memory_steady_mb"),
+    ("startup_phases.png", "phase_settings_s"),
+    ("first_request_phases.png", "phase_urlconf_ms"),
+    ("private_memory.png", "worker_private_anon_mb_mean"),
 )
 
 
@@ -47,11 +54,13 @@ def assert_real_png(path: Path) -> None:
 
 
 def test_write_plots_writes_four_valid_pngs(sweep_analysis, tmp_path):
-    results = plots.write_plots(sweep_analysis, tmp_path)
-    assert [r.filename for r in results] == list(PLOT_FILES)
-    for r in results:
-        assert r.path == tmp_path / r.filename and not r.skipped
-        assert_real_png(r.path)
+    results = {r.filename: r for r in plots.write_plots(sweep_analysis, tmp_path)}
+    assert sorted(results) == sorted([*PLOT_FILES, *(name for name, _metric in NEWER_PLOT_FILES)])
+    for name in PLOT_FILES:
+        assert results[name].path == tmp_path / name and not results[name].skipped
+        assert_real_png(results[name].path)
+    for name, metric in NEWER_PLOT_FILES:
+        assert results[name].path is None and metric in results[name].skipped, results[name]
 
 
 def test_plots_skip_a_single_x_value_and_remove_stale_files(tmp_path):
@@ -63,7 +72,7 @@ def test_plots_skip_a_single_x_value_and_remove_stale_files(tmp_path):
     assert "single value of workers (2)" in results[3].skipped
     assert not list(tmp_path.glob("*.png"))
     text = report.render_report(a, results, ["old_columns.csv"])
-    assert text.count("_Skipped: a single value of") == 4
+    assert text.count("_Skipped: a single value of") == 5
 
 
 def test_plot_with_nonpositive_values_falls_back_to_linear_axis(tmp_path):
@@ -168,7 +177,9 @@ def test_cli_end_to_end(tmp_path, capsys):
     for name in PLOT_FILES:
         assert_real_png(out / name)
     header = (out / "summary.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header == ",".join(["sweep", "server", "project", "models", "mode", "workers", *analysis.STAT_COLUMNS])
+    assert header == ",".join(
+        ["sweep", "server", "project", "models", "mode", "workers", *analysis.STAT_COLUMNS]
+    )
     assert "lazy, prefork, prewarm" in (out / "report.md").read_text(encoding="utf-8")
 
 

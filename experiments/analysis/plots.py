@@ -20,8 +20,10 @@ MODE_STYLE: dict[str, tuple[str, str]] = {  # mode -> (colour, marker); same in 
     "prefork": ("#1f77b4", "s"),
     "prewarm": ("#2ca02c", "^"),
     "prewarm-freeze": ("#9467bd", "D"),
+    "lazy-warm": ("#ff7f0e", "v"),
+    "prefork-warm": ("#17becf", "P"),
 }
-_EXTRA_STYLES = (("#ff7f0e", "v"), ("#8c564b", "P"), ("#e377c2", "X"), ("#7f7f7f", "*"), ("#17becf", "h"))
+_EXTRA_STYLES = (("#8c564b", "h"), ("#e377c2", "X"), ("#7f7f7f", "*"), ("#bcbd22", "p"))
 # Lines of one mode that belong to different projects (sweeps …): same colour, these line and marker styles.
 _PROJECT_STYLES = (("-", "full"), ("--", "none"), (":", "full"), ("-.", "none"))
 
@@ -203,15 +205,15 @@ def plot_memory_vs_workers(
     metric: str = "memory_mb",
     keys: list[str] | None = None,
 ) -> PlotResult:
-    """Median memory against workers at a fixed model count, one line per mode and per project (named in
-    the legend when there are several), with the fitted lines."""
+    """Median of ``metric`` against workers at a fixed model count, one line per mode and per project (named
+    in the legend when there are several), with the fitted lines of ``per_worker`` when it has any."""
     name = Path(path).stem
     rows, xs, skipped = _slice(summary, metric, "models", models, "workers")
     if skipped:
         return PlotResult(name, title, None, skipped=skipped)
     keys = [k for k in (keys or ["mode"]) if k not in ("models", "workers")]
     lines, shown = _lines(rows, keys, [k for k in keys if k != "mode"])
-    fits = per_worker[per_worker["models"] == models]
+    fits = per_worker[per_worker["models"] == models] if per_worker is not None and len(per_worker) else None
     fig, ax = _figure()
     modes = _modes(rows)
     for values, suffix, index, data in lines:
@@ -220,10 +222,10 @@ def plot_memory_vs_workers(
         colour, marker = mode_style(mode, modes)
         linestyle, fill = _PROJECT_STYLES[index % len(_PROJECT_STYLES)]
         fit = fits
-        for k, value in values.items():
+        for k, value in values.items() if fit is not None else ():
             fit = fit[fit[k].isna()] if value is None else fit[fit[k] == value]
         legend = f"{mode} · {suffix}" if suffix else mode
-        if not fit.empty:
+        if fit is not None and not fit.empty:
             f = fit.iloc[0]
             legend = f"{legend}: {f['slope']:+.1f} MB/worker (R²={f['r2']:.2f})"
             x0, x1 = float(f["workers_min"]), float(f["workers_max"])
@@ -249,14 +251,106 @@ def plot_memory_vs_workers(
     _set_ticks(ax, xs)
     ax.set_xlabel(label("workers"))
     ax.set_ylabel(label(metric))
-    ax.set_title(f"{title} (models={models}; dashed: linear fit)")
+    ax.set_title(f"{title} (models={models}" + ("; dashed: linear fit)" if fits is not None else ")"))
     ax.set_ylim(bottom=0)
     ax.legend(title=" · ".join(["mode", *shown]), fontsize="small")
     return PlotResult(name, title, _save(fig, Path(path)), note=f"models={models}")
 
 
+# Stacked parts of the "explain why" figures: (metric, label), bottom first.
+STARTUP_PARTS: tuple[tuple[str, str], ...] = (
+    ("phase_settings_s", "settings"),
+    ("phase_apps_import_s", "apps: import"),
+    ("phase_models_s", "apps: models"),
+    ("phase_ready_s", "apps: ready()"),
+    ("phase_middleware_s", "middleware"),
+    ("phase_other_s", "the rest of wsgi.py"),
+    ("phase_warmup_s", "warm-up"),
+)
+FIRST_REQUEST_PARTS: tuple[tuple[str, str], ...] = (
+    ("phase_urlconf_ms", "URLconf import"),
+    ("phase_db_connect_ms", "DB connect"),
+    ("phase_templates_ms", "templates"),
+    ("phase_view_ms", "view and the rest"),
+)
+PRIVATE_PARTS: tuple[tuple[str, str], ...] = (
+    ("worker_private_anon_mb_mean", "anonymous (object arenas)"),
+    ("worker_private_heap_mb_mean", "malloc heap"),
+    ("worker_private_file_mb_mean", "file-backed"),
+    ("worker_private_other_mb_mean", "stack and other"),
+)
+_PART_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
+
+
+def stacked_rows(summary, parts, models: int | None, workers: int | None, keys: list[str]):
+    """{bar label: [median of each part]} at one (models, workers), bars in mode order, a project (or other
+    identity) named in the label only when several share the point."""
+    from experiments.analysis.stats import _groups, distinguishing, mode_sort_key
+
+    names = [metric for metric, _ in parts]
+    rows = summary[
+        summary["metric"].isin(names) & (summary["models"] == models) & (summary["workers"] == workers)
+    ]
+    if rows.empty:
+        return {}
+    keys = [k for k in keys if k not in ("models", "workers")]
+    shown = distinguishing(rows, ["mode", "metric"], [k for k in keys if k != "mode"])
+    bars = {}
+    for values, group in sorted(_groups(rows, keys), key=lambda item: mode_sort_key(item[0]["mode"])):
+        label = " · ".join([values["mode"], *(str(values[c]) for c in shown)])
+        medians = dict(zip(group["metric"], group["median"], strict=True))
+        bars[label] = [float(medians.get(metric, 0.0)) for metric in names]
+    return bars
+
+
+def plot_stacked(summary, parts, path: Path, *, models, workers, keys, title: str, unit: str) -> PlotResult:
+    """One stacked bar per mode (and project) at the seed point: where a total goes, part by part."""
+    name = Path(path).stem
+    bars = stacked_rows(summary, parts, models, workers, keys)
+    if not bars:
+        return PlotResult(name, title, None, skipped=f"no runs with {parts[0][0]} at models={models}")
+    fig, ax = _figure()
+    labels = list(bars)
+    bottoms = [0.0] * len(labels)
+    for index, (_metric, part) in enumerate(parts):
+        heights = [bars[label][index] for label in labels]
+        ax.bar(labels, heights, bottom=bottoms, label=part, color=_PART_COLOURS[index % len(_PART_COLOURS)])
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    ax.set_ylabel(unit)
+    ax.set_title(f"{title} (models={models}, workers={workers})")
+    ax.tick_params(axis="x", labelrotation=20)
+    ax.legend(fontsize="small")
+    return PlotResult(name, title, _save(fig, Path(path)), note=f"models={models}, workers={workers}")
+
+
+def _explain_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
+    point = {"models": analysis.seed_models, "workers": analysis.seed_workers, "keys": analysis.keys}
+    s = analysis.summary
+    return [
+        plot_stacked(
+            s, STARTUP_PARTS, out_dir / "startup_phases.png", title="Where loading goes", unit="s", **point
+        ),
+        plot_stacked(
+            s,
+            FIRST_REQUEST_PARTS,
+            out_dir / "first_request_phases.png",
+            title="Where a worker's first request goes",
+            unit="ms",
+            **point,
+        ),
+        plot_stacked(
+            s,
+            PRIVATE_PARTS,
+            out_dir / "private_memory.png",
+            title="What each worker keeps private after traffic",
+            unit="MB per worker",
+            **point,
+        ),
+    ]
+
+
 def write_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
-    """Write the four figures into ``out_dir``; a skipped figure removes any stale PNG of the same name."""
+    """Write every figure into ``out_dir``; a skipped figure removes any stale PNG of the same name."""
     out_dir = Path(out_dir)
     s, w, keys = analysis.summary, analysis.models_plot_workers, analysis.keys
     results = [
@@ -293,6 +387,25 @@ def write_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
             title="Memory (PSS) vs workers",
             keys=keys,
         ),
+        plot_memory_vs_workers(
+            s,
+            analysis.per_worker_steady,
+            out_dir / "memory_steady_vs_workers.png",
+            models=analysis.workers_plot_models,
+            title="Memory (PSS) at steady state vs workers",
+            metric="memory_steady_mb",
+            keys=keys,
+        ),
+        plot_memory_vs_workers(
+            s,
+            None,
+            out_dir / "startup_vs_workers.png",
+            models=analysis.workers_plot_models,
+            title="Startup time vs workers",
+            metric="startup_s",
+            keys=keys,
+        ),
+        *_explain_plots(analysis, out_dir),
     ]
     for result in results:
         if result.path is None:

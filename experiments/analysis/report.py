@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from experiments.analysis import explain
 from experiments.columns import BY_NAME
 
 if TYPE_CHECKING:
@@ -21,8 +22,24 @@ TALK: dict[str, dict[str, float]] = {
     "prewarm": {"startup_s": 9, "memory_mb": 316, "first_query_ms": 121},
 }
 TALK_MB_PER_WORKER = 25
+# The talk's sequences (its slides), and our modes that follow each: the talk's row is shown beside them.
+TALK_SEQUENCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "lazy": ("uWSGI forks workers → each worker loads Django → ready", ("lazy",)),
+    "prefork": (
+        "uWSGI loads wsgi.py → forks workers → each worker loads Django → ready, uWSGI accepts requests",
+        ("prefork-warm", "lazy-warm", "prefork"),
+    ),
+    "prewarm": ("load and send a warm-up request in the master → fork → ready", ("prewarm",)),
+}
+TALK_ROW: dict[str, str] = {mode: row for row, (_text, modes) in TALK_SEQUENCES.items() for mode in modes}
 
-SEED_LABELS: dict[str, str] = {"startup_s": "startup", "memory_mb": "memory", "first_query_ms": "first_query"}
+OPTIONAL_SEED_METRICS = ("memory_steady_mb",)
+SEED_LABELS: dict[str, str] = {
+    "startup_s": "startup",
+    "memory_mb": "memory",
+    "memory_steady_mb": "memory steady",
+    "first_query_ms": "first_query",
+}
 _LABEL_WIDTH = 14
 
 
@@ -78,6 +95,8 @@ def seed_block_lines(
         for metric in metrics:
             name = SEED_LABELS.get(metric, metric)
             value = row.get(metric)
+            if metric in OPTIONAL_SEED_METRICS and _isnan(value):
+                continue  # runs measured before that reading existed
             unit = "" if _isnan(value) else f" {_unit(metric)}".rstrip()
             lines.append(f"{name:<{_LABEL_WIDTH}}= {fmt(value)}{unit}")
     return lines
@@ -120,15 +139,20 @@ def _seed_section(a: Analysis) -> list[str]:
     lines += [
         f"Our point: **models={a.seed_models}, workers={a.seed_workers}**; median of n runs, "
         "95 % bootstrap CI in brackets. The talk measured its own project on its own hardware, so absolute "
-        "values differ with size; the ratios between modes are the comparable part.",
+        "values differ with size; the ratios between modes are the comparable part. Memory is read twice: "
+        "after traffic (what the talk's figure is compared with: a server that has served its first "
+        "requests) and at steady state, after one full garbage collection in every worker, which every "
+        "long-running worker reaches sooner or later; where the two differ, the after-traffic figure is a "
+        "transient.",
         "",
+        *_sequences_lines(a.seed["mode"].tolist()),
     ]
     header = [*shown, "mode", "n"]
     for m in metrics:
         header += [f"{SEED_LABELS[m]} ({_unit(m)})", "talk"]
     rows = []
     for _, r in a.seed.iterrows():
-        talk = TALK.get(r["mode"], {})
+        talk = TALK.get(TALK_ROW.get(r["mode"], ""), {})
         row = [*(_text(r[c]) for c in shown), r["mode"], int(r["n"])]
         for m in metrics:
             row += [fmt_ci(r[m], r[f"{m}_ci_low"], r[f"{m}_ci_high"]), f"{talk[m]:g}" if m in talk else "—"]
@@ -139,6 +163,25 @@ def _seed_section(a: Analysis) -> list[str]:
     lines += _relative_to_lazy(a.seed, shown, metrics)
     lines += ["```", *seed_block_lines(a.seed, labels=shown), "```", ""]
     return lines
+
+
+def _sequences_lines(modes: list[str]) -> list[str]:
+    """Which of our modes follows which of the talk's sequences (the talk's row is shown beside them)."""
+    rows = []
+    for row, (sequence, ours) in TALK_SEQUENCES.items():
+        present = [m for m in ours if m in modes]
+        if present:
+            rows.append([row, sequence, ", ".join(present)])
+    if not rows:
+        return []
+    lines = [
+        "The talk's rows, and our modes that follow each sequence (the talk's figures are shown beside them). "
+        "Whether the talk's master had run `django.setup()` before fork is not certain from its slides: "
+        "`prefork-warm` assumes it had, `lazy-warm` that it had not; plain `prefork` stops before each worker "
+        "loads the rest of Django, which its first request then pays for.",
+        "",
+    ]
+    return lines + markdown_table(["talk's row", "its sequence", "our modes"], rows, "lll") + [""]
 
 
 def _relative_to_lazy(seed, shown: list[str], metrics: list[str]) -> list[str]:
@@ -153,7 +196,7 @@ def _relative_to_lazy(seed, shown: list[str], metrics: list[str]) -> list[str]:
     rows = []
     for _, r in seed.iterrows():
         base = bases.get(tuple(_text(r[c]) for c in shown))
-        talk = TALK.get(r["mode"], {})
+        talk = TALK.get(TALK_ROW.get(r["mode"], ""), {})
         row = [*(_text(r[c]) for c in shown), r["mode"]]
         for m in metrics:
             usable = base is not None and base[m] and not _isnan(r[m]) and not _isnan(base[m])
@@ -182,12 +225,20 @@ def _per_worker_section(a: Analysis) -> list[str]:
         "workers over the individual ok runs, per mode and project size.",
         "",
     ]
-    if len(a.per_worker) == 0:
-        return lines + [
-            "Not measured: no mode has ok runs at two or more worker counts for the same models.",
+    lines += _fits_table(a, a.per_worker)
+    if len(a.per_worker_steady):
+        lines += [
+            "At steady state (memory_steady_mb: after one full collection in every worker):",
             "",
+            *_fits_table(a, a.per_worker_steady),
         ]
-    shown = a.shown(a.per_worker, ["mode", "models"])
+    return lines
+
+
+def _fits_table(a: Analysis, fits) -> list[str]:
+    if len(fits) == 0:
+        return ["Not measured: no mode has ok runs at two or more worker counts for the same models.", ""]
+    shown = a.shown(fits, ["mode", "models"])
     rows = [
         [
             *(_text(r[c]) for c in shown),
@@ -201,7 +252,7 @@ def _per_worker_section(a: Analysis) -> list[str]:
             int(r["n"]),
             TALK_MB_PER_WORKER,
         ]
-        for _, r in a.per_worker.iterrows()
+        for _, r in fits.iterrows()
     ]
     header = [
         *shown,
@@ -215,7 +266,7 @@ def _per_worker_section(a: Analysis) -> list[str]:
         "runs",
         "talk",
     ]
-    return lines + markdown_table(header, rows, "l" * (len(shown) + 1) + "r" * 8) + [""]
+    return markdown_table(header, rows, "l" * (len(shown) + 1) + "r" * 8) + [""]
 
 
 def _scaling_section(a: Analysis) -> list[str]:
@@ -376,6 +427,8 @@ def report_lines(a: Analysis, plots: Sequence[PlotResult], sources: Sequence[str
     ]
     lines += _seed_section(a)
     lines += _per_worker_section(a)
+    lines += explain.startup_lines(a)
+    lines += explain.private_lines(a)
     lines += _scaling_section(a)
     lines += _plots_section(plots)
     lines += _summary_section(a)

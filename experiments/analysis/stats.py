@@ -32,8 +32,9 @@ ADDED_COLUMNS: dict[str, str] = {"server": "uwsgi"}
 # A CSV without one of these cannot be analysed; every other registry column is optional (filled with NA).
 REQUIRED_COLUMNS: tuple[str, ...] = ("mode", "workers", "models", "status")
 
-# The talk's three numbers per mode, in the order of its slides.
-SEED_METRICS: tuple[str, ...] = ("startup_s", "memory_mb", "first_query_ms")
+# The talk's three numbers per mode, in the order of its slides, with memory read twice: after traffic (what
+# the talk compares with) and at steady state (after one full collection in every worker).
+SEED_METRICS: tuple[str, ...] = ("startup_s", "memory_mb", "memory_steady_mb", "first_query_ms")
 
 # Display order of modes (experiments/modes.py); modes not listed there follow, alphabetically.
 MODE_ORDER: tuple[str, ...] = MODE_NAMES
@@ -580,6 +581,7 @@ class Analysis:
     seed_models: int | None
     seed_workers: int | None
     per_worker: pd.DataFrame
+    per_worker_steady: pd.DataFrame  # the same fits of memory at steady state
     scaling: pd.DataFrame
     models_plot_workers: int | None  # workers of the "vs models" plots
     workers_plot_models: int | None  # models of the "vs workers" plot
@@ -620,6 +622,7 @@ def analyze(
         seed_models=seed_models,
         seed_workers=seed_workers,
         per_worker=per_worker_memory(df, keys=keys),
+        per_worker_steady=per_worker_memory(df, "memory_steady_mb", keys=keys),
         scaling=scaling(df, keys=keys),
         models_plot_workers=slice_value(df, "models"),
         workers_plot_models=slice_value(df, "workers"),

@@ -1,0 +1,88 @@
+"""The report's "explain why" sections: where loading and a worker's first request spend their time, and what
+each worker keeps private. Formatters over the summary at the seed point; they return lines."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from experiments.analysis.plots import FIRST_REQUEST_PARTS, PRIVATE_PARTS, STARTUP_PARTS, stacked_rows
+
+if TYPE_CHECKING:
+    from experiments.analysis.stats import Analysis
+
+
+def _table(bars: dict[str, list[float]], parts, unit: str, total: str, digits: int, extra=None) -> list[str]:
+    """``extra``: (header, {bar: value}) of one more column after the total."""
+    from experiments.analysis.report import markdown_table
+
+    header = ["mode", *(label for _metric, label in parts), total, *([extra[0]] if extra else [])]
+    rows = []
+    for bar, values in bars.items():
+        row = [bar, *(f"{v:.{digits}f}" for v in values), f"{sum(values):.{digits}f}"]
+        if extra:
+            value = extra[1].get(bar)
+            row.append("n/a" if value is None else f"{value:.{digits}f}")
+        rows.append(row)
+    return [f"Medians in {unit}.", "", *markdown_table(header, rows), ""]
+
+
+def startup_lines(a: Analysis) -> list[str]:
+    """Loading, step by step (in the process that loads: the master, or each lazy worker), then a first request."""
+    lines = ["## Where start-up time goes", ""]
+    point = (a.summary, a.seed_models, a.seed_workers, a.keys)
+    loading = stacked_rows(point[0], STARTUP_PARTS, *point[1:])
+    if not loading:
+        return lines + [
+            "Not measured: these runs have no phase timings (probes.phases off, or older CSVs).",
+            "",
+        ]
+    lines += [
+        f"At models={a.seed_models}, workers={a.seed_workers}. Timed inside the process that loads the app, "
+        "without changing the project: the settings import, `apps.populate` (each app's module, its models, its "
+        "`ready()`), the middleware chain, the rest of the WSGI module, and the warm-up where a mode has one "
+        "(in the master before fork, or in each worker after it). The slowest apps of each run are in "
+        "`<output>.details.jsonl`.",
+        "",
+        *_table(loading, STARTUP_PARTS, "seconds", "load + warm-up", 3),
+        "A worker's first request (mean over workers): importing the URLconf, opening the database connection, "
+        "finding and compiling templates, and the rest (middleware, the view, rendering). After a warm-up the "
+        "first three are already done.",
+        "",
+        *_table(
+            stacked_rows(point[0], FIRST_REQUEST_PARTS, *point[1:]), FIRST_REQUEST_PARTS, "ms", "total", 1
+        ),
+        "![Where loading goes](startup_phases.png)",
+        "",
+        "![Where a worker's first request goes](first_request_phases.png)",
+        "",
+    ]
+    return lines
+
+
+def private_lines(a: Analysis) -> list[str]:
+    """Each worker's private memory after traffic, by the kind of mapping that holds it."""
+    lines = ["## What each worker keeps private", ""]
+    bars = stacked_rows(a.summary, PRIVATE_PARTS, a.seed_models, a.seed_workers, a.keys)
+    if not bars:
+        return lines + ["Not measured in these runs (older CSVs).", ""]
+    lines += [
+        f"At models={a.seed_models}, workers={a.seed_workers}: the mean worker's private pages (its USS) after "
+        "traffic, from `/proc/<pid>/smaps` by kind of mapping. CPython's objects live in anonymous arenas: "
+        "what a worker loaded itself (lazy) or wrote to after fork (reference counts, caches, the collector's "
+        "bookkeeping) is there. At steady state (last column) a full collection has written to every inherited "
+        "object that `gc.freeze()` did not put out of its reach.",
+        "",
+        *_table(bars, PRIVATE_PARTS, "MB per worker", "USS", 1, ("USS at steady state", _steady(a))),
+        "![What each worker keeps private](private_memory.png)",
+        "",
+    ]
+    return lines
+
+
+def _steady(a: Analysis) -> dict[str, float]:
+    """worker_uss_steady_mb_mean per bar of the private-memory table."""
+    parts = (("worker_uss_steady_mb_mean", "steady"),)
+    return {
+        bar: values[0]
+        for bar, values in stacked_rows(a.summary, parts, a.seed_models, a.seed_workers, a.keys).items()
+    }
