@@ -26,3 +26,12 @@ def probe_project(path: Path) -> dict:
 @pytest.fixture
 def probe():
     return probe_project
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL cluster for the whole session, started and stopped by the tool's own code."""
+    from experiments.databases import open_for_sweep
+
+    with open_for_sweep("postgresql") as server:
+        yield server

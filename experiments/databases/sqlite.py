@@ -1,0 +1,21 @@
+"""SQLite: no server. Each generated project carries its own database file, built with the project."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from experiments.databases.base import DatabaseServer
+
+
+class SqliteServer(DatabaseServer):
+    kind = "sqlite"
+
+    def build_template(self, name: str, build: Callable[[dict[str, str]], None]) -> str:
+        # A generated project's file is built with its source tree (db.sqlite3, the settings' default).
+        return name
+
+    @contextlib.contextmanager
+    def database_for_run(self, template: str) -> Iterator[dict[str, str]]:
+        # Runs read the project's own file (their traffic is GET only): nothing to copy, nothing to point at.
+        yield {}
