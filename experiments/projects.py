@@ -61,7 +61,10 @@ def _read_manifest(path: Path, spec: ProjectSpec) -> dict | None:
         manifest = json.loads((path / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
-    if manifest.get("options") != spec.options_dict:
+    from generator import __version__
+
+    # Another generator version wrote another tree (0.2.0's settings ignore DATABASE_URL, for one): rebuild.
+    if manifest.get("options") != spec.options_dict or manifest.get("generator_version") != __version__:
         return None
     database = manifest.get("database")
     if database and not (path / database).is_file():

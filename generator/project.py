@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from generator import __version__
+from generator import database as db
 from generator.errors import GeneratorError, OutputDirError
 from generator.options import GenOptions
 from generator.render import count_url_patterns, render_project, sample_urls
@@ -38,7 +39,9 @@ def count_lines(files: dict[str, str]) -> int:
     )
 
 
-def build_manifest(spec: ProjectSpec, files: dict[str, str], *, with_db: bool) -> dict:
+def build_manifest(
+    spec: ProjectSpec, files: dict[str, str], *, with_db: bool, target: db.Target | None = None
+) -> dict:
     realistic = spec.realistic
     models = spec.models
     return {
@@ -59,7 +62,8 @@ def build_manifest(spec: ProjectSpec, files: dict[str, str], *, with_db: bool) -
         "content_hash": content_hash(files),
         "settings_module": "config.settings",
         "wsgi": "config.wsgi:application",
-        "database": DATABASE if with_db else None,
+        "database": DATABASE if with_db and target is None else None,  # the SQLite file in the project
+        "database_url": db.redact(target.url) if with_db and target is not None else None,
         "urls": sample_urls(spec),
     }
 
@@ -118,9 +122,15 @@ def write_files(output: Path, files: dict[str, str]) -> None:
             handle.write(text)
 
 
-def build_database(output: Path, options: GenOptions) -> None:
-    """Create db.sqlite3 in a fresh interpreter running inside the project (its settings, its apps)."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONDONTWRITEBYTECODE": "1"}
+def build_database(output: Path, options: GenOptions, env: dict[str, str] | None = None) -> None:
+    """Build the project's database in a fresh interpreter running inside the project (its settings, its
+    apps): its SQLite file, or the database ``env`` names (``DATABASE_URL``)."""
+    env = {
+        **os.environ,
+        **(env or {}),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     command = [
         sys.executable,
         "-m",
@@ -137,18 +147,30 @@ def build_database(output: Path, options: GenOptions) -> None:
 
 
 def write_project(
-    options: GenOptions, output: Path, *, build_db: bool = True, force: bool = False, like: dict | None = None
+    options: GenOptions,
+    output: Path,
+    *,
+    build_db: bool = True,
+    force: bool = False,
+    like: dict | None = None,
+    database_url: str | None = None,
 ) -> dict:
     _check_output(output, force)
+    target = db.resolve_database("postgresql", database_url) if database_url else None
+    if target is not None and build_db:
+        db.check_target(target, force)
     spec = build_spec(options)
     files = render_project(spec)
-    manifest = build_manifest(spec, files, with_db=build_db)
+    manifest = build_manifest(spec, files, with_db=build_db, target=target)
     if like is not None:
         manifest["like"] = like
     created = _prepare_output(output)
     try:
         write_files(output, files)
-        if build_db:
+        if build_db and target is not None:
+            with db.created(target, force):
+                build_database(output, options, target.env())
+        elif build_db:
             build_database(output, options)
         staging = output / (MANIFEST + ".partial")
         staging.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -54,6 +54,7 @@ def render_project(spec: ProjectSpec) -> dict[str, str]:
         "config/__init__.py": "",
         "config/settings/__init__.py": _render("project/settings_init.py.j2", **ctx),
         "config/settings/base.py": _render("project/settings_base.py.j2", **ctx),
+        "config/settings/database.py": _render("project/settings_database.py.j2", **ctx),
         "config/urls.py": _render("project/urls.py.j2", **ctx),
         "config/views.py": _render("project/views.py.j2", **ctx),
         "config/wsgi.py": _render("project/wsgi.py.j2", **ctx),

@@ -16,8 +16,8 @@ from runner_support import REPO, wait_for
 
 from experiments.databases import open_for_sweep
 from experiments.databases.cluster import BINDIR_ENV, PREFIX, processes_in
-from experiments.databases.postgresql import redact
 from experiments.errors import ExperimentError
+from generator.database import redact
 
 
 def _fill(env: dict) -> None:

@@ -17,20 +17,11 @@ from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 from experiments.databases.base import DatabaseServer
 from experiments.databases.cluster import BUILD_SETTINGS, SUPERUSER, Cluster
 from experiments.errors import ExperimentError
+from generator.database import URL_ENV, redact
 
 SCHEMES = ("postgresql", "postgres")
-URL_ENV = "DATABASE_URL"
 CONNECT_TIMEOUT_S = 10
 MAX_NAME = 63  # PostgreSQL's identifier limit (NAMEDATALEN - 1)
-
-
-def redact(url: str) -> str:
-    """``url`` with its password, if any, replaced by ``***``: safe in an error message or a manifest."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    return urlunsplit(parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}"))
 
 
 def _one_line(exc: BaseException) -> str:
