@@ -44,6 +44,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("started_at", str, "", "UTC time the run started (ISO 8601)"),
     Column("duration_s", float, "s", "wall time of the whole run: launch, traffic, memory and stop"),
     Column("startup_cpu_s", float, "s", "CPU time (user+sys) of master and workers at ready"),
+    Column("database", str, "", "sqlite or postgresql"),
+    Column("db_connections", int, "", "client connections to the run's PostgreSQL database after traffic"),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

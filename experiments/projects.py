@@ -32,6 +32,7 @@ class PreparedProject:
     models: int | None = None
     apps: int | None = None
     url_patterns: int | None = None
+    database_template: str | None = None  # what the sweep's database server copies for each run
 
 
 def default_cache_dir() -> Path:
@@ -124,7 +125,7 @@ def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path)
         spec=spec,
         root=path,
         wsgi=manifest.get("wsgi", "config.wsgi:application"),
-        env={"DJANGO_SETTINGS_MODULE": module},
+        env={"DJANGO_SETTINGS_MODULE": module, **spec.database.env()},
         urls=tuple(urls),
         models=counts.get("models"),
         apps=counts.get("apps"),
@@ -186,6 +187,18 @@ def _prepare_existing(spec: ProjectSpec, traffic: TrafficSpec) -> PreparedProjec
         apps=counts.get("apps"),
         url_patterns=counts.get("url_patterns"),
     )
+
+
+def build_project_database(project: PreparedProject, env: dict[str, str]) -> None:
+    """Build a generated project's database where ``env`` points (a sweep's template database)."""
+    from generator.api import build_database
+    from generator.errors import GeneratorError
+    from generator.options import GenOptions
+
+    try:
+        build_database(project.root, GenOptions(**project.spec.options_dict), env)
+    except GeneratorError as exc:
+        raise ExperimentError(f"cannot build the database of {project.spec.label}: {exc}") from None
 
 
 def prepare(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path | None = None) -> PreparedProject:

@@ -5,18 +5,20 @@ Output goes through the ``say`` (messages) and ``progress`` (progress bar) callb
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from experiments.databases import DatabaseServer, open_for_sweep
 from experiments.environment import collect, now_iso, read_sidecar, sidecar_path, write_sidecar
 from experiments.errors import ExperimentError
 from experiments.export_csv import ResultsCsv
 from experiments.measure.executor import Executor, Measurement
 from experiments.plan import Plan, RunSpec, estimate_build_s, estimate_run_s, make_plan
 from experiments.progress import Progress
-from experiments.projects import PreparedProject, default_cache_dir, prepare
+from experiments.projects import PreparedProject, build_project_database, default_cache_dir, prepare
 from experiments.sweep import Sweep
 
 
@@ -45,6 +47,7 @@ def make_row(
         "error": measurement.error,
         "started_at": started_at,
         "duration_s": measurement.timings.get("total"),
+        "database": run.project.database.kind,
     }
     row.update(measurement.metrics())
     return row
@@ -52,6 +55,48 @@ def make_row(
 
 def _noop(_line: str) -> None:
     pass
+
+
+@contextlib.contextmanager
+def database_servers(projects, database_url: str | None = None) -> Iterator[dict[str, DatabaseServer]]:
+    """One server per kind of database the projects run on, for the whole sweep; stopped on the way out.
+    PostgreSQL: the server at ``database_url``, else the tool's own throwaway cluster."""
+    kinds = sorted({spec.database.kind for spec in projects})
+    with contextlib.ExitStack() as stack:
+        yield {
+            kind: stack.enter_context(open_for_sweep(kind, database_url if kind == "postgresql" else None))
+            for kind in kinds
+        }
+
+
+def prepare_projects(plan: Plan, sweep: Sweep, cache_dir: Path, servers: dict, say) -> tuple[dict, dict]:
+    """Build (or reuse) every project, then its database as a template: (prepared, broken) by spec."""
+    prepared: dict = {}
+    broken: dict = {}
+    templates: dict = {}  # (tree, kind) -> template: projects differing only in connection settings share one
+    for spec in plan.projects:
+        say(f"preparing project {spec.label} (~{estimate_build_s(spec):.0f} s if not cached)")
+        try:
+            project = prepare(spec, sweep.traffic, cache_dir)
+            server = servers[spec.database.kind]
+            source = (project.root, server.kind)
+            if source not in templates:
+                templates[source] = server.build_template(
+                    spec.key(), lambda env, project=project: build_project_database(project, env)
+                )
+            prepared[spec] = replace(project, database_template=templates[source])
+        except ExperimentError as exc:
+            broken[spec] = str(exc)
+            say(f"cannot prepare {spec.label}: {exc}")
+    for server in servers.values():
+        server.end_build()
+    return prepared, broken
+
+
+def measure(executor: Executor, run: RunSpec, project: PreparedProject, servers: dict) -> Measurement:
+    """One run on a database of its own (a copy of the project's template), dropped when the run ends."""
+    with servers[run.project.database.kind].database_for_run(project.database_template) as database:
+        return executor.run(run, replace(project, env={**project.env, **database.env}))
 
 
 def run_sweep(
@@ -65,6 +110,7 @@ def run_sweep(
     say: Callable[[str], None] = _noop,
     progress: Callable[[str, bool], None] = lambda _line, _final: None,
     on_run: Callable[[RunSpec, Measurement], None] | None = None,
+    database_url: str | None = None,
 ) -> SweepOutcome:
     output = Path(output or sweep.output)
     results = ResultsCsv(output)
@@ -93,25 +139,25 @@ def run_sweep(
     environment.setdefault("invocations", []).append(invocation)
     write_sidecar(sidecar, environment)
 
-    cache_dir = cache_dir or default_cache_dir()
-    prepared: dict = {}
-    broken: dict = {}
-    for spec in plan.projects:
-        say(f"preparing project {spec.label} (~{estimate_build_s(spec):.0f} s if not cached)")
-        try:
-            prepared[spec] = prepare(spec, sweep.traffic, cache_dir)
-        except ExperimentError as exc:
-            broken[spec] = str(exc)
-            say(f"cannot prepare {spec.label}: {exc}")
+    with database_servers(plan.projects, database_url) as servers:
+        prepared, broken = prepare_projects(plan, sweep, cache_dir or default_cache_dir(), servers, say)
+        # hyperfine's --warmup: a first server start pays for cold caches; not recorded
+        for spec in prepared:
+            first = next(run for run in plan.todo if run.project == spec)
+            for _ in range(sweep.warmup_runs):
+                say(f"warm-up run (not recorded): {first.mode} {spec.label} workers={first.workers}")
+                measure(executor, first, prepared[spec], servers)
+        ran, failed = _run_all(plan, executor, prepared, broken, servers, results, say, progress, on_run)
 
-    for (
-        spec
-    ) in plan.projects:  # hyperfine's --warmup: a first server start pays for cold caches; not recorded
-        first = next(run for run in plan.todo if run.project == spec)
-        for _ in range(sweep.warmup_runs if spec in prepared else 0):
-            say(f"warm-up run (not recorded): {first.mode} {spec.label} workers={first.workers}")
-            executor.run(first, prepared[spec])
+    invocation.update({"finished_at": now_iso(), "ran": ran, "failed": failed})
+    write_sidecar(sidecar, environment)
+    planned = {run.run_id for run in plan.runs}
+    rows = [row for row in results.read_rows() if row.get("run_id") in planned]
+    return SweepOutcome(plan=plan, ran=ran, failed=failed, rows=rows)
 
+
+def _run_all(plan, executor, prepared, broken, servers, results, say, progress, on_run) -> tuple[int, int]:
+    """Every run to do, in plan order; its row is appended the moment it ends. Returns (ran, failed)."""
     bar = Progress(len(plan.todo), [estimate_run_s(run) for run in plan.todo])
     ran = failed = 0
     progress(bar.line(), False)
@@ -124,7 +170,7 @@ def run_sweep(
             measurement = Measurement(status="failed", error=broken.get(run.project, "project not prepared"))
         else:
             try:
-                measurement = executor.run(run, project)
+                measurement = measure(executor, run, project, servers)
             except Exception as exc:  # a bug of ours must not end the sweep; the server is already gone
                 measurement = Measurement(
                     status="failed", error=f"internal error: {type(exc).__name__}: {exc}"
@@ -139,9 +185,4 @@ def run_sweep(
             on_run(run, measurement)
         bar.advance(time.monotonic() - started)
         progress(bar.line(f"{run.describe()}: {measurement.status}"), True)
-
-    invocation.update({"finished_at": now_iso(), "ran": ran, "failed": failed})
-    write_sidecar(sidecar, environment)
-    planned = {run.run_id for run in plan.runs}
-    rows = [row for row in results.read_rows() if row.get("run_id") in planned]
-    return SweepOutcome(plan=plan, ran=ran, failed=failed, rows=rows)
+    return ran, failed

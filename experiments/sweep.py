@@ -15,11 +15,13 @@ from typing import Any
 
 import yaml
 
+from experiments.databases.base import KINDS, DatabaseSettings
 from experiments.errors import ExperimentError, SweepError
 
 MODES = ("lazy", "prefork", "prewarm", "prewarm-freeze")
 TOP_KEYS = ("name", "repetitions", "seed", "warmup_runs", "project", "server", "traffic", "output")
 EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name")
+DATABASE_KEYS = ("database", "conn_max_age", "pool")  # generated projects: what they run on, not their source
 SERVER_KEYS = ("modes", "workers", "timeout", "max_fd")
 TRAFFIC_KEYS = ("requests_per_worker", "urls", "max_urls", "timeout")
 
@@ -42,6 +44,7 @@ class ProjectSpec:
     wsgi: str = ""  # existing: "module:callable"
     env: tuple[tuple[str, str], ...] = ()
     urls: tuple[str, ...] = ()  # warm-up and traffic URLs; empty: taken from the manifest (or "/")
+    database: DatabaseSettings = DatabaseSettings()
 
     @property
     def options_dict(self) -> dict[str, Any]:
@@ -52,9 +55,13 @@ class ProjectSpec:
         return self.options_dict.get("models")
 
     def identity(self) -> dict[str, Any]:
-        """What makes two projects the same, for run ids and the build cache."""
+        """What makes two projects the same, for run ids. Database settings count only when they differ from
+        the defaults, so runs measured before they existed keep their ids."""
         if self.kind == "generated":
-            return {"kind": "generated", "options": self.options_dict, "urls": list(self.urls)}
+            identity = {"kind": "generated", "options": self.options_dict, "urls": list(self.urls)}
+            if self.database.changed():
+                identity["database"] = self.database.changed()
+            return identity
         return {
             "kind": "existing",
             "path": self.path,
@@ -235,7 +242,7 @@ def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> lis
         from generator.options import OPTION_NAMES, resolve_options
     except ImportError as exc:  # pragma: no cover - the generator ships with this package
         raise ExperimentError(f"the project generator is not available: {exc}") from None
-    allowed = (*OPTION_NAMES, "urls")
+    allowed = (*OPTION_NAMES, "urls", *DATABASE_KEYS)
     check.known(key, raw, allowed)
     if "models" not in raw:
         raise check.error(key, "needs either 'path' (an existing project) or 'models' (a generated one)")
@@ -249,6 +256,9 @@ def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> lis
         choices[name] = check.swept(f"{key}.{name}", value, lambda _k, v: v)
     projects = []
     for combo in _product(choices):
+        database = _database_settings(
+            check, key, {name: combo.pop(name) for name in DATABASE_KEYS if name in combo}
+        )
         try:
             options = resolve_options(**combo)
         except OptionError as exc:
@@ -262,8 +272,32 @@ def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> lis
         default = resolve_options(options.models, profile=options.profile, seed=options.seed)
         if default != options:
             label += "-" + _short_hash(dict(items), 6)
-        projects.append(ProjectSpec(kind="generated", label=label, options=items, urls=urls))
+        if database.tag():
+            label += "-" + database.tag()
+        projects.append(
+            ProjectSpec(kind="generated", label=label, options=items, urls=urls, database=database)
+        )
     return projects
+
+
+def _database_settings(check: _Checker, key: str, raw: dict) -> DatabaseSettings:
+    """One combination of ``database``, ``conn_max_age`` and ``pool``, checked together."""
+    kind = raw.get("database", "sqlite")
+    if kind not in KINDS:
+        raise check.error(f"{key}.database", f"unknown database {kind!r}; choose from {', '.join(KINDS)}")
+    age = raw.get("conn_max_age", 0)
+    if isinstance(age, str) and age.lower() == "none":
+        age = None
+    if age is not None and (isinstance(age, bool) or not isinstance(age, int) or age < 0):
+        raise check.error(f"{key}.conn_max_age", f"expected whole seconds (≥ 0) or none, got {age!r}")
+    pool = raw.get("pool", False)
+    if pool is not True and pool is not False and (not isinstance(pool, int) or pool < 1):
+        raise check.error(f"{key}.pool", f"expected false, true or a pool size (≥ 1), got {pool!r}")
+    if pool is not False and kind != "postgresql":
+        raise check.error(f"{key}.pool", "Django's connection pool needs database: postgresql")
+    if pool is not False and age != 0:
+        raise check.error(f"{key}.pool", f"Django's pool cannot be combined with conn_max_age {age} (use 0)")
+    return DatabaseSettings(kind=kind, conn_max_age=age, pool=pool)
 
 
 def _existing_projects(check: _Checker, raw: dict, base_dir: Path, key: str = "project") -> list[ProjectSpec]:

@@ -34,12 +34,12 @@ def _rows(url: str) -> list[tuple]:
 def test_each_run_gets_an_identical_copy_of_the_template_dropped_afterwards(postgres):
     template = postgres.build_template("copies", _fill)
     for _ in range(2):
-        with postgres.database_for_run(template) as env:
-            assert _rows(env["DATABASE_URL"]) == [(1, "template")]
-            with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+        with postgres.database_for_run(template) as run:
+            assert _rows(run.env["DATABASE_URL"]) == [(1, "template")]
+            with psycopg.connect(run.env["DATABASE_URL"], autocommit=True) as conn:
                 conn.execute("INSERT INTO note VALUES (2, 'changed by a run')")
                 run_db = conn.info.dbname
-                assert postgres.count_connections(run_db) == 1
+                assert run.name == run_db and postgres.count_connections(run_db) == 1
             # a backend exits a moment after its client hangs up
             assert wait_for(lambda db=run_db: postgres.count_connections(db) == 0, timeout=5)
         names = [r[0] for r in postgres.admin.execute("SELECT datname FROM pg_database").fetchall()]
@@ -80,8 +80,8 @@ def test_a_users_server_is_used_as_given_never_stopped_and_cleaned_of_our_databa
     with open_for_sweep("postgresql", postgres.url) as given:
         assert given.cluster is None
         template = given.build_template("users", _fill)
-        with given.database_for_run(template) as env:
-            assert _rows(env["DATABASE_URL"]) == [(1, "template")]
+        with given.database_for_run(template) as run:
+            assert _rows(run.env["DATABASE_URL"]) == [(1, "template")]
         given.end_build()  # changes nothing on a server that is not ours
     names = [r[0] for r in postgres.admin.execute("SELECT datname FROM pg_database").fetchall()]
     assert template not in names

@@ -98,9 +98,9 @@ def test_a_run_on_postgresql_serves_a_copy_of_the_template_database(tmp_path, pr
     options = resolve_options(40, seed=42, rows_per_model=4, library_loc=0, view_library_loc=0)
     manifest = generate_project(options, tmp_path / "p", build_db=False)
     template = postgres.build_template("mid", lambda env: build_database(tmp_path / "p", options, env))
-    with postgres.database_for_run(template) as env:
-        report = probe(tmp_path / "p", env)
+    with postgres.database_for_run(template) as run:
+        report = probe(tmp_path / "p", run.env)
         _assert_healthy(report, len(manifest["urls"]))
         assert report["posted"] == 5
-        assert _sequences_behind(env["DATABASE_URL"]) == []
+        assert _sequences_behind(run.env["DATABASE_URL"]) == []
     assert not (tmp_path / "p" / "db.sqlite3").exists()

@@ -11,6 +11,7 @@ import pytest
 from runner_support import BROKEN, TINY, processes_with, tiny_project, write_sweep
 
 from experiments import cli
+from experiments.databases.cluster import PREFIX as CLUSTER_PREFIX
 from experiments.measure.executor import RUN_DIR_PREFIX, UwsgiExecutor, become_subreaper
 from experiments.projects import default_cache_dir
 from experiments.runner import run_sweep
@@ -175,3 +176,49 @@ def test_a_server_too_slow_to_start_times_out_with_its_log(tmp_path, run_dirs):
     assert outcome.failed == 1 and row["status"] == "timeout"
     assert "0 of 2 workers ready" in row["error"] and "spawned uWSGI worker" in row["error"]
     assert float(row["duration_s"]) < 5
+
+
+def test_one_interleaved_sweep_on_sqlite_and_postgresql(tmp_path, run_dirs):
+    """Each PostgreSQL run gets its own copy of the project's template in the sweep's throwaway cluster."""
+    sweep = load_sweep(
+        write_sweep(
+            tmp_path,
+            {
+                "name": "databases",
+                "warmup_runs": 0,
+                "project": {
+                    "models": 10,
+                    "rows_per_model": 3,
+                    "library_loc": 0,
+                    "view_library_loc": 0,
+                    "database": ["sqlite", "postgresql"],
+                },
+                "server": {"modes": ["prefork", "prewarm"], "workers": 2},
+                "traffic": {"requests_per_worker": 3},
+            },
+        )
+    )
+    clusters_before = set(Path("/tmp").glob(f"{CLUSTER_PREFIX}{os.getpid()}-*"))
+    seen = {}
+
+    class Spy(UwsgiExecutor):
+        def run(self, run, project):
+            seen[(run.project.database.kind, run.mode)] = project.env.get("DATABASE_URL")
+            return super().run(run, project)
+
+    outcome = run_sweep(sweep, Spy(), cache_dir=default_cache_dir())
+    table = rows(sweep.output)
+    assert outcome.failed == 0, [r["error"] for r in table]
+    assert sorted((r["database"], r["mode"]) for r in table) == sorted(seen)
+    sqlite, postgresql = sweep.projects
+    assert postgresql.label == sqlite.label + "-pg"
+    assert {(r["project"], r["database"]) for r in table} == {
+        (sqlite.label, "sqlite"),
+        (postgresql.label, "postgresql"),
+    }
+    for (kind, _mode), url in seen.items():
+        assert (url is None) if kind == "sqlite" else url.startswith("postgresql://postgres@/lab_")
+    assert len({url for url in seen.values() if url}) == 2  # a database of its own per run
+    assert (
+        set(Path("/tmp").glob(f"{CLUSTER_PREFIX}{os.getpid()}-*")) == clusters_before
+    )  # the cluster is gone

@@ -103,6 +103,16 @@ def test_existing_project_path_is_relative_to_the_sweep_file(tmp_path):
         ("project:\n  path: tinyproject\n  wsgi: a.b:c\n  models: 3\n", "project.models", 4),
         ("project:\n  models: 10\n  models: 20\n", "project.models", 3),
         ("project:\n  models: 10\nserver:\n  modes: []\n", "server.modes", 4),
+        ("project:\n  models: 10\n  database: mysql\n", "project.database", 3),
+        ("project:\n  models: 10\n  conn_max_age: -5\n", "project.conn_max_age", 3),
+        ("project:\n  models: 10\n  pool: lots\n", "project.pool", 3),
+        ("project:\n  models: 10\n  pool: true\n", "project.pool", 3),  # SQLite has no pool
+        (
+            "project:\n  models: 10\n  database: postgresql\n  pool: 4\n  conn_max_age: 60\n",
+            "project.pool",
+            4,
+        ),
+        ("project:\n  path: tinyproject\n  wsgi: a.b:c\n  database: postgresql\n", "project.database", 4),
     ],
 )
 def test_errors_name_the_key_and_line(text, key, line):
@@ -152,3 +162,21 @@ def test_a_list_of_projects_shares_one_plan(tmp_path):
         (p.kind, p.options_dict.get("models") if p.kind == "generated" else p.path) for p in sweep.projects
     ]
     assert kinds == [("generated", 3), ("generated", 4), ("existing", str((tmp_path / "site").resolve()))]
+
+
+def test_database_axes_are_swept_and_defaults_keep_run_ids():
+    plain = parse("project:\n  models: 10\n").projects[0]
+    explicit = parse(
+        "project:\n  models: 10\n  database: sqlite\n  conn_max_age: 0\n  pool: false\n"
+    ).projects[0]
+    assert explicit.key() == plain.key() and explicit.label == plain.label
+    sweep = parse(
+        "project:\n  - models: 10\n    database: [sqlite, postgresql]\n    conn_max_age: [0, 600, none]\n"
+        "  - models: 10\n    database: postgresql\n    pool: [true, 4]\n"
+    )
+    labels = [p.label for p in sweep.projects]
+    assert labels == [f"realistic-m10-s0{tag}" for tag in ("", "-age600", "-age-none", "-pg", "-pg-age600",
+                                                          "-pg-age-none", "-pg-pool", "-pg-pool4")]  # fmt: skip
+    assert len({p.key() for p in sweep.projects}) == 8
+    assert sweep.projects[-1].database.env() == {"DATABASE_POOL": "4"}
+    assert sweep.projects[2].database.env() == {"DATABASE_CONN_MAX_AGE": "none"}

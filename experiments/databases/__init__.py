@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from experiments.databases.base import KINDS, DatabaseServer
+from experiments.databases.base import KINDS, DatabaseServer, DatabaseSettings, RunDatabase
 from experiments.errors import ExperimentError
 
-__all__ = ["KINDS", "DatabaseServer", "open_for_sweep"]
+__all__ = ["KINDS", "DatabaseServer", "DatabaseSettings", "RunDatabase", "open_for_sweep"]
 
 
 def open_for_sweep(kind: str, url: str | None = None) -> DatabaseServer:

@@ -14,10 +14,11 @@ import secrets
 from collections.abc import Callable, Iterator
 from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
-from experiments.databases.base import DatabaseServer
+from experiments.databases.base import DatabaseServer, RunDatabase
 from experiments.databases.cluster import BUILD_SETTINGS, SUPERUSER, Cluster
 from experiments.errors import ExperimentError
-from generator.database import URL_ENV, redact
+from generator.api import URL_ENV
+from generator.database import redact
 
 SCHEMES = ("postgresql", "postgres")
 CONNECT_TIMEOUT_S = 10
@@ -158,11 +159,11 @@ class PostgresServer(DatabaseServer):
         self._execute("CHECKPOINT")  # with fsync back on: what was built without it reaches the disk now
 
     @contextlib.contextmanager
-    def database_for_run(self, template: str) -> Iterator[dict[str, str]]:
+    def database_for_run(self, template: str) -> Iterator[RunDatabase]:
         database = self._name(f"run_{next(self._runs)}")
         self._create(database, template)
         try:
-            yield self.env_of(database)
+            yield RunDatabase(env=self.env_of(database), name=database)
         finally:
             self._drop(database)
 

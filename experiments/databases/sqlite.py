@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
-from experiments.databases.base import DatabaseServer
+from experiments.databases.base import DatabaseServer, RunDatabase
 
 
 class SqliteServer(DatabaseServer):
@@ -16,6 +16,6 @@ class SqliteServer(DatabaseServer):
         return name
 
     @contextlib.contextmanager
-    def database_for_run(self, template: str) -> Iterator[dict[str, str]]:
+    def database_for_run(self, template: str) -> Iterator[RunDatabase]:
         # Runs read the project's own file (their traffic is GET only): nothing to copy, nothing to point at.
-        yield {}
+        yield RunDatabase()
