@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generator.py
 	$(BIN)/python benchmarks/bench_runner.py
+	$(BIN)/python benchmarks/bench_databases.py
 
 # Real projects (django-oscar, pretix) installed into .venv on demand, laid out under generated/calibration/.
 calibration-projects: $(STAMP)

@@ -61,7 +61,7 @@ def test_property_generated_projects_check_build_and_serve(
 ):
     server = request.getfixturevalue("postgres") if database == "postgresql" else None
 
-    @settings(max_examples=4 if server is None else 3, deadline=None,
+    @settings(max_examples=4 if server is None else 2, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
     @given(options=small_projects(profile))
     def check(options):
@@ -95,7 +95,7 @@ def test_manage_py_check_and_a_mid_size_project(tmp_path, probe):
 @pytest.mark.slow
 def test_a_run_on_postgresql_serves_a_copy_of_the_template_database(tmp_path, probe, postgres):
     """The runner's path: one source tree, its database built once as a template, each run on a copy."""
-    options = resolve_options(40, seed=42, rows_per_model=4, library_loc=0, view_library_loc=0)
+    options = resolve_options(24, seed=42, rows_per_model=4, library_loc=0, view_library_loc=0)
     manifest = generate_project(options, tmp_path / "p", build_db=False)
     template = postgres.build_template("mid", lambda env: build_database(tmp_path / "p", options, env))
     with postgres.database_for_run(template) as run:
