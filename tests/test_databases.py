@@ -60,6 +60,8 @@ def test_a_failed_template_build_leaves_no_database(postgres):
 def test_the_cluster_is_private_unprivileged_and_durable_only_after_the_build(postgres):
     cluster = postgres.cluster
     assert postgres.setting("listen_addresses") == ""  # no TCP port at all
+    # room for the locks of a 3,000-model build in one transaction
+    assert int(postgres.setting("max_locks_per_transaction")) >= 1024
     assert Path(postgres.setting("unix_socket_directories")) == cluster.socket_dir
     assert cluster.socket_dir.is_relative_to(cluster.root)
     pids = processes_in(cluster.root)

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
@@ -22,6 +23,7 @@ from generator.database import redact
 
 SCHEMES = ("postgresql", "postgres")
 CONNECT_TIMEOUT_S = 10
+RELOAD_TIMEOUT_S = 10
 MAX_NAME = 63  # PostgreSQL's identifier limit (NAMEDATALEN - 1)
 
 
@@ -156,7 +158,14 @@ class PostgresServer(DatabaseServer):
         for setting in BUILD_SETTINGS:
             self._execute(f"ALTER SYSTEM SET {setting} = on")
         self._execute("SELECT pg_reload_conf()")
-        self._execute("CHECKPOINT")  # with fsync back on: what was built without it reaches the disk now
+        # The reload is a signal the postmaster relays to every process: once this backend has it, so has the
+        # checkpointer, and the CHECKPOINT below runs with fsync on.
+        deadline = time.monotonic() + RELOAD_TIMEOUT_S
+        while any(self.setting(name) != "on" for name in BUILD_SETTINGS):
+            if time.monotonic() > deadline:
+                raise ExperimentError(f"PostgreSQL did not take durability back on in {RELOAD_TIMEOUT_S} s")
+            time.sleep(0.01)
+        self._execute("CHECKPOINT")  # what was built without fsync reaches the disk now
 
     @contextlib.contextmanager
     def database_for_run(self, template: str) -> Iterator[RunDatabase]:
