@@ -71,11 +71,13 @@ def build_figures(models: int, workdir: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--models", type=int, action="append", help="only builds, at these sizes")
     args = parser.parse_args()
-    for line in cluster_figures(2 if args.quick else CLUSTER_STARTS):
-        print(line, flush=True)
+    if not args.models:
+        for line in cluster_figures(2 if args.quick else CLUSTER_STARTS):
+            print(line, flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-db-") as tmp:
-        for models in QUICK_SIZES if args.quick else SIZES:
+        for models in args.models or (QUICK_SIZES if args.quick else SIZES):
             for line in build_figures(models, Path(tmp)):
                 print(line, flush=True)
     return 0
