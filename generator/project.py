@@ -125,8 +125,11 @@ def write_files(output: Path, files: dict[str, str]) -> None:
 def build_database(output: Path, options: GenOptions, env: dict[str, str] | None = None) -> None:
     """Build the project's database in a fresh interpreter running inside the project (its settings, its
     apps): its SQLite file, or the database ``env`` names (``DATABASE_URL``)."""
+    # Unset in ours, the project's database variables must not come from the caller's shell either.
+    unset = {db.URL_ENV: "", db.CONN_MAX_AGE_ENV: "0", db.POOL_ENV: "0"}
     env = {
         **os.environ,
+        **unset,
         **(env or {}),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONDONTWRITEBYTECODE": "1",

@@ -127,6 +127,17 @@ def test_output_that_is_a_file_is_refused(tmp_path):
     assert target.read_text() == "x"
 
 
+def test_a_database_url_in_our_environment_is_not_where_gen_project_builds(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@/nowhere?host=/nonexistent")
+    monkeypatch.setenv("DATABASE_POOL", "true")
+    out = tmp_path / "p"
+    assert (
+        cli.main(["--models", "2", "--profile", "minimal", "--rows-per-model", "1", "--output", str(out)])
+        == 0
+    )
+    assert (out / "db.sqlite3").stat().st_size > 0
+
+
 def test_failed_database_build_leaves_nothing(tmp_path, monkeypatch, capsys):
     from generator import project
 

@@ -178,8 +178,11 @@ def test_a_server_too_slow_to_start_times_out_with_its_log(tmp_path, run_dirs):
     assert float(row["duration_s"]) < 5
 
 
-def test_one_interleaved_sweep_on_sqlite_and_postgresql(tmp_path, run_dirs):
-    """Each PostgreSQL run gets its own copy of the project's template in the sweep's throwaway cluster."""
+def test_one_interleaved_sweep_on_sqlite_and_postgresql(tmp_path, run_dirs, monkeypatch):
+    """Each PostgreSQL run gets its own copy of the project's template in the sweep's throwaway cluster;
+    the runner's own DATABASE_URL and friends reach no project."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@/nowhere?host=/nonexistent")
+    monkeypatch.setenv("DATABASE_POOL", "true")
     sweep = load_sweep(
         write_sweep(
             tmp_path,
@@ -217,7 +220,7 @@ def test_one_interleaved_sweep_on_sqlite_and_postgresql(tmp_path, run_dirs):
         (postgresql.label, "postgresql"),
     }
     for (kind, _mode), url in seen.items():
-        assert (url is None) if kind == "sqlite" else url.startswith("postgresql://postgres@/lab_")
+        assert (url == "") if kind == "sqlite" else url.startswith("postgresql://postgres@/lab_")
     assert len({url for url in seen.values() if url}) == 2  # a database of its own per run
     assert (
         set(Path("/tmp").glob(f"{CLUSTER_PREFIX}{os.getpid()}-*")) == clusters_before

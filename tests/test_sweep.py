@@ -178,5 +178,5 @@ def test_database_axes_are_swept_and_defaults_keep_run_ids():
     assert labels == [f"realistic-m10-s0{tag}" for tag in ("", "-age600", "-age-none", "-pg", "-pg-age600",
                                                           "-pg-age-none", "-pg-pool", "-pg-pool4")]  # fmt: skip
     assert len({p.key() for p in sweep.projects}) == 8
-    assert sweep.projects[-1].database.env() == {"DATABASE_POOL": "4"}
-    assert sweep.projects[2].database.env() == {"DATABASE_CONN_MAX_AGE": "none"}
+    assert sweep.projects[-1].database.env() == {"DATABASE_CONN_MAX_AGE": "0", "DATABASE_POOL": "4"}
+    assert sweep.projects[2].database.env() == {"DATABASE_CONN_MAX_AGE": "none", "DATABASE_POOL": "0"}

@@ -34,13 +34,12 @@ class DatabaseSettings:
         return {name: value for name, value in vars(self).items() if value != getattr(DEFAULTS, name)}
 
     def env(self) -> dict[str, str]:
-        """The variables that give a generated project these connection settings (not the URL: per run)."""
-        env = {}
-        if self.conn_max_age != 0:
-            env[CONN_MAX_AGE_ENV] = "none" if self.conn_max_age is None else str(self.conn_max_age)
-        if self.pool is not False:
-            env[POOL_ENV] = "true" if self.pool is True else str(self.pool)
-        return env
+        """The variables that give a generated project these connection settings (not the URL: per run),
+        defaults included, so that none comes from the runner's own environment."""
+        return {
+            CONN_MAX_AGE_ENV: "none" if self.conn_max_age is None else str(self.conn_max_age),
+            POOL_ENV: "true" if self.pool is True else str(int(self.pool)),
+        }
 
     def tag(self) -> str:
         """A short label: "" for the defaults, else e.g. "pg", "pg-age600", "pg-pool4", "age-none"."""

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 from experiments.databases.base import DatabaseServer, RunDatabase
+from generator.api import URL_ENV
 
 
 class SqliteServer(DatabaseServer):
@@ -17,5 +18,6 @@ class SqliteServer(DatabaseServer):
 
     @contextlib.contextmanager
     def database_for_run(self, template: str) -> Iterator[RunDatabase]:
-        # Runs read the project's own file (their traffic is GET only): nothing to copy, nothing to point at.
-        yield RunDatabase()
+        # Runs read the project's own file (their traffic is GET only): nothing to copy. An empty URL means
+        # that file, whatever DATABASE_URL the runner's own environment holds.
+        yield RunDatabase(env={URL_ENV: ""})
