@@ -31,6 +31,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generator.py
 	$(BIN)/python benchmarks/bench_runner.py
+	$(BIN)/python benchmarks/bench_databases.py
 
 # Real projects installed on demand (django-oscar, pretix, wagtail into .venv; django-wiki into its own environment),
 # laid out under generated/calibration/.

@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fresh", action="store_true", help="start over instead of resuming the CSV")
     parser.add_argument("--output", "-o", type=Path, help="results CSV (default: the sweep's output)")
     parser.add_argument("--cache-dir", type=Path, help="where generated projects are built and kept")
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="PostgreSQL server for projects with database: postgresql (default: a throwaway cluster of ours); "
+        "used as given, never stopped",
+    )
     return parser
 
 
@@ -131,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             server_versions={key: server.version for key, server in servers.items()},
             say=say,
             progress=progress,
+            database_url=args.database_url,
         )
     except ExperimentError as exc:
         say(f"Error: {exc}")

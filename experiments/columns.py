@@ -79,6 +79,9 @@ COLUMNS: tuple[Column, ...] = (
         "worker_private_file_mb_mean", float, "MB", "private file-backed pages (libraries' relocated data)"
     ),
     Column("worker_private_other_mb_mean", float, "MB", "private pages of the stack and other mappings"),
+    # the database a run used
+    Column("database", str, "", "sqlite or postgresql"),
+    Column("db_connections", int, "", "client connections to the run's PostgreSQL database after traffic"),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

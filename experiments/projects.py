@@ -44,6 +44,7 @@ class PreparedProject:
     apps: int | None = None
     url_patterns: int | None = None
     python: str = ""  # the interpreter whose servers run it; empty: ours
+    database_template: str | None = None  # what the sweep's database server copies for each run
 
 
 def default_cache_dir() -> Path:
@@ -73,7 +74,10 @@ def _read_manifest(path: Path, spec: ProjectSpec) -> dict | None:
         manifest = json.loads((path / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
-    if manifest.get("options") != spec.options_dict:
+    from generator import __version__
+
+    # Another generator version wrote another tree (0.2.0's settings ignore DATABASE_URL, for one): rebuild.
+    if manifest.get("options") != spec.options_dict or manifest.get("generator_version") != __version__:
         return None
     database = manifest.get("database")
     if database and not (path / database).is_file():
@@ -152,9 +156,8 @@ def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path)
                 raise ExperimentError(f"cannot generate project {spec.label}: {exc}") from None
         compile_tree(path, prefix)
     counts = manifest.get("counts", {})
-    env = bytecode_env(
-        cache_dir, {"DJANGO_SETTINGS_MODULE": manifest.get("settings_module", "config.settings")}
-    )
+    settings = manifest.get("settings_module", "config.settings")
+    env = bytecode_env(cache_dir, {"DJANGO_SETTINGS_MODULE": settings, **spec.database.env()})
     wsgi = manifest.get("wsgi", "config.wsgi:application")
     count_existing(path, wsgi, env)  # imports it once, filling our bytecode prefix
     urls = traffic.urls or spec.urls or choose_urls(list(manifest.get("urls", [])), traffic.max_urls)
@@ -212,6 +215,18 @@ def _prepare_existing(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) 
         url_patterns=counts.get("url_patterns"),
         python=spec.python,
     )
+
+
+def build_project_database(project: PreparedProject, env: dict[str, str]) -> None:
+    """Build a generated project's database where ``env`` points (a sweep's template database)."""
+    from generator.api import build_database
+    from generator.errors import GeneratorError
+    from generator.options import GenOptions
+
+    try:
+        build_database(project.root, GenOptions(**project.spec.options_dict), env)
+    except GeneratorError as exc:
+        raise ExperimentError(f"cannot build the database of {project.spec.label}: {exc}") from None
 
 
 def prepare(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path | None = None) -> PreparedProject:

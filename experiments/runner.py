@@ -5,13 +5,15 @@ Output goes through the ``say`` (messages) and ``progress`` (progress bar) callb
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from experiments.databases import DatabaseServer, open_for_sweep
 from experiments.details import DetailsLog
 from experiments.environment import (
     check_sidecar,
@@ -26,7 +28,13 @@ from experiments.export_csv import ResultsCsv
 from experiments.measure.executor import RUN_DIR_PREFIX, Executor, Measurement
 from experiments.plan import Plan, RunSpec, estimate_build_s, estimate_run_s, make_plan
 from experiments.progress import Progress
-from experiments.projects import PreparedProject, bytecode_dir, default_cache_dir, prepare
+from experiments.projects import (
+    PreparedProject,
+    build_project_database,
+    bytecode_dir,
+    default_cache_dir,
+    prepare,
+)
 from experiments.sweep import Sweep
 
 
@@ -58,6 +66,7 @@ def make_row(
         "server": run.server.backend,
         "server_version": measurement.server_version,
         "threads": run.server.threads,
+        "database": run.project.database.kind,
     }
     row.update(measurement.metrics())
     return row
@@ -95,6 +104,7 @@ def run_sweep(
     say: Callable[[str], None] = _noop,
     progress: Callable[[str, bool], None] = lambda _line, _final: None,
     on_run: Callable[[RunSpec, Measurement], None] | None = None,
+    database_url: str | None = None,
 ) -> SweepOutcome:
     output = Path(output or sweep.output)
     results = check_output(output, fresh)
@@ -110,13 +120,17 @@ def run_sweep(
 
     cache_dir = cache_dir or default_cache_dir()
     try:
-        prepared, broken = _prepare_projects(sweep, plan, cache_dir, say)
-        for spec in plan.projects:  # hyperfine's --warmup: a first start pays for cold caches; not recorded
-            first = next(run for run in plan.todo if run.project == spec)
-            for _ in range(sweep.warmup_runs if spec in prepared else 0):
-                say(f"warm-up run (not recorded): {first.mode} {spec.label} workers={first.workers}")
-                executor.run(first, prepared[spec])
-        ran, failed = _measure(plan, executor, prepared, broken, (results, details), say, progress, on_run)
+        with database_servers(plan.projects, database_url) as servers:
+            prepared, broken = prepare_projects(plan, sweep, cache_dir, servers, say)
+            for spec in prepared:  # hyperfine's --warmup: a first start pays for cold caches; not recorded
+                first = next(run for run in plan.todo if run.project == spec)
+                for _ in range(sweep.warmup_runs):
+                    say(f"warm-up run (not recorded): {first.mode} {spec.label} workers={first.workers}")
+                    measure(executor, first, prepared[spec], servers)
+            outputs = (results, details)
+            ran, failed = _measure(
+                plan, executor, (prepared, broken, servers), outputs, say, progress, on_run
+            )
     finally:
         prune_run_bytecode(cache_dir)
 
@@ -147,22 +161,60 @@ def _open_invocation(sweep: Sweep, plan: Plan, output: Path, fresh: bool, server
     return environment, invocation
 
 
-def _prepare_projects(sweep: Sweep, plan: Plan, cache_dir: Path, say) -> tuple[dict, dict]:
-    """{spec: PreparedProject} of the projects that could be prepared, {spec: why not} of the others."""
+@contextlib.contextmanager
+def database_servers(projects, database_url: str | None = None) -> Iterator[dict[str, DatabaseServer]]:
+    """One server per kind of database the projects run on, for the whole sweep; stopped on the way out.
+    PostgreSQL: the server at ``database_url``, else the tool's own throwaway cluster."""
+    kinds = sorted({spec.database.kind for spec in projects})
+    with contextlib.ExitStack() as stack:
+        yield {
+            kind: stack.enter_context(open_for_sweep(kind, database_url if kind == "postgresql" else None))
+            for kind in kinds
+        }
+
+
+def prepare_projects(plan: Plan, sweep: Sweep, cache_dir: Path, servers: dict, say) -> tuple[dict, dict]:
+    """Build (or reuse) every project, then its database as a template: (prepared, broken) by spec."""
     prepared: dict = {}
     broken: dict = {}
+    templates: dict = {}  # (tree, kind) -> template: projects differing only in connection settings share one
     for spec in plan.projects:
         say(f"preparing project {spec.label} (~{estimate_build_s(spec):.0f} s if not cached)")
         try:
-            prepared[spec] = prepare(spec, sweep.traffic, cache_dir)
+            project = prepare(spec, sweep.traffic, cache_dir)
+            server = servers[spec.database.kind]
+            source = (project.root, server.kind)
+            if source not in templates:
+                templates[source] = server.build_template(
+                    spec.key(), lambda env, project=project: build_project_database(project, env)
+                )
+            prepared[spec] = replace(project, database_template=templates[source])
         except ExperimentError as exc:
             broken[spec] = str(exc)
             say(f"cannot prepare {spec.label}: {exc}")
+    for server in servers.values():
+        server.end_build()
     return prepared, broken
 
 
-def _measure(plan, executor, prepared, broken, outputs, say, progress, on_run) -> tuple[int, int]:
-    """Run every planned run, appending its row (and its details) the moment it ends; returns (ran, failed)."""
+def measure(executor: Executor, run: RunSpec, project: PreparedProject, servers: dict) -> Measurement:
+    """One run on a database of its own (a copy of the project's template), dropped when the run ends; the
+    server's connections to it are counted after traffic, while the server still holds them."""
+    server = servers[run.project.database.kind]
+    with server.database_for_run(project.database_template) as database:
+        count = None
+        if database.name is not None:
+
+            def count():
+                return {"db_connections": server.count_connections(database.name)}
+
+        return executor.run(run, replace(project, env={**project.env, **database.env}), after_traffic=count)
+
+
+def _measure(plan, executor, projects, outputs, say, progress, on_run) -> tuple[int, int]:
+    """Run every planned run, appending its row (and its details) the moment it ends; returns (ran, failed).
+    ``projects``: (prepared, broken, database servers); ``outputs``: (results CSV, details log)."""
+    prepared, broken, servers = projects
     results, details = outputs
     bar = Progress(len(plan.todo), [estimate_run_s(run) for run in plan.todo])
     ran = failed = 0
@@ -176,7 +228,7 @@ def _measure(plan, executor, prepared, broken, outputs, say, progress, on_run) -
             measurement = Measurement(status="failed", error=broken.get(run.project, "project not prepared"))
         else:
             try:
-                measurement = executor.run(run, project)
+                measurement = measure(executor, run, project, servers)
             except Exception as exc:  # a bug of ours must not end the sweep; the server is already gone
                 measurement = Measurement(
                     status="failed", error=f"internal error: {type(exc).__name__}: {exc}"

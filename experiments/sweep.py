@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from experiments.databases.base import KINDS, DatabaseSettings
 from experiments.errors import ExperimentError, SweepError
 from experiments.modes import MODE_NAMES as MODES
 from experiments.servers import DEFAULT_SERVER, SERVER_NAMES
@@ -24,6 +25,7 @@ from experiments.servers import DEFAULT_SERVER, SERVER_NAMES
 TOP_KEYS = ("name", "repetitions", "seed", "warmup_runs", "project", "server", "traffic", "probes", "output")
 PROBE_KEYS = ("phases",)
 EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name", "python")
+DATABASE_KEYS = ("database", "conn_max_age", "pool")  # generated projects: what they run on, not their source
 SERVER_KEYS = ("backend", "modes", "workers", "threads", "timeout", "max_fd")
 TRAFFIC_KEYS = ("requests_per_worker", "urls", "max_urls", "timeout", "steady_state", "allowed_statuses")
 
@@ -60,6 +62,7 @@ class ProjectSpec:
     env: tuple[tuple[str, str], ...] = ()
     urls: tuple[str, ...] = ()  # warm-up and traffic URLs; empty: taken from the manifest (or "/")
     python: str = ""  # existing: the interpreter (virtualenv) whose servers run it; empty: ours
+    database: DatabaseSettings = DatabaseSettings()
 
     @property
     def options_dict(self) -> dict[str, Any]:
@@ -70,7 +73,8 @@ class ProjectSpec:
         return self.options_dict.get("models")
 
     def identity(self) -> dict[str, Any]:
-        """What makes two projects the same, for run ids and the build cache."""
+        """What makes two projects the same, for run ids. Database settings count only when they differ from
+        the defaults, so runs measured before they existed keep their ids."""
         if self.kind == "generated":
             from generator.options import POST_FORK_DEFAULTS
 
@@ -81,7 +85,10 @@ class ProjectSpec:
                 for name, value in self.options_dict.items()
                 if name not in POST_FORK_DEFAULTS or value != POST_FORK_DEFAULTS[name]
             }
-            return {"kind": "generated", "options": options, "urls": list(self.urls)}
+            identity = {"kind": "generated", "options": options, "urls": list(self.urls)}
+            if self.database.changed():
+                identity["database"] = self.database.changed()
+            return identity
         identity = {
             "kind": "existing",
             "path": self.path,
@@ -312,7 +319,7 @@ def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> lis
         from generator.options import OPTION_NAMES, resolve_options
     except ImportError as exc:  # pragma: no cover - the generator ships with this package
         raise ExperimentError(f"the project generator is not available: {exc}") from None
-    allowed = (*OPTION_NAMES, "urls", "name")
+    allowed = (*OPTION_NAMES, "urls", "name", *DATABASE_KEYS)
     check.known(key, raw, allowed)
     if "models" not in raw:
         raise check.error(key, "needs either 'path' (an existing project) or 'models' (a generated one)")
@@ -327,6 +334,9 @@ def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> lis
         choices[name] = check.swept(f"{key}.{name}", value, lambda _k, v: v)
     projects = []
     for combo in check.product(key, choices):
+        database = _database_settings(
+            check, key, {name: combo.pop(name) for name in DATABASE_KEYS if name in combo}
+        )
         try:
             options = resolve_options(**combo)
         except OptionError as exc:
@@ -340,13 +350,37 @@ def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> lis
         default = resolve_options(options.models, profile=options.profile, seed=options.seed)
         if default != options and not given_name:
             label += "-" + _short_hash(dict(items), 6)
-        projects.append(ProjectSpec(kind="generated", label=label, options=items, urls=urls))
+        if database.tag() and not given_name:
+            label += "-" + database.tag()
+        projects.append(
+            ProjectSpec(kind="generated", label=label, options=items, urls=urls, database=database)
+        )
     if given_name and len(projects) > 1:
         raise check.error(
             f"{key}.name",
             f"names one project, but the block sweeps {len(projects)}: drop the list or the name",
         )
     return projects
+
+
+def _database_settings(check: _Checker, key: str, raw: dict) -> DatabaseSettings:
+    """One combination of ``database``, ``conn_max_age`` and ``pool``, checked together."""
+    kind = raw.get("database", "sqlite")
+    if kind not in KINDS:
+        raise check.error(f"{key}.database", f"unknown database {kind!r}; choose from {', '.join(KINDS)}")
+    age = raw.get("conn_max_age", 0)
+    if isinstance(age, str) and age.lower() == "none":
+        age = None
+    if age is not None and (isinstance(age, bool) or not isinstance(age, int) or age < 0):
+        raise check.error(f"{key}.conn_max_age", f"expected whole seconds (≥ 0) or none, got {age!r}")
+    pool = raw.get("pool", False)
+    if pool is not True and pool is not False and (not isinstance(pool, int) or pool < 1):
+        raise check.error(f"{key}.pool", f"expected false, true or a pool size (≥ 1), got {pool!r}")
+    if pool is not False and kind != "postgresql":
+        raise check.error(f"{key}.pool", "Django's connection pool needs database: postgresql")
+    if pool is not False and age != 0:
+        raise check.error(f"{key}.pool", f"Django's pool cannot be combined with conn_max_age {age} (use 0)")
+    return DatabaseSettings(kind=kind, conn_max_age=age, pool=pool)
 
 
 def _existing_projects(check: _Checker, raw: dict, base_dir: Path, key: str = "project") -> list[ProjectSpec]:

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from generator.database import CONN_MAX_AGE_ENV, POOL_ENV, URL_ENV
 from generator.options import GenOptions, default_output, resolve_options
 
-__all__ = ["GenOptions", "default_output", "generate_project", "resolve_options"]
+__all__ = [
+    "CONN_MAX_AGE_ENV",
+    "POOL_ENV",
+    "URL_ENV",
+    "GenOptions",
+    "build_database",
+    "default_output",
+    "generate_project",
+    "resolve_options",
+]
 
 
 def generate_project(
@@ -16,16 +26,30 @@ def generate_project(
     build_db: bool = True,
     force: bool = False,
     like: dict | None = None,
+    database_url: str | None = None,
 ) -> dict:
-    """Write the project for ``options`` into ``output`` (and its SQLite DB unless ``build_db`` is false).
+    """Write the project for ``options`` into ``output`` and build its database unless ``build_db`` is false:
+    its SQLite file, or the PostgreSQL database ``database_url`` names (created when missing).
 
     Returns the manifest dict, also written to ``output/manifest.json``. Keys:
     generator, generator_version, options, counts{apps, models, fields, relations, url_patterns, views,
     templates, lines_of_code}, content_hash, settings_module ("config.settings"), wsgi ("config.wsgi:application"),
     urls (one concrete path per generated URL pattern, e.g. "/billing/invoice/1/"), database ("db.sqlite3" or None),
-    and ``like`` (the inspected project and the fit) when given.
+    database_url (the PostgreSQL database built, password hidden, or None) and ``like`` (the inspected project
+    and the fit) when given. The project's settings read ``DATABASE_URL`` (else they use db.sqlite3),
+    ``DATABASE_CONN_MAX_AGE`` and ``DATABASE_POOL`` from the environment.
     Raises generator.errors.GeneratorError (OutputDirError when ``output`` is not ours to replace).
     """
     from generator.project import write_project
 
-    return write_project(options, Path(output), build_db=build_db, force=force, like=like)
+    return write_project(
+        options, Path(output), build_db=build_db, force=force, like=like, database_url=database_url
+    )
+
+
+def build_database(project: Path, options: GenOptions, env: dict[str, str] | None = None) -> None:
+    """(Re)build the database of the generated project in ``project``: the one ``env`` points at
+    (``{"DATABASE_URL": …}``, an existing empty database), else its SQLite file. Raises GeneratorError."""
+    from generator.project import build_database as build
+
+    build(Path(project), options, env)

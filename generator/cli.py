@@ -45,6 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--rows-per-model", default="20", help="Faker rows per model in db.sqlite3 (default 20)"
     )
     parser.add_argument("--no-db", action="store_true", help="write the source tree only")
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        help="sqlite (default: db.sqlite3 in the project) or postgresql (needs --database-url)",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="postgresql://[user@]host[:port]/DBNAME: the database to build (created when missing); "
+        "the project uses it when its DATABASE_URL says so",
+    )
     parser.add_argument("--force", action="store_true", help="replace a directory generated earlier")
     like = parser.add_argument_group("twin of an existing project")
     like.add_argument(
@@ -169,10 +180,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _generate(args) -> int:
     from generator.api import default_output, generate_project, resolve_options
+    from generator.database import redact, resolve_database
     from generator.errors import GeneratorError, OptionError
 
     like = None
     try:
+        target = resolve_database(args.database, args.database_url)
         if args.like:
             options, like = _twin_options(args)
         elif args.models is None:
@@ -197,7 +210,14 @@ def _generate(args) -> int:
             )
         output = args.output or default_output(options, like=args.like)
         started = time.perf_counter()
-        manifest = generate_project(options, output, build_db=not args.no_db, force=args.force, like=like)
+        manifest = generate_project(
+            options,
+            output,
+            build_db=not args.no_db,
+            force=args.force,
+            like=like,
+            database_url=target.url if target else None,
+        )
     except GeneratorError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
@@ -214,6 +234,8 @@ def _generate(args) -> int:
         f"{'' if args.no_db else f', {options.rows_per_model} rows per model'} "
         f"in {time.perf_counter() - started:.1f} s"
     )
+    if target and not args.no_db:
+        print(f"database: {redact(target.url)} (run the project with DATABASE_URL set to it)")
     return 0
 
 

@@ -1,17 +1,20 @@
-"""Build a generated project's SQLite database: schema by the fast path, then seeded Faker rows.
+"""Build a generated project's database: schema by the fast path, then seeded Faker rows.
 
 Run inside the project's own interpreter state, never imported by the generator itself::
 
     cd PROJECT && python -m generator.dbbuild --rows 20 --seed 0
 
-The schema comes straight from the models (one pass of CREATE TABLEs: seconds for thousands of models, where
-applying migration files takes many minutes), then every migration is recorded as applied, so a later
-``migrate`` is a no-op and the migration files stay real.
+The database is the one the project's settings name (``DATABASE_URL``; default its SQLite file). The schema
+comes straight from the models (one pass of CREATE TABLEs: seconds for thousands of models, where applying
+migration files takes many minutes), then every migration is recorded as applied, so a later ``migrate`` is a
+no-op and the migration files stay real. On PostgreSQL the whole build is one transaction (DDL included):
+a failure leaves the database as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import queue
@@ -31,25 +34,77 @@ def _project_labels() -> list[str]:
     return [entry.split(".")[0] for entry in settings.INSTALLED_APPS if not entry.startswith("django.")]
 
 
-def _execute_statements(database: str, statements: queue.Queue, failure: list) -> None:
-    """Run DDL from ``statements`` (until None) in one transaction on a connection of its own."""
-    import sqlite3
+DDL_BATCH = 500  # PostgreSQL: statements sent in one round trip
 
-    try:
+
+def _sqlite_execute(database: str):
+    def execute(statements) -> None:
+        """Run DDL in one transaction on a sqlite3 connection of its own."""
+        import sqlite3
+
         db = sqlite3.connect(database, isolation_level=None)
         try:
             db.execute("PRAGMA synchronous = OFF")  # a build, not a service: durability can wait for COMMIT
             db.execute("PRAGMA journal_mode = MEMORY")
             db.execute("BEGIN")
-            while (statement := statements.get()) is not None:
+            for statement in statements:
                 db.execute(statement)
             db.execute("COMMIT")
         finally:
             db.close()
+
+    return execute
+
+
+def _postgresql_execute(raw):
+    def execute(statements) -> None:
+        """Run DDL in batches on ``raw``, Django's own connection, inside the transaction of the build."""
+        batch: list[str] = []
+        for statement in statements:
+            batch.append(statement.rstrip().rstrip(";"))
+            if len(batch) == DDL_BATCH:
+                raw.execute(";\n".join(batch))
+                batch.clear()
+        if batch:
+            raw.execute(";\n".join(batch))
+
+    return execute
+
+
+def _execute_statements(execute, statements: queue.Queue, failure: list) -> None:
+    """``execute`` the statements of ``statements`` until None; a failure is kept for the other thread."""
+    ended = False
+
+    def until_none():
+        nonlocal ended
+        while (statement := statements.get()) is not None:
+            yield statement
+        ended = True
+
+    try:
+        execute(until_none())
     except BaseException as exc:
         failure.append(exc)
-        while statements.get() is not None:  # drain, so the producer never blocks
+        while not ended and statements.get() is not None:  # drain, so the producer never blocks
             pass
+
+
+def _ddl(failure: list):
+    """Every CREATE TABLE (with its many-to-many tables), then every index and constraint."""
+    from django.apps import apps
+    from django.db import connection
+
+    # Not entered as a context manager: SQLite's editor would then lock the file to check constraints.
+    editor = connection.schema_editor(collect_sql=True, atomic=False)
+    editor.deferred_sql = []
+    for model in apps.get_models():
+        if failure:
+            return
+        editor.create_model(model)
+        yield from editor.collected_sql
+        editor.collected_sql.clear()
+    for statement in editor.deferred_sql:
+        yield str(statement)
 
 
 def create_tables(prepare_meanwhile):
@@ -57,31 +112,27 @@ def create_tables(prepare_meanwhile):
 
     Equivalent to ``migrate`` on an empty database (the migration files describe the same models, which the
     tests check with ``makemigrations --check``), without rendering thousands of intermediate model states.
-    SQLite re-reads part of its schema table after each CREATE, so DDL cost grows with the number of tables:
-    a second thread executes the SQL (sqlite3 releases the GIL) while this one writes it, then prepares rows.
+    A second thread executes the SQL while this one prepares rows. On SQLite, whose DDL cost grows with the
+    number of tables, it also overlaps writing the SQL; on PostgreSQL the SQL is written first, because
+    quoting values uses the connection the other thread then holds.
     """
-    from django.apps import apps
     from django.db import connection
 
-    statements: queue.Queue = queue.Queue(maxsize=10_000)
+    statements: queue.Queue = queue.Queue(maxsize=0 if connection.vendor == "postgresql" else 10_000)
     failure: list[BaseException] = []
-    executor = threading.Thread(
-        target=_execute_statements, args=(str(connection.settings_dict["NAME"]), statements, failure)
-    )
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        ddl = list(_ddl(failure))
+        execute = _postgresql_execute(connection.connection)
+    else:
+        ddl = _ddl(failure)
+        execute = _sqlite_execute(str(connection.settings_dict["NAME"]))
+    executor = threading.Thread(target=_execute_statements, args=(execute, statements, failure))
     executor.start()
     try:
         try:
-            # Not entered as a context manager: SQLite's editor would then lock the file to check constraints.
-            editor = connection.schema_editor(collect_sql=True, atomic=False)
-            editor.deferred_sql = []
-            for model in apps.get_models():
-                if failure:
-                    break
-                editor.create_model(model)  # also its auto-created many-to-many tables
-                while editor.collected_sql:
-                    statements.put(editor.collected_sql.pop(0))
-            for statement in editor.deferred_sql:  # indexes and constraints, after every table
-                statements.put(str(statement))
+            for statement in ddl:
+                statements.put(statement)
         finally:
             statements.put(None)  # end of the DDL, or an abort: either way the executor stops
         prepared = prepare_meanwhile() if not failure else None
@@ -210,6 +261,18 @@ def _insert(cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
         cursor.execute(head + ", ".join([row_sql] * len(chunk)), [value for row in chunk for value in row])
 
 
+def _copy(cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
+    """PostgreSQL's bulk path: one COPY stream per table."""
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+    with cursor.cursor.copy(
+        f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def prepare_rows(labels: list[str], rows: int, seed: int) -> list[tuple[str, list[str], list[tuple]]]:
     """(table, columns, rows) for every project table: ``rows`` rows per model with ids 1..rows, then links."""
     from django.apps import apps
@@ -242,11 +305,19 @@ def prepare_rows(labels: list[str], rows: int, seed: int) -> list[tuple[str, lis
 
 def write_rows(tables: list[tuple[str, list[str], list[tuple]]]) -> int:
     """Insert prepared rows in order (every foreign key points at a table filled earlier)."""
+    from django.apps import apps
+    from django.core.management.color import no_style
     from django.db import connection, transaction
 
+    postgresql = connection.vendor == "postgresql"
     with transaction.atomic(), connection.cursor() as cursor:
         for table, columns, rows in tables:
-            _insert(cursor, table, columns, rows)
+            (_copy if postgresql else _insert)(cursor, table, columns, rows)
+        if (
+            postgresql
+        ):  # rows came with their ids: move each id sequence past them, as SQLite's AUTOINCREMENT does
+            for statement in connection.ops.sequence_reset_sql(no_style(), apps.get_models()):
+                cursor.execute(statement)
     return sum(len(rows) for _, _, rows in tables)
 
 
@@ -263,12 +334,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     django.setup()
     set_up = time.perf_counter()
-    applied, prepared = create_tables(
-        prepare_meanwhile=lambda: (disk_migrations(), prepare_rows(labels, args.rows, args.seed))
-    )
-    record_migrations(applied)
-    schema = time.perf_counter()
-    written = write_rows(prepared)
+    from django.db import connection, transaction
+
+    # On PostgreSQL everything below is one transaction; SQLite's DDL needs the file unlocked.
+    with transaction.atomic() if connection.vendor == "postgresql" else contextlib.nullcontext():
+        applied, prepared = create_tables(
+            prepare_meanwhile=lambda: (disk_migrations(), prepare_rows(labels, args.rows, args.seed))
+        )
+        record_migrations(applied)
+        schema = time.perf_counter()
+        written = write_rows(prepared)
     done = time.perf_counter()
     print(
         f"{written} rows; django.setup {set_up - started:.1f} s, schema and row values {schema - set_up:.1f} s, "

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from generator import __version__
+from generator import database as db
 from generator.errors import GeneratorError, OutputDirError
 from generator.options import GenOptions
 from generator.output import (
@@ -47,7 +48,9 @@ def count_lines(files: dict[str, str]) -> int:
     )
 
 
-def build_manifest(spec: ProjectSpec, files: dict[str, str], *, with_db: bool) -> dict:
+def build_manifest(
+    spec: ProjectSpec, files: dict[str, str], *, with_db: bool, target: db.Target | None = None
+) -> dict:
     realistic = spec.realistic
     models = spec.models
     return {
@@ -68,7 +71,8 @@ def build_manifest(spec: ProjectSpec, files: dict[str, str], *, with_db: bool) -
         "content_hash": content_hash(files),
         "settings_module": "config.settings",
         "wsgi": "config.wsgi:application",
-        "database": DATABASE if with_db else None,
+        "database": DATABASE if with_db and target is None else None,  # the SQLite file in the project
+        "database_url": db.redact(target.url) if with_db and target is not None else None,
         "urls": sample_urls(spec),
     }
 
@@ -84,13 +88,22 @@ def write_files(output: Path, files: dict[str, str]) -> None:
             handle.write(text)
 
 
-def build_database(output: Path, options: GenOptions) -> None:
-    """Create db.sqlite3 in a fresh interpreter running inside the project (its settings, its apps).
+def build_database(output: Path, options: GenOptions, env: dict[str, str] | None = None) -> None:
+    """Build the project's database in a fresh interpreter running inside the project (its settings, its
+    apps): its SQLite file, or the database ``env`` names (``DATABASE_URL``).
 
     The child stays in our process group (Ctrl-C reaches it too), dies with us, and is killed and reaped in
     ``finally`` whatever interrupts the wait.
     """
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONDONTWRITEBYTECODE": "1"}
+    # Unset in ours, the project's database variables must not come from the caller's shell either.
+    unset = {db.URL_ENV: "", db.CONN_MAX_AGE_ENV: "0", db.POOL_ENV: "0"}
+    env = {
+        **os.environ,
+        **unset,
+        **(env or {}),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     command = [
         sys.executable,
         "-m",
@@ -137,15 +150,24 @@ def _make_parent(output: Path) -> list[Path]:
 
 
 def write_project(
-    options: GenOptions, output: Path, *, build_db: bool = True, force: bool = False, like: dict | None = None
+    options: GenOptions,
+    output: Path,
+    *,
+    build_db: bool = True,
+    force: bool = False,
+    like: dict | None = None,
+    database_url: str | None = None,
 ) -> dict:
     """Write the project into ``output``: absent, empty, or (``force``) an unmodified generated project."""
     output = Path(os.path.abspath(output))
     remove_stale(output)  # only our own directories, of killed processes: before the check counts them
     check_output(output, force)
+    target = db.resolve_database("postgresql", database_url) if database_url else None
+    if target is not None and build_db:
+        db.check_target(target, force)
     spec = build_spec(options)
     files = render_project(spec)
-    manifest = build_manifest(spec, files, with_db=build_db)
+    manifest = build_manifest(spec, files, with_db=build_db, target=target)
     if like is not None:
         manifest["like"] = like
     created = _make_parent(output)
@@ -157,7 +179,10 @@ def write_project(
             write_files(staging, files)
         except OSError as exc:
             raise OutputDirError(f"--output: writing the project failed: {exc.strerror}") from None
-        if build_db:
+        if build_db and target is not None:
+            with db.created(target, force):
+                build_database(staging, options, target.env())
+        elif build_db:
             build_database(staging, options)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         with signals_deferred():  # a signal held here is raised on exit, with the new project in place

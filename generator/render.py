@@ -8,6 +8,7 @@ from pathlib import Path
 import jinja2
 
 from generator import __version__
+from generator.database import CONN_MAX_AGE_ENV, POOL_ENV, URL_ENV
 from generator.spec import ProjectSpec
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -48,12 +49,14 @@ def _render(template: str, **context) -> str:
 
 def render_project(spec: ProjectSpec) -> dict[str, str]:
     """Every source file of the project, keyed by POSIX path relative to the project root."""
-    ctx = {"project": spec, "version": __version__}
+    env = {"url": URL_ENV, "conn_max_age": CONN_MAX_AGE_ENV, "pool": POOL_ENV}
+    ctx = {"project": spec, "version": __version__, "env": env}
     files = {
         "manage.py": _render("project/manage.py.j2", **ctx),
         "config/__init__.py": "",
         "config/settings/__init__.py": _render("project/settings_init.py.j2", **ctx),
         "config/settings/base.py": _render("project/settings_base.py.j2", **ctx),
+        "config/settings/database.py": _render("project/settings_database.py.j2", **ctx),
         "config/urls.py": _render("project/urls.py.j2", **ctx),
         "config/views.py": _render("project/views.py.j2", **ctx),
         "config/wsgi.py": _render("project/wsgi.py.j2", **ctx),

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from generator import cli
@@ -44,6 +45,29 @@ def _tree_digest(root: Path) -> dict[str, str]:
         (["--models", "10", "--worker-init-work", "2000001"], "--worker-init-work"),
         (["--models", "10", "--worker-init-work", "0.5"], "--worker-init-work"),
         (["--like", "somewhere", "--worker-init-work", "10"], "--worker-init-work"),
+        (["--models", "3", "--database", "mysql"], "--database"),
+        (["--models", "3", "--database", "postgresql"], "--database-url"),
+        (["--models", "3", "--database-url", "postgresql://u@/db"], "--database-url"),
+        (["--models", "3", "--database", "postgresql", "--database-url", "mysql://u@h/db"], "--database-url"),
+        (
+            ["--models", "3", "--database", "postgresql", "--database-url", "postgresql://u@h/"],
+            "--database-url",
+        ),
+        (
+            ["--models", "3", "--database", "postgresql", "--database-url", "postgresql://u@h:x/db"],
+            "--database-url",
+        ),
+        (
+            [
+                "--models",
+                "3",
+                "--database",
+                "postgresql",
+                "--database-url",
+                "postgresql://u:pw@/db?host=/nonexistent",
+            ],
+            "--database-url: cannot connect to postgresql://u:***@/db",
+        ),
         ([], "--models"),
     ],
 )
@@ -109,6 +133,17 @@ def test_output_that_is_a_file_is_refused(tmp_path):
     assert target.read_text() == "x"
 
 
+def test_a_database_url_in_our_environment_is_not_where_gen_project_builds(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@/nowhere?host=/nonexistent")
+    monkeypatch.setenv("DATABASE_POOL", "true")
+    out = tmp_path / "p"
+    assert (
+        cli.main(["--models", "2", "--profile", "minimal", "--rows-per-model", "1", "--output", str(out)])
+        == 0
+    )
+    assert (out / "db.sqlite3").stat().st_size > 0
+
+
 def test_failed_database_build_leaves_nothing(tmp_path, monkeypatch, capsys):
     from generator import project
 
@@ -153,3 +188,43 @@ def test_help_names_every_profile_and_post_fork_knob(capsys):
     for needle in ("startup-heavy", "request-heavy", "--view-touch-share", "--worker-init-work",
                    "os.register_at_fork"):  # fmt: skip
         assert needle in text
+
+
+def _databases(postgres) -> set[str]:
+    return {row[0] for row in postgres.admin.execute("SELECT datname FROM pg_database").fetchall()}
+
+
+def test_postgresql_build_refuses_foreign_tables_replaces_only_its_own_and_cleans_up(
+    tmp_path, postgres, monkeypatch
+):
+    from generator import project
+
+    base = ["--models", "3", "--profile", "minimal", "--rows-per-model", "2", "--database", "postgresql"]
+    postgres.admin.execute("CREATE DATABASE foreign_data")
+    with psycopg.connect(postgres.url_of("foreign_data"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE precious (id int)")
+    assert cli.main([*base, "--database-url", postgres.url_of("foreign_data"), "--output", str(tmp_path / "a"),
+                     "--force"]) == 2  # fmt: skip
+    assert not (tmp_path / "a").exists() and "foreign_data" in _databases(postgres)
+
+    ours = postgres.url_of("gen_cli_ours")
+    assert cli.main([*base, "--database-url", ours, "--output", str(tmp_path / "b")]) == 0
+    manifest = json.loads((tmp_path / "b" / MANIFEST).read_text())
+    assert manifest["database"] is None and manifest["database_url"] == ours
+    assert not (tmp_path / "b" / "db.sqlite3").exists()
+    assert (
+        cli.main([*base, "--database-url", ours, "--output", str(tmp_path / "c")]) == 2
+    )  # built, no --force
+    assert cli.main([*base, "--database-url", ours, "--output", str(tmp_path / "c"), "--force"]) == 0
+
+    def broken(output, options, env=None):
+        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+            conn.execute("CREATE TABLE half_built (id int)")
+        raise project.GeneratorError("building the database failed: simulated")
+
+    monkeypatch.setattr(project, "build_database", broken)
+    assert (
+        cli.main([*base, "--database-url", postgres.url_of("gen_cli_new"), "--output", str(tmp_path / "d")])
+        == 2
+    )
+    assert "gen_cli_new" not in _databases(postgres) and not (tmp_path / "d").exists()

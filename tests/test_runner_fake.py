@@ -82,7 +82,7 @@ def test_resume_after_an_interruption_skips_finished_runs(tmp_path):
     sweep = load_sweep(write_sweep(tmp_path, SWEEP))
 
     class Interrupting(FakeExecutor):
-        def run(self, run, project):
+        def run(self, run, project, after_traffic=None):
             if len(self.calls) == 5:
                 raise KeyboardInterrupt
             return super().run(run, project)
@@ -129,7 +129,7 @@ def test_an_executor_crash_is_a_failed_row_not_the_end_of_the_sweep(tmp_path):
     sweep = load_sweep(write_sweep(tmp_path, SWEEP))
 
     class Crashing(FakeExecutor):
-        def run(self, run, project):
+        def run(self, run, project, after_traffic=None):
             if run.mode == "prefork":
                 raise RuntimeError("bug in the harness")
             return super().run(run, project)

@@ -13,6 +13,7 @@ import pytest
 from runner_support import BROKEN, TINY, processes_with, tiny_project, write_sweep
 
 from experiments import cli
+from experiments.databases.cluster import PREFIX as CLUSTER_PREFIX
 from experiments.measure.executor import RUN_DIR_PREFIX, ServerExecutor
 from experiments.measure.processes import become_subreaper
 from experiments.modes import MODE_NAMES, get_mode
@@ -337,3 +338,68 @@ def test_a_project_in_its_own_virtualenv_runs_on_that_environment_s_servers(tmp_
     (tmp_path / "venv" / "bin" / "gunicorn").unlink()
     assert cli.main([str(sweep_path), "--fresh"]) == 2
     assert f"gunicorn not found next to {python}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", SERVER_NAMES)
+def test_one_interleaved_sweep_on_sqlite_and_postgresql(tmp_path, run_dirs, monkeypatch, backend):
+    """Each PostgreSQL run gets its own copy of the project's template in the sweep's throwaway cluster (a
+    pool included: prewarm closes it before fork); the runner's own DATABASE_URL and friends reach no project;
+    the connections each run left open are counted."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@/nowhere?host=/nonexistent")
+    monkeypatch.setenv("DATABASE_POOL", "true")
+    sweep = load_sweep(
+        write_sweep(
+            tmp_path,
+            {
+                "name": "databases",
+                "warmup_runs": 0,
+                "project": [
+                    {
+                        "models": 10,
+                        "rows_per_model": 3,
+                        "library_loc": 0,
+                        "view_library_loc": 0,
+                        "database": ["sqlite", "postgresql"],
+                    },
+                    {
+                        "models": 10,
+                        "rows_per_model": 3,
+                        "library_loc": 0,
+                        "view_library_loc": 0,
+                        "database": "postgresql",
+                        "pool": 2,
+                    },
+                ],
+                "server": {"backend": backend, "modes": ["prefork", "prewarm"], "workers": 2},
+                "traffic": {"requests_per_worker": 3},
+            },
+        )
+    )
+    clusters_before = set(Path("/tmp").glob(f"{CLUSTER_PREFIX}{os.getpid()}-*"))
+    seen = {}
+
+    class Spy(ServerExecutor):
+        def run(self, run, project, after_traffic=None):
+            seen[(run.project.label, run.mode)] = project.env.get("DATABASE_URL")
+            return super().run(run, project, after_traffic)
+
+    outcome = run_sweep(sweep, Spy(), cache_dir=default_cache_dir())
+    table = rows(sweep.output)
+    assert outcome.failed == 0, [r["error"] for r in table]
+    sqlite, postgresql, pooled = sweep.projects
+    assert postgresql.label == sqlite.label + "-pg" and pooled.label == sqlite.label + "-pg-pool2"
+    assert {(r["project"], r["database"]) for r in table} == {
+        (sqlite.label, "sqlite"),
+        (postgresql.label, "postgresql"),
+        (pooled.label, "postgresql"),
+    }
+    for (label, _mode), url in seen.items():
+        assert (url == "") if label == sqlite.label else url.startswith("postgresql://postgres@/lab_")
+    assert len({url for url in seen.values() if url}) == 4  # a database of its own per run
+    for row in table:  # CONN_MAX_AGE 0 closes each request's connection; a pool keeps its own open
+        expected = {sqlite.label: "", postgresql.label: "0"}.get(row["project"])
+        if expected is None:
+            assert int(row["db_connections"]) >= 1, row
+        else:
+            assert row["db_connections"] == expected, row
+    assert set(Path("/tmp").glob(f"{CLUSTER_PREFIX}{os.getpid()}-*")) == clusters_before  # cluster gone

@@ -121,6 +121,16 @@ def test_existing_project_path_is_relative_to_the_sweep_file(tmp_path):
         ("project:\n  name: ''\n  models: 3\n", "project.name", 2),
         ("project:\n  - name: a\n    models: 3\n  - name: a\n    models: 4\n", "project[1].name", 4),
         ("project:\n  - name: a\n    models: 3\n  - name: b\n    models: 3\n", "project[1]", 4),
+        ("project:\n  models: 10\n  database: mysql\n", "project.database", 3),
+        ("project:\n  models: 10\n  conn_max_age: -5\n", "project.conn_max_age", 3),
+        ("project:\n  models: 10\n  pool: lots\n", "project.pool", 3),
+        ("project:\n  models: 10\n  pool: true\n", "project.pool", 3),  # SQLite has no pool
+        (
+            "project:\n  models: 10\n  database: postgresql\n  pool: 4\n  conn_max_age: 60\n",
+            "project.pool",
+            4,
+        ),
+        ("project:\n  path: tinyproject\n  wsgi: a.b:c\n  database: postgresql\n", "project.database", 4),
     ],
 )
 def test_errors_name_the_key_and_line(text, key, line):
@@ -214,3 +224,21 @@ def test_a_named_generated_block_labels_its_project_and_keeps_its_run_ids():
     assert (named.label, default.label) == ("share-0.25", "realistic-m30-s0")
     unnamed = parse("project:\n  models: 30\n  library_loc: 1000\n").projects[0]
     assert unnamed.label.startswith("realistic-m30-s0-") and unnamed.key() == named.key()
+
+
+def test_database_axes_are_swept_and_defaults_keep_run_ids():
+    plain = parse("project:\n  models: 10\n").projects[0]
+    explicit = parse(
+        "project:\n  models: 10\n  database: sqlite\n  conn_max_age: 0\n  pool: false\n"
+    ).projects[0]
+    assert explicit.key() == plain.key() and explicit.label == plain.label
+    sweep = parse(
+        "project:\n  - models: 10\n    database: [sqlite, postgresql]\n    conn_max_age: [0, 600, none]\n"
+        "  - models: 10\n    database: postgresql\n    pool: [true, 4]\n"
+    )
+    labels = [p.label for p in sweep.projects]
+    assert labels == [f"realistic-m10-s0{tag}" for tag in ("", "-age600", "-age-none", "-pg", "-pg-age600",
+                                                          "-pg-age-none", "-pg-pool", "-pg-pool4")]  # fmt: skip
+    assert len({p.key() for p in sweep.projects}) == 8
+    assert sweep.projects[-1].database.env() == {"DATABASE_CONN_MAX_AGE": "0", "DATABASE_POOL": "4"}
+    assert sweep.projects[2].database.env() == {"DATABASE_CONN_MAX_AGE": "none", "DATABASE_POOL": "0"}

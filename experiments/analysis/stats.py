@@ -26,8 +26,8 @@ RENAMED_COLUMNS: dict[str, str] = {
 }
 
 # Columns added after CSVs were written, and the value every row written before them had: every run was on
-# uWSGI before the server became a sweep axis. load_results() fills them in the same one place.
-ADDED_COLUMNS: dict[str, str] = {"server": "uwsgi"}
+# uWSGI and SQLite before servers and databases became sweep axes. load_results() fills them in one place.
+ADDED_COLUMNS: dict[str, str] = {"server": "uwsgi", "database": "sqlite"}
 
 # A CSV without one of these cannot be analysed; every other registry column is optional (filled with NA).
 REQUIRED_COLUMNS: tuple[str, ...] = ("mode", "workers", "models", "status")

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -94,8 +94,13 @@ class Measurement:
         return {**{name: getattr(self, name) for name in METRIC_FIELDS}, **self.breakdown}
 
 
+AfterTraffic = Callable[[], dict[str, float]] | None  # read while the server still runs: more row columns
+
+
 class Executor(Protocol):
-    def run(self, run: RunSpec, project: PreparedProject) -> Measurement: ...
+    def run(
+        self, run: RunSpec, project: PreparedProject, after_traffic: AfterTraffic = None
+    ) -> Measurement: ...
 
 
 class RunFailed(Exception):
@@ -163,11 +168,11 @@ class ServerExecutor:
             self.servers[key] = get_server(name, python=python or None)
         return self.servers[key]
 
-    def run(self, run: RunSpec, project: PreparedProject) -> Measurement:
+    def run(self, run: RunSpec, project: PreparedProject, after_traffic: AfterTraffic = None) -> Measurement:
         started = time.monotonic()
         server = self.server(run.server.backend, project.python)
         for attempt in range(self.port_attempts):
-            measurement = self._attempt(run, project, server)
+            measurement = self._attempt(run, project, server, after_traffic)
             bind_error = any(marker in measurement.error for marker in server.bind_errors)
             if not bind_error or attempt == self.port_attempts - 1:
                 break
@@ -175,7 +180,9 @@ class ServerExecutor:
         measurement.timings["total"] = time.monotonic() - started
         return measurement
 
-    def _attempt(self, run: RunSpec, project: PreparedProject, server: Server) -> Measurement:
+    def _attempt(
+        self, run: RunSpec, project: PreparedProject, server: Server, after_traffic: AfterTraffic
+    ) -> Measurement:
         run_dir = make_run_dir()
         live = _Live(server, run_dir, run_dir / "server.log")
         measurement = Measurement(status="failed", details={"run_dir": str(run_dir)})
@@ -183,6 +190,8 @@ class ServerExecutor:
             with Inbox(f"prefork-lab-{os.getpid()}-{run_dir.name}") as inbox:
                 try:
                     self._measure(run, project, live, inbox, measurement)
+                    if after_traffic is not None:
+                        measurement.breakdown.update(after_traffic())
                     measurement.status = "ok"
                 finally:
                     t = time.monotonic()

@@ -18,7 +18,7 @@ class FakeExecutor:
         self.delay_s = delay_s
         self.calls: list[RunSpec] = []
 
-    def run(self, run: RunSpec, project: PreparedProject) -> Measurement:
+    def run(self, run: RunSpec, project: PreparedProject, after_traffic=None) -> Measurement:
         self.calls.append(run)
         if self.delay_s:
             time.sleep(self.delay_s)
