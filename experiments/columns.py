@@ -77,6 +77,8 @@ COLUMNS: tuple[Column, ...] = (
         "worker_private_file_mb_mean", float, "MB", "private file-backed pages (libraries' relocated data)"
     ),
     Column("worker_private_other_mb_mean", float, "MB", "private pages of the stack and other mappings"),
+    # where the run ran: this machine, or the cluster node of its job
+    Column("host", str, "", "host name of the machine (cluster node) that ran the server"),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
