@@ -1,11 +1,11 @@
-"""One sweep end to end: resume, build projects, run each planned run, append its row the moment it ends.
+"""One sweep end to end: resume, build projects, hand the runs to a launcher, record the environment.
 
+The launcher (experiments/launchers/) runs them here or on a cluster and appends each row as its run ends.
 Output goes through the ``say`` (messages) and ``progress`` (progress bar) callbacks; nothing here prints.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +14,18 @@ from experiments.details import DetailsLog
 from experiments.environment import collect, now_iso, read_sidecar, sidecar_path, write_sidecar
 from experiments.errors import ExperimentError
 from experiments.export_csv import ResultsCsv
+from experiments.launchers.base import Batch, Launcher, make_row
+from experiments.launchers.local import LocalLauncher
 from experiments.measure.executor import Executor, Measurement
-from experiments.plan import Plan, RunSpec, estimate_build_s, estimate_run_s, make_plan
-from experiments.progress import Progress
-from experiments.projects import PreparedProject, default_cache_dir, prepare
+from experiments.plan import Plan, RunSpec, estimate_build_s, make_plan
+from experiments.projects import default_cache_dir, prepare
 from experiments.sweep import Sweep
+
+__all__ = ["SweepOutcome", "make_row", "run_sweep"]
+
+
+def _noop(_line: str) -> None:
+    pass
 
 
 @dataclass
@@ -29,39 +36,11 @@ class SweepOutcome:
     rows: list[dict]  # every row of the CSV once the sweep is over (earlier sessions too)
 
 
-def make_row(
-    run: RunSpec, project: PreparedProject | None, measurement: Measurement, started_at: str
-) -> dict:
-    row = {
-        "sweep": run.sweep,
-        "run_id": run.run_id,
-        "repetition": run.repetition,
-        "mode": run.mode,
-        "workers": run.workers,
-        "project": run.project.label,
-        "models": project.models if project else run.project.models,
-        "apps": project.apps if project else run.project.options_dict.get("apps"),
-        "url_patterns": project.url_patterns if project else None,
-        "status": measurement.status,
-        "error": measurement.error,
-        "started_at": started_at,
-        "duration_s": measurement.timings.get("total"),
-        "server": run.server.backend,
-        "server_version": measurement.server_version,
-        "threads": run.server.threads,
-    }
-    row.update(measurement.metrics())
-    return row
-
-
-def _noop(_line: str) -> None:
-    pass
-
-
 def run_sweep(
     sweep: Sweep,
-    executor: Executor,
+    executor: Executor | None = None,
     *,
+    launcher: Launcher | None = None,
     output: Path | None = None,
     fresh: bool = False,
     cache_dir: Path | None = None,
@@ -70,6 +49,11 @@ def run_sweep(
     progress: Callable[[str, bool], None] = lambda _line, _final: None,
     on_run: Callable[[RunSpec, Measurement], None] | None = None,
 ) -> SweepOutcome:
+    """Resume (or start) the sweep and run what is left through ``launcher`` (default: ``executor``, here)."""
+    if launcher is None:
+        if executor is None:
+            raise TypeError("run_sweep needs an executor or a launcher")
+        launcher = LocalLauncher(executor)
     output = Path(output or sweep.output)
     results = ResultsCsv(output)
     sidecar = sidecar_path(output)
@@ -78,7 +62,9 @@ def run_sweep(
         results.remove()
         sidecar.unlink(missing_ok=True)
         details.remove()
+        launcher.forget()
     results.prepare()
+    launcher.recover(results, details, say)
     plan = make_plan(sweep, results.done_ids())
     if plan.done_count:
         say(f"resuming {output}: {plan.done_count} of {len(plan.runs)} runs already done")
@@ -95,11 +81,12 @@ def run_sweep(
         "sweep_sha256": sweep.sha256,
         "fresh": fresh,
         "planned": len(plan.todo),
+        "launcher": launcher.name,
     }
     environment.setdefault("invocations", []).append(invocation)
     write_sidecar(sidecar, environment)
 
-    cache_dir = cache_dir or default_cache_dir()
+    cache_dir = cache_dir or launcher.default_cache_dir() or default_cache_dir()
     prepared: dict = {}
     broken: dict = {}
     for spec in plan.projects:
@@ -110,45 +97,13 @@ def run_sweep(
             broken[spec] = str(exc)
             say(f"cannot prepare {spec.label}: {exc}")
 
-    for (
-        spec
-    ) in plan.projects:  # hyperfine's --warmup: a first server start pays for cold caches; not recorded
-        first = next(run for run in plan.todo if run.project == spec)
-        for _ in range(sweep.warmup_runs if spec in prepared else 0):
-            say(f"warm-up run (not recorded): {first.mode} {spec.label} workers={first.workers}")
-            executor.run(first, prepared[spec])
+    batch = Batch(sweep, plan, prepared, broken, results, details, say, progress, on_run)
+    tally = launcher.launch(batch)
 
-    bar = Progress(len(plan.todo), [estimate_run_s(run) for run in plan.todo])
-    ran = failed = 0
-    progress(bar.line(), False)
-    for run in plan.todo:
-        progress(bar.line(run.describe()), False)
-        started_at = now_iso()
-        started = time.monotonic()
-        project = prepared.get(run.project)
-        if project is None:
-            measurement = Measurement(status="failed", error=broken.get(run.project, "project not prepared"))
-        else:
-            try:
-                measurement = executor.run(run, project)
-            except Exception as exc:  # a bug of ours must not end the sweep; the server is already gone
-                measurement = Measurement(
-                    status="failed", error=f"internal error: {type(exc).__name__}: {exc}"
-                )
-        measurement.timings.setdefault("total", time.monotonic() - started)
-        results.append(make_row(run, project, measurement, started_at))
-        details.append(run.run_id, measurement.details)
-        ran += 1
-        if measurement.status != "ok":
-            failed += 1
-            say(f"run {run.run_id} ({run.describe()}) {measurement.status}: {measurement.error[:300]}")
-        if on_run is not None:
-            on_run(run, measurement)
-        bar.advance(time.monotonic() - started)
-        progress(bar.line(f"{run.describe()}: {measurement.status}"), True)
-
-    invocation.update({"finished_at": now_iso(), "ran": ran, "failed": failed})
+    if tally.nodes:  # every node's own environment: the analysis can check that they agree
+        environment.setdefault("nodes", {}).update(tally.nodes)
+    invocation.update({"finished_at": now_iso(), "ran": tally.ran, "failed": tally.failed})
     write_sidecar(sidecar, environment)
     planned = {run.run_id for run in plan.runs}
     rows = [row for row in results.read_rows() if row.get("run_id") in planned]
-    return SweepOutcome(plan=plan, ran=ran, failed=failed, rows=rows)
+    return SweepOutcome(plan=plan, ran=tally.ran, failed=tally.failed, rows=rows)
