@@ -1,15 +1,18 @@
 """Resolve the project a run measures: generated ones built once per option set, or existing ones.
 
 Either way the project's bytecode is compiled before any measurement, so no run pays for compilation.
+The build cache may sit on a file system shared by cluster nodes (NFS, Lustre), where ``flock`` cannot be
+trusted: a project is built in a private directory and renamed into place, which is atomic everywhere.
 """
 
 from __future__ import annotations
 
 import compileall
-import contextlib
-import fcntl
+import errno
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -70,17 +73,6 @@ def _read_manifest(path: Path, spec: ProjectSpec) -> dict | None:
     return manifest
 
 
-@contextlib.contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def choose_urls(manifest_urls: list[str], max_urls: int) -> tuple[str, ...]:
     """First URL of each app (first path segment) in manifest order, up to ``max_urls``; "/" first."""
     chosen: list[str] = []
@@ -101,20 +93,54 @@ def compile_tree(root: Path) -> bool:
     return bool(compileall.compile_dir(str(root), quiet=2, workers=1))
 
 
-def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) -> PreparedProject:
+def _build(spec: ProjectSpec, path: Path) -> dict:
+    """Generate and compile the project beside ``path``, then rename it into place. Two builders race
+    harmlessly: the first rename wins and the other one's copy is removed."""
     from generator.api import generate_project
     from generator.errors import GeneratorError
     from generator.options import GenOptions
 
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.building")
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        try:
+            manifest = generate_project(GenOptions(**spec.options_dict), scratch, build_db=True, force=True)
+        except GeneratorError as exc:
+            raise ExperimentError(f"cannot generate project {spec.label}: {exc}") from None
+        compile_tree(scratch)
+        if path.exists() and _read_manifest(path, spec) is None:  # an earlier build that did not finish
+            _remove_aside(path)
+        try:
+            os.rename(scratch, path)
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            manifest = _read_manifest(path, spec)  # another builder was first
+            if manifest is None:
+                raise ExperimentError(f"cannot build project {spec.label}: {path} is in the way") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return manifest
+
+
+def _remove_aside(path: Path) -> None:
+    """Rename ``path`` out of the way first (atomic), then delete it at leisure."""
+    aside = path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.stale")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) -> PreparedProject:
     path = cache_path(spec, cache_dir)
-    with _locked(cache_dir / f".{path.name}.lock"):
-        manifest = _read_manifest(path, spec)
-        if manifest is None:
-            try:
-                manifest = generate_project(GenOptions(**spec.options_dict), path, build_db=True, force=True)
-            except GeneratorError as exc:
-                raise ExperimentError(f"cannot generate project {spec.label}: {exc}") from None
-        compile_tree(path)
+    manifest = _read_manifest(path, spec)
+    if manifest is None:
+        manifest = _build(spec, path)
+    else:
+        compile_tree(path)  # a no-op when up to date; bytecode is written atomically
     counts = manifest.get("counts", {})
     module = manifest.get("settings_module", "config.settings")
     urls = traffic.urls or spec.urls or choose_urls(list(manifest.get("urls", [])), traffic.max_urls)
