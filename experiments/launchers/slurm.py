@@ -14,6 +14,7 @@ Job states come from ``sacct`` as submitit asks for them, or from ``squeue`` on 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -43,6 +44,8 @@ SIGNAL_DELAY_S = 60  # SIGUSR2 this long before the time limit: the job stops cl
 STATE_DELAY_S = 30  # at most this long between two state queries (submitit starts at 2 s and doubles)
 CANCEL_WAIT_S = 20  # after cancelling, how long to wait for the jobs to end before merging their parts
 RECORD_SUFFIX = ".jobs.json"
+# Slurm states of a job ended by something else than its own end (sacct may add " by <uid>" to CANCELLED)
+ENDED_BADLY = ("NODE_FAIL", "CANCELLED", "TIMEOUT", "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE")
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,11 @@ class StateWatcher(SlurmInfoWatcher):
 # --------------------------------------------------------------------------- the launcher
 
 
+def _jobs(count: int, cluster: str) -> str:
+    return f"{count} {cluster} job{'' if count == 1 else 's'}"
+
+
+
 class SlurmLauncher:
     name = "slurm"
 
@@ -268,7 +276,7 @@ class SlurmLauncher:
         for path in sorted(self.parts_dir.glob(f"*{RECORD_SUFFIX}")):
             ids = read_sidecar(path).get("jobs", [])
             if ids and self.cluster == "slurm":
-                say(f"cancelling {len(ids)} jobs left by an earlier runner: {' '.join(ids)}")
+                say(f"cancelling {_jobs(len(ids), self.cluster)} left by an earlier runner: {' '.join(ids)}")
                 subprocess.run(["scancel", *ids], capture_output=True, timeout=60)
                 self._wait_gone(ids)
         merger = Merger(results, details)
@@ -356,8 +364,9 @@ class SlurmLauncher:
     def _submit(self, specs: list[JobSpec], record: Path, say: Callable[[str], None]) -> list:
         self.parts_dir.mkdir(parents=True, exist_ok=True)
         executor = self._executor(len(specs))
-        # no Ctrl-C between sbatch and the record of what it submitted: every job can be cancelled
-        with deferred_signals():
+        # no Ctrl-C between sbatch and the record of what it submitted: every job can be cancelled. (The local
+        # executor's jobs are our children, which would inherit the mask: they are cancelled through their pid.)
+        with deferred_signals() if self.cluster == "slurm" else contextlib.nullcontext():
             try:
                 with executor.batch():
                     jobs = [executor.submit(run_job, spec, self.make_executor) for spec in specs]
@@ -376,7 +385,7 @@ class SlurmLauncher:
                 )
                 watcher.register_job(job.job_id)
         first, last = ids[0], ids[-1]
-        say(f"submitted {len(jobs)} {self.cluster} jobs ({first}{' … ' + last if len(ids) > 1 else ''})")
+        say(f"submitted {_jobs(len(jobs), self.cluster)} ({first}{' … ' + last if len(ids) > 1 else ''})")
         return jobs
 
     def _follow(self, pending: list, batch: Batch, merger: Merger, tally: Tally) -> None:
@@ -436,16 +445,23 @@ class SlurmLauncher:
             self._count(row, batch, merger, tally)
 
     def _why(self, job) -> tuple[str, str]:
-        """How a job ended ("ended TIMEOUT", "stopped near its time limit", …) and on which node."""
-        info = job.get_info(mode="cache") if isinstance(job, SlurmJob) else {}
+        """How a job ended ("ended NODE_FAIL on n12", "stopped near its time limit", …) and on which node.
+
+        A job stopped by a signal says so in its result, but Slurm knows better why it was signalled (a node
+        failure or a cancellation from outside both arrive as SIGTERM)."""
+        slurm = isinstance(job, SlurmJob)
+        info = job.get_info(mode="force") if slurm else {}
         node = info.get("NodeList", "") if info.get("NodeList") not in (None, "None assigned") else ""
+        where = f" on {node}" if node else ""
         if job.paths.result_pickle.exists():
             error = job.exception()
             if error is not None:
                 return f"failed ({str(error).strip().splitlines()[-1][:200]})", node
-            stopped = job.result().get("stopped")
-            return (stopped or "ended"), node
-        where = f" on {node}" if node else ""
+            stopped = job.result().get("stopped") or "ended"
+            state = info.get("State", "").split(" ")[0]
+            if state in ENDED_BADLY:
+                return f"ended {state}{where}", node
+            return stopped, node
         return f"ended {job.state}{where}", node
 
     def _cancel(self, pending: list, batch: Batch, merger: Merger) -> None:
@@ -454,7 +470,7 @@ class SlurmLauncher:
         if not pending:
             return
         jobs = [job for _spec, job in pending]
-        batch.say(f"cancelling {len(jobs)} {self.cluster} jobs")
+        batch.say(f"cancelling {_jobs(len(jobs), self.cluster)}")
         with deferred_signals():
             if self.cluster == "slurm":
                 arrays = sorted({job.job_id.split("_")[0] for job in jobs})
