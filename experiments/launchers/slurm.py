@@ -171,7 +171,6 @@ def _jobs(count: int, cluster: str) -> str:
     return f"{count} {cluster} job{'' if count == 1 else 's'}"
 
 
-
 class SlurmLauncher:
     name = "slurm"
 
