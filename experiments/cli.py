@@ -77,7 +77,7 @@ def _dry_run(sweep, output: Path, fresh: bool, cache_dir, launcher) -> list[str]
         lines.append(f"  {index:3d}. {run.run_id}  {run.describe()}")
     if len(plan.todo) > 20:
         lines.append(f"  … and {len(plan.todo) - 20} more")
-    return lines + launcher.dry_run_lines(plan)
+    return lines + launcher.dry_run_lines(plan, sweep.warmup_runs)
 
 
 def make_launcher(name: str, sweep, output: Path, servers: dict | None = None):

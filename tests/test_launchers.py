@@ -277,6 +277,13 @@ def test_dry_run_lists_the_jobs_and_their_sbatch_options(tmp_path, capsys):
     assert f"job   2: 2 runs: {plan[6]} {plan[7]}" in out
     assert f"(cache {tmp_path / 'out' / 'jobs.slurm' / 'cache'})" in out
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
+    assert "warning" not in out
+
+
+def test_dry_run_warns_of_jobs_longer_than_the_time_limit(tmp_path, capsys):
+    sweep = {**SWEEP, "project": {"models": 3000}, "launcher": {"runs_per_job": 4, "time_limit_min": 1}}
+    assert cli.main([str(write_sweep(tmp_path, sweep)), "--launcher", "slurm", "--dry-run"]) == 0
+    assert "warning: the longest job may outlast launcher.time_limit_min (1 min)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ class Launcher(Protocol):
     def launch(self, batch: Batch) -> Tally:
         """Run every run of ``batch.plan.todo``, appending one row per finished run to ``batch.results``."""
 
-    def dry_run_lines(self, plan: Plan) -> list[str]:
+    def dry_run_lines(self, plan: Plan, warmup_runs: int = 1) -> list[str]:
         """What ``launch`` would do with ``plan``, for --dry-run."""
 
 

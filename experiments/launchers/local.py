@@ -28,7 +28,7 @@ class LocalLauncher:
     def recover(self, results: ResultsCsv, details: DetailsLog, say) -> int:
         return 0
 
-    def dry_run_lines(self, plan: Plan) -> list[str]:
+    def dry_run_lines(self, plan: Plan, warmup_runs: int = 1) -> list[str]:
         return []
 
     def launch(self, batch: Batch) -> Tally:

@@ -34,7 +34,7 @@ from experiments.launchers.base import Batch, Tally, make_row, measure, warm_up
 from experiments.launchers.parts import Merger, Part, parts_in
 from experiments.measure.executor import Executor, Measurement
 from experiments.measure.processes import become_subreaper, deferred_signals
-from experiments.plan import Plan, RunSpec
+from experiments.plan import Plan, RunSpec, estimate_run_s
 from experiments.progress import format_duration
 from experiments.projects import PreparedProject
 from experiments.sweep import LauncherSpec, ProjectSpec, _short_hash
@@ -249,7 +249,7 @@ class SlurmLauncher:
             flags.append(f"--{name}" if value is True else f"--{name}={value}")
         return flags
 
-    def dry_run_lines(self, plan: Plan) -> list[str]:
+    def dry_run_lines(self, plan: Plan, warmup_runs: int = 1) -> list[str]:
         chunks = self.split(plan.todo)
         if not chunks:
             return ["slurm: nothing to submit"]
@@ -260,10 +260,30 @@ class SlurmLauncher:
         ]
         if self.settings.setup:
             lines.append("setup on each node: " + "; ".join(self.settings.setup))
+        lines += self._estimate_lines(chunks, warmup_runs)
         for index, chunk in enumerate(chunks[:20]):
             lines.append(f"  job {index:3d}: {len(chunk)} runs: {' '.join(run.run_id for run in chunk)}")
         if len(chunks) > 20:
             lines.append(f"  … and {len(chunks) - 20} more jobs")
+        return lines
+
+    def _estimate_lines(self, chunks: list[tuple[RunSpec, ...]], warmup_runs: int) -> list[str]:
+        """Each job's time by the plan's model (fitted here: a node differs), and the array's if nodes are free."""
+        seconds = []
+        for chunk in chunks:
+            firsts = {run.project: run for run in reversed(chunk)}.values()
+            seconds.append(sum(map(estimate_run_s, chunk)) + warmup_runs * sum(map(estimate_run_s, firsts)))
+        at_once = min(len(chunks), self.settings.array_parallelism or len(chunks))
+        lines = [
+            f"estimated per job: {format_duration(sum(seconds) / len(seconds))} on average, "
+            f"{format_duration(max(seconds))} the longest; the whole array: about "
+            f"{format_duration(sum(seconds) / at_once)} with {at_once} jobs at a time"
+        ]
+        if max(seconds) > 0.8 * self.settings.time_limit_min * 60:
+            lines.append(
+                f"warning: the longest job may outlast launcher.time_limit_min ({self.settings.time_limit_min:g} "
+                "min): its unfinished runs would fail; raise it or lower launcher.runs_per_job"
+            )
         return lines
 
     # ------------------------------------------------------------------ before planning: what earlier runners left
