@@ -4,6 +4,7 @@ Ctrl-C, resume, --fresh, job states from squeue, and the CLI. tests/test_slurm.p
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import signal
@@ -46,6 +47,18 @@ SWEEP = {
     "output": "out/jobs.csv",
 }
 VARYING = ("started_at", "duration_s")  # the only columns two executions of the same fake run differ in
+
+
+@pytest.fixture(autouse=True)
+def no_job_left(tmp_path):
+    """Every job process of a test (its command line names the test's folder) is gone after it, even when the
+    test fails half-way."""
+    yield
+    left = processes_with(str(tmp_path))
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert left == [], "job processes outlived the test"
 
 
 @pytest.fixture(autouse=True)
@@ -222,15 +235,15 @@ def test_merging_is_idempotent_and_never_duplicates_an_ok_row(tmp_path):
     a, b = Part(tmp_path / "a.part.csv"), Part(tmp_path / "b.part.csv")
     a.writer().append({"run_id": "x", "status": "failed", "started_at": "t1", "error": "boom"})
     b_rows = b.writer()
-    b_rows.append({"run_id": "x", "status": "ok", "started_at": "t2"})
+    b_rows.append({"run_id": "x", "status": "ok", "started_at": "t1"})  # a retry within the same second
     b_rows.append({"run_id": "x", "status": "ok", "started_at": "t3"})  # a second success: never merged
-    assert [row["started_at"] for row in merger.merge(a) + merger.merge(b)] == ["t1", "t2"]
+    assert [row["status"] for row in merger.merge(a) + merger.merge(b)] == ["failed", "ok"]
     assert merger.merge(a) == merger.merge(b) == []
     again = Merger(results, DetailsLog(results.path))  # a later invocation, from the CSV alone
     assert again.merge(a) == again.merge(b) == []
     assert [(row["status"], row["started_at"]) for row in results.read_rows()] == [
         ("failed", "t1"),
-        ("ok", "t2"),
+        ("ok", "t1"),
     ]
 
 

@@ -12,9 +12,10 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.columns import COLUMN_NAMES
 from experiments.details import DetailsLog
 from experiments.environment import read_sidecar, write_sidecar
-from experiments.export_csv import ResultsCsv
+from experiments.export_csv import ResultsCsv, format_value
 
 PART_SUFFIX = ".part.csv"
 ENV_SUFFIX = ".env.json"
@@ -77,16 +78,22 @@ def parts_in(directory: Path) -> list[Part]:
     return [Part(path) for path in sorted(Path(directory).glob(f"*{PART_SUFFIX}"))]
 
 
+def _attempt(row: dict) -> tuple[str, ...]:
+    """A row as the CSV holds it: two attempts of a run differ in it (start time, status, figures), a row read
+    back from a part or from the CSV equals the one written."""
+    return tuple(format_value(row.get(name)) for name in COLUMN_NAMES)
+
+
 class Merger:
-    """Appends part rows to the sweep's CSV once per run attempt (run id and start time), and never a second
-    row for a run id that already has a successful one: merging the same part twice changes nothing."""
+    """Appends part rows to the sweep's CSV once per run attempt, and never a second row for a run id that
+    already has a successful one: merging the same part twice changes nothing."""
 
     def __init__(self, results: ResultsCsv, details: DetailsLog):
         self.results = results
         self.details = details
         existing = results.read_rows()
         self.ok = {row["run_id"] for row in existing if row.get("status") == "ok"}
-        self.attempts = {(row.get("run_id"), row.get("started_at")) for row in existing}
+        self.attempts = {_attempt(row) for row in existing}
 
     def merge(self, part: Part) -> list[dict[str, str]]:
         """Append the rows of ``part`` not merged yet; returns them."""
@@ -94,8 +101,7 @@ class Merger:
         found: dict[str, dict] | None = None
         for row in part.rows():
             run_id = row.get("run_id", "")
-            attempt = (run_id, row.get("started_at"))
-            if not run_id or attempt in self.attempts or run_id in self.ok:
+            if not run_id or _attempt(row) in self.attempts or run_id in self.ok:
                 continue
             self.add(row)
             if found is None:
@@ -109,6 +115,6 @@ class Merger:
     def add(self, row: dict) -> None:
         """Append one row (from a part, or made by the runner for a run its job never finished)."""
         self.results.append(row)
-        self.attempts.add((row.get("run_id"), row.get("started_at")))
+        self.attempts.add(_attempt(row))
         if row.get("status") == "ok":
             self.ok.add(row["run_id"])

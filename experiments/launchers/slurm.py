@@ -114,8 +114,8 @@ def run_job(job: JobSpec, make_executor: Callable[[], Executor] | None = None) -
         warm_up(job.runs, prepared, executor, job.warmup_runs, lambda line: print(line, flush=True))
         for run in job.runs:
             row, measurement = measure(run, prepared.get(run.project), executor)
+            part.details.append(run.run_id, measurement.details)  # first: the runner takes them with the row
             results.append(row)
-            part.details.append(run.run_id, measurement.details)
             report["done"] += 1
             print(
                 f"{run.run_id} {run.describe()}: {measurement.status} {measurement.error[:200]}", flush=True
