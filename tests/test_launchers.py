@@ -296,7 +296,9 @@ def test_dry_run_lists_the_jobs_and_their_sbatch_options(tmp_path, capsys):
 def test_dry_run_warns_of_jobs_longer_than_the_time_limit(tmp_path, capsys):
     sweep = {**SWEEP, "project": {"models": 3000}, "launcher": {"runs_per_job": 4, "time_limit_min": 1}}
     assert cli.main([str(write_sweep(tmp_path, sweep)), "--launcher", "slurm", "--dry-run"]) == 0
-    assert "warning: the longest job may outlast launcher.time_limit_min (1 min)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "warning: the longest job may outlast launcher.time_limit_min (1 min)" in out
+    assert "--signal=USR2@15" in out.split()  # warned a quarter of its time before the end, not as it starts
 
 
 @pytest.mark.parametrize(

@@ -212,10 +212,12 @@ class SlurmLauncher:
         """submitit's SlurmExecutor parameters (sbatch options) for an array of ``jobs`` jobs."""
         settings = self.settings
         extra = {"no-requeue": True, **dict(settings.sbatch)}  # a requeued job would run its runs twice
+        minutes = max(1, round(settings.time_limit_min))
         parameters = {
             "job_name": "prefork-lab",
-            "time": max(1, round(settings.time_limit_min)),
-            "signal_delay_s": self.signal_delay_s,
+            "time": minutes,
+            # a short job must not be warned as it starts: at most a quarter of its time
+            "signal_delay_s": min(self.signal_delay_s, minutes * 15),
             "array_parallelism": min(jobs, settings.array_parallelism or jobs),
             "additional_parameters": extra,
         }
