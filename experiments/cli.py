@@ -1,4 +1,5 @@
-"""``run-experiments SWEEP.yaml [--dry-run] [--fresh] [--output CSV]``: the only module here that prints."""
+"""``run-experiments SWEEP.yaml [--dry-run] [--fresh] [--output CSV] [--launcher local|slurm]``: the only
+module here that prints."""
 
 from __future__ import annotations
 
@@ -35,17 +36,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--fresh", action="store_true", help="start over instead of resuming the CSV")
     parser.add_argument("--output", "-o", type=Path, help="results CSV (default: the sweep's output)")
-    parser.add_argument("--cache-dir", type=Path, help="where generated projects are built and kept")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="where generated projects are built and kept (slurm: default <launcher.folder>/cache)",
+    )
     parser.add_argument(
         "--database-url",
         metavar="URL",
         help="PostgreSQL server for projects with database: postgresql (default: a throwaway cluster of ours); "
         "used as given, never stopped",
     )
+    parser.add_argument(
+        "--launcher",
+        choices=("local", "slurm"),
+        default="local",
+        help="where the runs execute: here, one after the other (default), or as jobs of a Slurm cluster "
+        "(the sweep's launcher: block)",
+    )
     return parser
 
 
-def _dry_run(sweep, results, fresh: bool, cache_dir) -> list[str]:
+def _dry_run(sweep, results, fresh: bool, cache_dir, launcher) -> list[str]:
     from experiments.plan import estimate_s, make_plan
     from experiments.progress import format_duration
     from experiments.projects import default_cache_dir, is_built
@@ -53,7 +65,7 @@ def _dry_run(sweep, results, fresh: bool, cache_dir) -> list[str]:
     output = results.path
     done = set() if fresh else results.done_ids()
     plan = make_plan(sweep, done)
-    cache_dir = cache_dir or default_cache_dir()
+    cache_dir = cache_dir or launcher.default_cache_dir() or default_cache_dir()
     built = {p.key() for p in plan.projects if is_built(p, cache_dir)}
     modes = sorted({s.mode for s in sweep.servers})
     workers = sorted({s.workers for s in sweep.servers})
@@ -71,7 +83,19 @@ def _dry_run(sweep, results, fresh: bool, cache_dir) -> list[str]:
         lines.append(f"  {index:3d}. {run.run_id}  {run.describe()}")
     if len(plan.todo) > 20:
         lines.append(f"  … and {len(plan.todo) - 20} more")
-    return lines
+    return lines + launcher.dry_run_lines(plan, sweep.warmup_runs)
+
+
+def make_launcher(name: str, sweep, output: Path, servers: dict | None = None):
+    """The launcher called ``name``; the local one runs the ``servers`` found here."""
+    if name == "slurm":
+        from experiments.launchers.slurm import SlurmLauncher
+
+        return SlurmLauncher(sweep.launcher, output)
+    from experiments.launchers.local import LocalLauncher
+    from experiments.measure.executor import ServerExecutor
+
+    return LocalLauncher(ServerExecutor(servers) if servers is not None else None)
 
 
 def find_servers(sweep) -> dict:
@@ -103,10 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     cache_dir = args.cache_dir.resolve() if args.cache_dir else None
     if args.dry_run:
-        print("\n".join(_dry_run(sweep, results, args.fresh, cache_dir)))
+        launcher = make_launcher(args.launcher, sweep, output)
+        print("\n".join(_dry_run(sweep, results, args.fresh, cache_dir, launcher)))
         return EXIT_OK
 
-    from experiments.measure.executor import ServerExecutor
     from experiments.measure.processes import become_subreaper
     from experiments.summary import summarize
 
@@ -127,10 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
     become_subreaper()  # a killed master's workers are reparented to us and reaped at once
     try:
-        servers = find_servers(sweep)
+        servers = find_servers(sweep)  # on a cluster: here, and again on each node
         outcome = run_sweep(
             sweep,
-            ServerExecutor(servers),
+            launcher=make_launcher(args.launcher, sweep, output, servers),
             output=output,
             fresh=args.fresh,
             cache_dir=cache_dir,

@@ -82,6 +82,8 @@ COLUMNS: tuple[Column, ...] = (
     # the database a run used
     Column("database", str, "", "sqlite or postgresql"),
     Column("db_connections", int, "", "client connections to the run's PostgreSQL database after traffic"),
+    # where the run ran: this machine, or the cluster node of its job
+    Column("host", str, "", "host name of the machine (cluster node) that ran the server"),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

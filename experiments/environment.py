@@ -132,6 +132,25 @@ def write_sidecar(csv_path: Path, data: dict) -> None:
         raise ExperimentError(f"output: cannot write {path}: {exc.strerror}") from None
 
 
+def write_json(path: Path, data: dict) -> None:
+    """A JSON file of ours at exactly ``path`` (a launcher's job record or a node's environment), atomically."""
+    from experiments.export_csv import write_atomically
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(
+        Path(path), lambda handle: handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    )
+
+
+def read_json(path: Path) -> dict:
+    """What ``write_json`` wrote; empty when the file is missing or not a JSON object."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def read_sidecar(csv_path: Path) -> dict:
     """The sidecar of ``csv_path``; one written under the legacy name is read too (results measured before the
     rename), never a file that is not ours. Empty when there is none."""

@@ -7,18 +7,20 @@ project is measured unchanged. With a prefix Python no longer reads the ``__pyca
 standard library, so the project is then imported once in a child with bytecode writing on: the modules it
 loads at start-up and with its URLconf are compiled there too, not in the first measured server.
 
-A cache entry appears only once complete (the generator builds beside it and renames it into place); an
+A cache entry appears only once complete: it is built in a private directory beside it and renamed into place,
+which is atomic on every file system, shared ones (NFS, Lustre) included, where ``flock`` cannot be trusted; an
 entry without a matching manifest is ours to replace.
 """
 
 from __future__ import annotations
 
 import compileall
-import contextlib
-import fcntl
+import errno
 import json
 import os
+import re
 import shutil
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,17 +87,6 @@ def _read_manifest(path: Path, spec: ProjectSpec) -> dict | None:
     return manifest
 
 
-@contextlib.contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def choose_urls(manifest_urls: list[str], max_urls: int) -> tuple[str, ...]:
     """First URL of each app (first path segment) in manifest order, up to ``max_urls``; "/" first."""
     chosen: list[str] = []
@@ -131,30 +122,74 @@ def compile_tree(root: Path, prefix: Path) -> bool:
         sys.pycache_prefix = previous
 
 
-def _discard(path: Path) -> None:
-    """Remove a cache entry that is not a complete build (left by an older version, or damaged)."""
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
-
-
-def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) -> PreparedProject:
+def _build(spec: ProjectSpec, path: Path) -> dict:
+    """Generate the project beside ``path``, then rename it into place. Two builders (cluster nodes) race
+    harmlessly: the first rename wins and the other one's copy is removed."""
     from generator.api import generate_project
     from generator.errors import GeneratorError
     from generator.options import GenOptions
 
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead_builds(path)
+    scratch = path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.building")
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        try:
+            manifest = generate_project(GenOptions(**spec.options_dict), scratch, build_db=True)
+        except GeneratorError as exc:
+            raise ExperimentError(f"cannot generate project {spec.label}: {exc}") from None
+        if path.exists() and _read_manifest(path, spec) is None:  # an earlier build that did not finish
+            _remove_aside(path)
+        try:
+            os.rename(scratch, path)
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            manifest = _read_manifest(path, spec)  # another builder was first
+            if manifest is None:
+                raise ExperimentError(f"cannot build project {spec.label}: {path} is in the way") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return manifest
+
+
+def _remove_dead_builds(path: Path) -> None:
+    """Remove what builders of ``path`` on this host left when they were killed (their pid is gone): their
+    scratch directories and the generator's staging inside their name."""
+    marker = re.compile(rf"^\.\.?{re.escape(path.name)}\.{re.escape(socket.gethostname())}-(\d+)\.")
+    for entry in path.parent.iterdir():
+        found = marker.match(entry.name)
+        if found and not _running(int(found.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_aside(path: Path) -> None:
+    """Rename ``path`` out of the way first (atomic), then delete it at leisure."""
+    aside = path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.stale")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    if aside.is_dir() and not aside.is_symlink():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        aside.unlink(missing_ok=True)
+
+
+def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) -> PreparedProject:
     path = cache_path(spec, cache_dir)
-    prefix = bytecode_dir(cache_dir)  # the sweep cannot choose another for a generated project
-    with _locked(cache_dir / f".{path.name}.lock"):
-        manifest = _read_manifest(path, spec)
-        if manifest is None:
-            _discard(path)
-            try:
-                manifest = generate_project(GenOptions(**spec.options_dict), path, build_db=True)
-            except GeneratorError as exc:
-                raise ExperimentError(f"cannot generate project {spec.label}: {exc}") from None
-        compile_tree(path, prefix)
+    manifest = _read_manifest(path, spec) or _build(spec, path)
+    compile_tree(path, bytecode_dir(cache_dir))  # after the rename: bytecode is keyed by the source's path
     counts = manifest.get("counts", {})
     settings = manifest.get("settings_module", "config.settings")
     env = bytecode_env(cache_dir, {"DJANGO_SETTINGS_MODULE": settings, **spec.database.env()})

@@ -22,12 +22,33 @@ from experiments.errors import ExperimentError, SweepError
 from experiments.modes import MODE_NAMES as MODES
 from experiments.servers import DEFAULT_SERVER, SERVER_NAMES
 
-TOP_KEYS = ("name", "repetitions", "seed", "warmup_runs", "project", "server", "traffic", "probes", "output")
+TOP_KEYS = (
+    "name",
+    "repetitions",
+    "seed",
+    "warmup_runs",
+    "project",
+    "server",
+    "traffic",
+    "probes",
+    "output",
+    "launcher",
+)
 PROBE_KEYS = ("phases",)
 EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name", "python")
 DATABASE_KEYS = ("database", "conn_max_age", "pool")  # generated projects: what they run on, not their source
 SERVER_KEYS = ("backend", "modes", "workers", "threads", "timeout", "max_fd")
 TRAFFIC_KEYS = ("requests_per_worker", "urls", "max_urls", "timeout", "steady_state", "allowed_statuses")
+LAUNCHER_KEYS = (
+    "partition",
+    "time_limit_min",
+    "runs_per_job",
+    "exclusive",
+    "array_parallelism",
+    "folder",
+    "setup",
+    "sbatch",
+)
 
 DEFAULT_WORKERS = 2
 DEFAULT_TIMEOUT_S = 120.0
@@ -35,6 +56,8 @@ DEFAULT_MAX_FD = 1024
 DEFAULT_REQUESTS_PER_WORKER = 20
 DEFAULT_MAX_URLS = 8
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
+DEFAULT_TIME_LIMIT_MIN = 60
+DEFAULT_RUNS_PER_JOB = 8
 
 # Upper bounds, so that a typo (an extra digit, a stray anchor) is an error, not a fork bomb or a plan that
 # never finishes being built. The plan's size is bounded before it is built.
@@ -46,6 +69,7 @@ MAX_REQUESTS_PER_WORKER = 100_000
 MAX_WARMUP_RUNS = 100
 MAX_URLS = 1000
 MAX_TIMEOUT_S = 86_400.0
+MAX_TIME_LIMIT_MIN = 60 * 24 * 30  # a Slurm job: a month
 MAX_RUNS = 100_000  # projects × server settings × repetitions: days of measurement already
 MAX_DEPTH = 20  # nesting of the YAML; a sweep file needs 4
 
@@ -137,6 +161,20 @@ class ProbeSpec:
 
 
 @dataclass(frozen=True)
+class LauncherSpec:
+    """How ``--launcher slurm`` submits the runs; ignored by the local launcher."""
+
+    partition: str = ""  # empty: the cluster's default partition
+    time_limit_min: float = DEFAULT_TIME_LIMIT_MIN  # per job
+    runs_per_job: int = DEFAULT_RUNS_PER_JOB
+    exclusive: bool = True  # one job per node: runs must not disturb each other
+    array_parallelism: int = 0  # jobs of the array running at once; 0: as many as the cluster allows
+    folder: Path | None = None  # shared by the nodes; None: beside the output CSV
+    setup: tuple[str, ...] = ()  # shell lines run on the node before the job (module load …)
+    sbatch: tuple[tuple[str, str], ...] = ()  # any other sbatch option, e.g. account or qos
+
+
+@dataclass(frozen=True)
 class Sweep:
     name: str
     repetitions: int
@@ -147,6 +185,7 @@ class Sweep:
     output: Path
     warmup_runs: int = 1  # unrecorded runs per project before the measured ones (warm file cache)
     probes: ProbeSpec = ProbeSpec()
+    launcher: LauncherSpec = LauncherSpec()
     source: Path | None = None
     sha256: str = ""
     raw: dict = field(default_factory=dict, compare=False, repr=False)
@@ -547,6 +586,45 @@ def _check_plan_size(projects: int, servers: int, repetitions: int) -> None:
         )
 
 
+def _launcher(check: _Checker, raw: Any, base_dir: Path) -> LauncherSpec:
+    raw = {} if raw is None else check.mapping("launcher", raw)
+    check.known("launcher", raw, LAUNCHER_KEYS)
+    key = "launcher."
+    folder = None
+    if "folder" in raw:
+        folder = Path(check.text(key + "folder", raw["folder"])).expanduser()
+        folder = folder if folder.is_absolute() else base_dir / folder
+    setup = raw.get("setup", [])
+    setup = [setup] if isinstance(setup, str) else setup
+    if not isinstance(setup, list):
+        raise check.error(key + "setup", f"expected a shell line or a list of them, got {_kind(setup)}")
+    sbatch = check.mapping(key + "sbatch", raw.get("sbatch", {}))
+    options = []
+    for name, value in sbatch.items():
+        where = f"{key}sbatch.{name}"
+        if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+            raise check.error(where, "expected an sbatch option name, e.g. account or qos")
+        if isinstance(value, dict | list) or value is None or isinstance(value, bool):
+            raise check.error(where, f"expected a string or number, got {_kind(value)}")
+        options.append((name.replace("_", "-"), str(value)))
+    return LauncherSpec(
+        partition=check.text(key + "partition", raw["partition"]) if "partition" in raw else "",
+        time_limit_min=check.whole(
+            key + "time_limit_min", raw.get("time_limit_min", DEFAULT_TIME_LIMIT_MIN), 1, MAX_TIME_LIMIT_MIN
+        ),
+        runs_per_job=check.whole(
+            key + "runs_per_job", raw.get("runs_per_job", DEFAULT_RUNS_PER_JOB), 1, MAX_RUNS
+        ),
+        exclusive=check.flag(key + "exclusive", raw.get("exclusive", True)),
+        array_parallelism=check.whole(
+            key + "array_parallelism", raw.get("array_parallelism", 0), 0, MAX_RUNS
+        ),
+        folder=folder.resolve() if folder else None,
+        setup=tuple(check.text(f"{key}setup[{i}]", line) for i, line in enumerate(setup)),
+        sbatch=tuple(sorted(options)),
+    )
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -595,6 +673,7 @@ def parse_sweep(
     _check_plan_size(len(projects), len(servers), repetitions)
     traffic = _traffic(check, data.get("traffic"))
     probes = _probes(check, data.get("probes"))
+    launcher = _launcher(check, data.get("launcher"), base_dir)
     output = (
         Path(check.text("output", data["output"])) if "output" in data else Path("results") / f"{name}.csv"
     )
@@ -609,6 +688,7 @@ def parse_sweep(
         servers=tuple(servers),
         traffic=traffic,
         probes=probes,
+        launcher=launcher,
         output=output.resolve(),
         warmup_runs=warmup_runs,
         source=source,

@@ -36,3 +36,19 @@ def postgres():
 
     with open_for_sweep("postgresql") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """A real single-node Slurm cluster (tests/slurm_cluster.py), started once for the session and stopped
+    after it. Without Debian's slurm-wlm and munge it skips, except under CI (.ci/run installs them)."""
+    import slurm_cluster
+
+    missing = slurm_cluster.missing_programs()
+    if missing or os.geteuid() != 0:
+        why = f"missing {', '.join(missing)}" if missing else "needs root"
+        if os.environ.get("CI"):
+            pytest.fail(f"the Slurm tests must run under CI: {why} (apt-get install slurm-wlm munge)")
+        pytest.skip(f"no Slurm here ({why}): apt-get install slurm-wlm munge")
+    with slurm_cluster.single_node_cluster() as cluster:
+        yield cluster

@@ -66,7 +66,7 @@ def test_load_many_files_fills_absent_optional_columns(sweep):
     assert len(both) == len(sweep) + 12
     from_seed = both.iloc[len(sweep) :]
     assert from_seed["run_id"].isna().all() and from_seed["url_patterns"].isna().all()
-    assert from_seed["host"].isna().all()  # extra column of the other file
+    assert from_seed["host"].isna().all()  # a registry column the older file lacks
 
 
 def test_old_column_names_are_upgraded():

@@ -1,10 +1,80 @@
-"""The runner's cache of generated projects is reused only when the same generator wrote it."""
+"""The build cache works where flock does not (a cluster's shared file system): a generated project is built
+beside its entry and renamed into place; a half-built entry is replaced, and a builder that loses the race
+takes the winner's project. The generator is faked here (it is tested for real elsewhere)."""
+
+from __future__ import annotations
 
 import json
 
-from experiments.projects import cache_path, is_built
-from experiments.sweep import parse_sweep
+import pytest
+from runner_support import write_sweep
+
+from experiments.projects import cache_path, is_built, prepare
+from experiments.sweep import load_sweep, parse_sweep
 from generator import __version__
+
+
+@pytest.fixture
+def spec(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, {"project": {"models": 10, "rows_per_model": 2}}))
+    return sweep.projects[0], sweep.traffic
+
+
+def fake_generator(monkeypatch, before_return=lambda output: None):
+    calls = []
+
+    def generate(options, output, *, build_db=True, force=False):
+        calls.append(output)
+        output.mkdir(parents=True)
+        manifest = {
+            "options": options.as_dict(),
+            "generator_version": __version__,
+            "database": "db.sqlite3",
+            "counts": {"models": 10},
+            "urls": ["/"],
+        }
+        (output / "db.sqlite3").write_bytes(b"")
+        (output / "manifest.json").write_text(json.dumps(manifest))
+        (output / "built_by").write_text(output.name)
+        before_return(output)
+        return manifest
+
+    monkeypatch.setattr("generator.api.generate_project", generate)
+    return calls
+
+
+def test_a_project_is_built_beside_its_entry_then_renamed_into_place(tmp_path, spec, monkeypatch):
+    project, traffic = spec
+    calls = fake_generator(monkeypatch)
+    cache = tmp_path / "cache"
+    stale = cache_path(project, cache)
+    stale.mkdir(parents=True)
+    (stale / "half-written.py").write_text("")  # a build killed before it wrote its manifest
+    prepared = prepare(project, traffic, cache)
+    assert prepared.root == stale and is_built(project, cache)
+    assert calls[0].parent == cache and calls[0] != stale  # never written in place
+    assert not (stale / "half-written.py").exists()
+    assert sorted(p.name for p in cache.iterdir()) == ["bytecode", stale.name]  # no scratch or stale copy
+    prepare(project, traffic, cache)
+    assert len(calls) == 1  # built once
+
+
+def test_a_builder_that_loses_the_race_takes_the_winners_project(tmp_path, spec, monkeypatch):
+    project, traffic = spec
+    cache = tmp_path / "cache"
+    final = cache_path(project, cache)
+
+    def another_builder_finishes_first(output):
+        if not final.exists():
+            final.mkdir()
+            for name in ("manifest.json", "db.sqlite3"):
+                (final / name).write_bytes((output / name).read_bytes())
+            (final / "built_by").write_text("the other builder")
+
+    fake_generator(monkeypatch, another_builder_finishes_first)
+    prepared = prepare(project, traffic, cache)
+    assert prepared.root == final and (final / "built_by").read_text() == "the other builder"
+    assert sorted(p.name for p in cache.iterdir()) == ["bytecode", final.name]
 
 
 def test_a_cached_tree_from_another_generator_version_is_rebuilt(tmp_path):

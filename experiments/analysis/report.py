@@ -402,7 +402,10 @@ def _int_or_blank(v) -> str:
 
 
 def report_lines(a: Analysis, plots: Sequence[PlotResult], sources: Sequence[str | Path]) -> list[str]:
-    """report.md as lines: seed table vs the talk, per-worker memory, growth, plots, all points, failures."""
+    """report.md as lines: seed table vs the talk, per-worker memory, growth, plots, all points, per host
+    (when several), failures."""
+    from experiments.analysis.hosts import host_section_lines  # it builds on this module's formatters
+
     df = a.df
     ok = int((df["status"] == "ok").sum())
     modes = a.modes
@@ -432,6 +435,7 @@ def report_lines(a: Analysis, plots: Sequence[PlotResult], sources: Sequence[str
     lines += _scaling_section(a)
     lines += _plots_section(plots)
     lines += _summary_section(a)
+    lines += host_section_lines(df)
     lines += _failures_section(a)
     while lines and lines[-1] == "":
         lines.pop()

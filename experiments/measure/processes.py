@@ -26,7 +26,8 @@ except (OSError, AttributeError):  # pragma: no cover - not Linux
     _prctl = None
 
 
-_DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+# SIGUSR2: a cluster job's warning that its time limit is near (experiments/launchers/slurm.py)
+_DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR2}
 
 
 @contextlib.contextmanager
