@@ -1,3 +1,3 @@
-"""Run generated or existing Django projects under real uWSGI and measure them (``run-experiments``)."""
+"""Run generated or existing Django projects under real pre-fork servers and measure them (``run-experiments``)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

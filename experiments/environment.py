@@ -44,6 +44,15 @@ def _version(package: str) -> str | None:
         return None
 
 
+def _generator_version() -> str | None:
+    """The generator that writes generated projects (a sweep's projects are built with this one)."""
+    try:
+        from generator import __version__
+    except ImportError:  # pragma: no cover - the generator ships with this package
+        return None
+    return __version__
+
+
 def _cpu_model() -> str | None:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -87,6 +96,7 @@ def collect(server_versions: dict[str, str] | None = None) -> dict:
         "host": socket.gethostname(),
         "tool": TOOL,
         "tool_version": experiments.__version__,
+        "generator_version": _generator_version(),
         "git_commit": _git_commit(),
     }
 

@@ -169,7 +169,16 @@ def test_sidecar_records_the_environment(tmp_path):
     runner.run_sweep(sweep, FakeExecutor())
     sidecar = json.loads(sidecar_path(sweep.output).read_text())
     assert sidecar["servers"] == {}  # the fake executor starts no server
-    for key in ("python", "django", "cpu_model", "cores", "kernel", "host", "tool_version"):
+    for key in (
+        "python",
+        "django",
+        "cpu_model",
+        "cores",
+        "kernel",
+        "host",
+        "tool_version",
+        "generator_version",
+    ):
         assert sidecar[key], key
     import hashlib
 
