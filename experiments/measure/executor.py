@@ -178,6 +178,7 @@ class ServerExecutor:
                 break
         measurement.server_version = server.version
         measurement.timings["total"] = time.monotonic() - started
+        measurement.details["timings"] = measurement.timings  # seconds per phase of the run: overhead is the rest
         return measurement
 
     def _attempt(
