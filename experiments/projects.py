@@ -27,6 +27,7 @@ from pathlib import Path
 
 from experiments.errors import ExperimentError
 from experiments.sweep import ProjectSpec, TrafficSpec, _short_hash
+from generator.process import exists
 
 CACHE_ENV = "PREFORK_LAB_CACHE"
 COUNT_TIMEOUT_S = 300
@@ -159,18 +160,8 @@ def _remove_dead_builds(path: Path) -> None:
     marker = re.compile(rf"^\.\.?{re.escape(path.name)}\.{re.escape(socket.gethostname())}-(\d+)\.")
     for entry in path.parent.iterdir():
         found = marker.match(entry.name)
-        if found and not _running(int(found.group(1))):
+        if found and not exists(int(found.group(1))):
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove_aside(path: Path) -> None:

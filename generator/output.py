@@ -15,16 +15,15 @@ import json
 import os
 import secrets
 import shutil
-import signal
 from pathlib import Path
 
 from generator.errors import OutputDirError
+from generator.process import exists
 
 GENERATOR_ID = "django-prefork-lab gen-project"
 MANIFEST = "manifest.json"
 STAGING, ASIDE = "partial", "old"  # our working directories: the tree being built, the tree replaced
 WORK = ".gen-project"  # prefix of those inside an existing output
-_DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 def content_hash(files: dict[str, str]) -> str:
@@ -117,16 +116,6 @@ def check_output(output: Path, force: bool) -> None:
         )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _ours_to_remove(directory: Path, prefixes: tuple[str, ...]) -> list[Path]:
     """Our working directories in ``directory`` (names starting with ``prefixes``) whose process is gone."""
     found = []
@@ -135,7 +124,7 @@ def _ours_to_remove(directory: Path, prefixes: tuple[str, ...]) -> list[Path]:
             if not entry.name.startswith(prefixes) or entry.is_symlink() or not entry.is_dir():
                 continue
             pid = entry.name.rsplit("-", 2)[-2]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not exists(int(pid)):
                 found.append(entry)
     return found
 
@@ -171,16 +160,6 @@ def make_staging(output: Path) -> Path:
             continue
         except OSError as exc:
             raise OutputDirError(f"--output: cannot write in {path.parent}: {exc.strerror}") from None
-
-
-@contextlib.contextmanager
-def signals_deferred():
-    """Hold Ctrl-C and SIGTERM back (an install must not be cut in half); delivered on exit."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def install(staging: Path, output: Path) -> Path | None:

@@ -27,9 +27,8 @@ from generator.output import (
     make_staging,
     read_manifest,
     remove_stale,
-    signals_deferred,
 )
-from generator.process import die_with_parent
+from generator.process import die_with_parent, signals_held
 from generator.render import count_url_patterns, render_project, sample_urls
 from generator.spec import ProjectSpec, build_spec
 
@@ -185,7 +184,7 @@ def write_project(
         elif build_db:
             build_database(staging, options)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        with signals_deferred():  # a signal held here is raised on exit, with the new project in place
+        with signals_held():  # a signal held here is raised on exit, with the new project in place
             aside = install(staging, output)
             installed = True
     except BaseException:

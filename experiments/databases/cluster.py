@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from experiments.errors import ExperimentError
+from generator.process import release_held_signals, signals_held
 
 PROGRAMS = ("initdb", "postgres")
 BINDIR_ENV = "PREFORK_LAB_PG_BINDIR"
@@ -51,7 +52,6 @@ BUILD_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes
 
 PR_SET_PDEATHSIG = 1
 IPC_RMID = 0
-_HELD = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 try:
     _libc = ctypes.CDLL(None, use_errno=True)
@@ -155,21 +155,11 @@ def _kill_all(root: Path, timeout_s: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-@contextlib.contextmanager
-def _signals_held():
-    """No Ctrl-C or SIGTERM between Popen and the bookkeeping that lets ``stop`` find the server."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _child_setup() -> None:
     """In the child, after subprocess changed the user (which clears a parent-death signal) and before exec."""
     if _libc is not None:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+    release_held_signals()
 
 
 def _remove_interlock(root: Path) -> None:
@@ -263,7 +253,7 @@ class Cluster:
             conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
 
     def _launch(self) -> None:
-        with open(self.log, "wb") as log, _signals_held():
+        with open(self.log, "wb") as log, signals_held():
             self.process = subprocess.Popen(
                 [self.bindir / "postgres", "-D", self.data], cwd=self.root, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup,
@@ -296,7 +286,7 @@ class Cluster:
 
     def stop(self) -> None:
         """Fast shutdown (clients disconnected, no waiting for them), then SIGKILL of anything left."""
-        with _signals_held():
+        with signals_held():
             if self.process is not None and self.process.poll() is None:
                 self.process.send_signal(signal.SIGINT)
                 with contextlib.suppress(subprocess.TimeoutExpired):

@@ -33,11 +33,12 @@ from experiments.errors import ExperimentError
 from experiments.launchers.base import Batch, Tally, make_row, measure, warm_up
 from experiments.launchers.parts import Merger, Part, parts_in
 from experiments.measure.executor import Executor, Measurement
-from experiments.measure.processes import become_subreaper, deferred_signals
+from experiments.measure.processes import become_subreaper
 from experiments.plan import Plan, RunSpec, estimate_run_s
 from experiments.progress import format_duration
 from experiments.projects import PreparedProject
 from experiments.sweep import LauncherSpec, ProjectSpec, _short_hash
+from generator.process import signals_held
 
 CLUSTERS = ("slurm", "local")  # local: submitit's executor that runs each job as a process here (tests)
 SIGNAL_DELAY_S = 60  # SIGUSR2 this long before the time limit: the job stops cleanly between runs
@@ -391,7 +392,7 @@ class SlurmLauncher:
         executor = self._executor(len(specs))
         # no Ctrl-C between sbatch and the record of what it submitted: every job can be cancelled. (The local
         # executor's jobs are our children, which would inherit the mask: they are cancelled through their pid.)
-        with deferred_signals() if self.cluster == "slurm" else contextlib.nullcontext():
+        with signals_held() if self.cluster == "slurm" else contextlib.nullcontext():
             try:
                 with executor.batch():
                     jobs = [executor.submit(run_job, spec, self.make_executor) for spec in specs]
@@ -496,7 +497,7 @@ class SlurmLauncher:
             return
         jobs = [job for _spec, job in pending]
         batch.say(f"cancelling {_jobs(len(jobs), self.cluster)}")
-        with deferred_signals():
+        with signals_held():
             if self.cluster == "slurm":
                 arrays = sorted({job.job_id.split("_")[0] for job in jobs})
                 subprocess.run(["scancel", *arrays], capture_output=True, timeout=60)

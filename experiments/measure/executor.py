@@ -24,13 +24,14 @@ from typing import Protocol
 from experiments.measure.control import collect_everywhere
 from experiments.measure.inbox import Inbox, Message
 from experiments.measure.memory import MAPPING_KINDS, cpu_seconds, private_by_mapping, read_tree
-from experiments.measure.processes import alive, child_setup, deferred_signals, free_port, kill_group
+from experiments.measure.processes import alive, child_setup, free_port, kill_group
 from experiments.measure.traffic import TrafficError, acceptable, drive
 from experiments.modes import wrapper_environment
 from experiments.plan import RunSpec
 from experiments.projects import PreparedProject
 from experiments.servers import get_server
 from experiments.servers.base import WRAPPER_MODULE, Launch, Server
+from generator.process import signals_held
 
 WRAPPER_SOURCE = Path(__file__).with_name("wrapper.py")
 PHASES_SOURCE = Path(__file__).with_name("phases.py")
@@ -178,7 +179,9 @@ class ServerExecutor:
                 break
         measurement.server_version = server.version
         measurement.timings["total"] = time.monotonic() - started
-        measurement.details["timings"] = measurement.timings  # seconds per phase of the run: overhead is the rest
+        measurement.details["timings"] = (
+            measurement.timings
+        )  # seconds per phase of the run: overhead is the rest
         return measurement
 
     def _attempt(
@@ -197,7 +200,7 @@ class ServerExecutor:
                 finally:
                     t = time.monotonic()
                     if live.process is not None:
-                        with deferred_signals():
+                        with signals_held():
                             kill_group(live.process, live.workers)
                     measurement.timings["stop"] = time.monotonic() - t
         except RunFailed as exc:
@@ -241,7 +244,7 @@ class ServerExecutor:
         )
         command = live.server.command(run, Launch(live.run_dir, project.root, port))
         live.command = command
-        with open(live.log_path, "wb") as log, deferred_signals():
+        with open(live.log_path, "wb") as log, signals_held():
             launched = time.monotonic_ns()
             live.process = subprocess.Popen(
                 command,

@@ -10,6 +10,8 @@ import socket
 import subprocess
 import time
 
+from generator.process import release_held_signals
+
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -26,21 +28,6 @@ except (OSError, AttributeError):  # pragma: no cover - not Linux
     _prctl = None
 
 
-# SIGUSR2: a cluster job's warning that its time limit is near (experiments/launchers/slurm.py)
-_DEFERRED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR2}
-
-
-@contextlib.contextmanager
-def deferred_signals():
-    """Hold Ctrl-C and SIGTERM back while a server is started or killed: no interruption can land between
-    ``Popen`` and the bookkeeping that lets ``finally`` kill it. They are delivered on exit."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def become_subreaper() -> bool:
     """Adopt orphaned descendants (the workers of a killed master) so that we reap them, not init."""
     return _prctl is not None and _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
@@ -51,7 +38,7 @@ def child_setup() -> None:
     the signals the runner held back (a signal mask survives exec)."""
     if _prctl is not None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _DEFERRED)
+    release_held_signals()
 
 
 def alive(pid: int) -> bool:
