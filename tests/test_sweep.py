@@ -179,8 +179,8 @@ def test_placement_sweep_moves_only_where_the_library_weight_sits():
     assert [p.label for p in sweep.projects] == [f"share-{s:g}" for s in shares]
     for name in ("models", "library_work", "view_library_work", "view_touch_share", "worker_init_work"):
         assert len({o[name] for o in options}) == 1, name
-    assert {p.models for p in sweep.projects} == {300} and sweep.repetitions == 3
-    assert {s.mode for s in sweep.servers} == set(MODES)
+    assert {p.models for p in sweep.projects} == {300} and sweep.repetitions == 2
+    assert {s.mode for s in sweep.servers} == {"lazy", "prefork", "prewarm", "prewarm-freeze"}
     assert sorted({s.workers for s in sweep.servers}) == [1, 2, 4, 8]
 
 
