@@ -1,10 +1,17 @@
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# Started in the background without job control (nohup, `cmd &` in a script) the suite inherits SIGINT ignored,
+# and so would every runner, server and job it starts: the tests of Ctrl-C need it delivered. A handler of ours
+# is reset to the default in every child at exec, so the children get Ctrl-C again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = Path(__file__).resolve().parent / "project_probe.py"
