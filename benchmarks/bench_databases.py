@@ -1,4 +1,4 @@
-"""Figures of issue 12: the throwaway PostgreSQL cluster, and a project's DB build on PostgreSQL beside SQLite.
+"""The throwaway PostgreSQL cluster's start and stop, and a project's DB build on PostgreSQL beside SQLite.
 
     .venv/bin/python benchmarks/bench_databases.py            # cluster start/stop; builds at 300 and 3,000 models
     .venv/bin/python benchmarks/bench_databases.py --quick    # small sizes, a smoke run

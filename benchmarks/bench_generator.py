@@ -1,4 +1,4 @@
-"""Figures of issue 2: how fast gen-project writes projects (and their databases).
+"""How fast gen-project writes projects (and their databases), against the targets it must reach.
 
     .venv/bin/python benchmarks/bench_generator.py            # the three figures of the issue
     .venv/bin/python benchmarks/bench_generator.py --quick    # small sizes, a smoke run

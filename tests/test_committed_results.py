@@ -1,4 +1,4 @@
-"""The committed results regenerate byte for byte from their CSVs (issue 4's 'done when')."""
+"""The committed results regenerate byte for byte from their CSVs: a report is only as good as its data."""
 
 import os
 import subprocess
