@@ -245,7 +245,8 @@ def plot_memory_vs_workers(
             marker=marker,
             fillstyle=fill,
             markersize=6,
-            linestyle="none",
+            linestyle="none" if fits is not None else linestyle,  # no fitted line: join the medians
+            linewidth=1.2,
             capsize=4,
         )
     _set_ticks(ax, xs)
