@@ -24,6 +24,7 @@ ANALYSES = [
         ],
         "results/servers-analysis",
     ),
+    (["results/databases.csv"], "results/databases-analysis"),
 ]
 
 
