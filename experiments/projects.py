@@ -15,6 +15,9 @@ from pathlib import Path
 
 from experiments.errors import ExperimentError
 from experiments.sweep import ProjectSpec, TrafficSpec, _short_hash
+from generator.api import choose_urls
+
+__all__ = ["PreparedProject", "choose_urls", "count_existing"]
 
 CACHE_ENV = "PREFORK_LAB_CACHE"
 COUNT_TIMEOUT_S = 300
@@ -79,21 +82,6 @@ def _locked(path: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def choose_urls(manifest_urls: list[str], max_urls: int) -> tuple[str, ...]:
-    """First URL of each app (first path segment) in manifest order, up to ``max_urls``; "/" first."""
-    chosen: list[str] = []
-    seen: set[str] = set()
-    for url in sorted(manifest_urls, key=lambda u: u != "/"):
-        group = url.strip("/").split("/", 1)[0]
-        if group in seen:
-            continue
-        seen.add(group)
-        chosen.append(url)
-        if len(chosen) >= max_urls:
-            break
-    return tuple(chosen) or ("/",)
 
 
 def compile_tree(root: Path) -> bool:

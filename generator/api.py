@@ -6,7 +6,7 @@ from pathlib import Path
 
 from generator.options import GenOptions, default_output, resolve_options
 
-__all__ = ["GenOptions", "default_output", "generate_project", "resolve_options"]
+__all__ = ["GenOptions", "choose_urls", "default_output", "generate_project", "resolve_options"]
 
 
 def generate_project(
@@ -29,3 +29,19 @@ def generate_project(
     from generator.project import write_project
 
     return write_project(options, Path(output), build_db=build_db, force=force, like=like)
+
+
+def choose_urls(manifest_urls: list[str], max_urls: int) -> tuple[str, ...]:
+    """The URLs a generated project is served over, by the runner and by `--like`'s probes of a twin: the first
+    URL of each app (first path segment) in manifest order, up to ``max_urls``; "/" first."""
+    chosen: list[str] = []
+    seen: set[str] = set()
+    for url in sorted(manifest_urls, key=lambda u: u != "/"):
+        group = url.strip("/").split("/", 1)[0]
+        if group in seen:
+            continue
+        seen.add(group)
+        chosen.append(url)
+        if len(chosen) >= max_urls:
+            break
+    return tuple(chosen) or ("/",)
