@@ -18,7 +18,7 @@ knob                          target it moves
 ``worker_init_work``          a prewarm worker's first request (ms): what no warm-up in the master moves
 ============================  =========================================================================
 
-Memory is deterministic, so it fits within ``FIT_TOLERANCE`` (or 1 MB); seconds are noisy, so the real ones are
+Memory is deterministic, so it fits within ``FIT_TOLERANCE`` (or ``MB_ABSOLUTE``); seconds are noisy, so the real ones are
 medians of ``REAL_INSPECTIONS`` probes, the twin's too once only seconds are left, and fit within ``TIME_TOLERANCE``
 (or a few milliseconds). A knob moves only once the targets it depends on
 fit (placement before what workers dirty, memory before time), along the slope measured between its last two
@@ -46,7 +46,8 @@ from generator.options import (
 )
 
 FIT_ROUNDS = 10
-FIT_TOLERANCE = 0.05  # on memory, which is deterministic
+FIT_TOLERANCE = 0.03  # on memory, which is deterministic
+MB_ABSOLUTE = 0.5  # a memory difference this small fits whatever the ratio (readings vary by ~0.2 MB)
 TIME_TOLERANCE = 0.15  # on seconds, which are not
 REAL_INSPECTIONS = 3  # the real project's seconds are the median of this many probes
 PROBE_REQUESTS = 21  # per worker, as the runner's: its first request and requests_per_worker (20) more
@@ -75,9 +76,15 @@ class Knob:
 
 
 KNOBS = (
-    Knob("library_loc", "startup_mb", 0.19 / 1000, MAX_LIBRARY_LOC, FIT_TOLERANCE, 1.0, whole=True),
+    Knob("library_loc", "startup_mb", 0.19 / 1000, MAX_LIBRARY_LOC, FIT_TOLERANCE, MB_ABSOLUTE, whole=True),
     Knob(
-        "view_library_loc", "first_request_mb", 0.19 / 1000, MAX_LIBRARY_LOC, FIT_TOLERANCE, 1.0, whole=True
+        "view_library_loc",
+        "first_request_mb",
+        0.19 / 1000,
+        MAX_LIBRARY_LOC,
+        FIT_TOLERANCE,
+        MB_ABSOLUTE,
+        whole=True,
     ),
     # What the twin's workers dirty of the start-up library: MB per unit of share, per 1,000 lines of it. Read in
     # prewarm, whose workers have run no full collection of their own: one makes every inherited object private.
@@ -87,7 +94,7 @@ KNOBS = (
         0.075,
         1.0,
         FIT_TOLERANCE,
-        1.0,
+        MB_ABSOLUTE,
         after=("startup_mb", "first_request_mb"),
         needs="library_loc",
     ),
@@ -113,9 +120,7 @@ KNOBS = (
         needs="view_library_loc",
     ),
     # Milliseconds per table entry built; it adds memory to the first request too, so it moves before placement fits.
-    Knob(
-        "worker_init_work", "prewarm_first_ms", 0.012, MAX_WORKER_INIT_WORK, TIME_TOLERANCE, 5.0, whole=True
-    ),
+    Knob("worker_init_work", "prewarm_first_ms", 0.03, MAX_WORKER_INIT_WORK, TIME_TOLERANCE, 5.0, whole=True),
 )
 
 

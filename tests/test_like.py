@@ -17,6 +17,7 @@ from generator.spec import build_spec
 from generator.twin import (
     FIT_TOLERANCE,
     KNOBS,
+    MB_ABSOLUTE,
     TIME_TOLERANCE,
     Knob,
     _KnobFit,
@@ -132,7 +133,10 @@ def test_fit_finds_the_memory_of_a_known_project_again_in_every_mode(weighed_pro
     wanted, last = targets(real), twin.rounds[-1].figures
     # Memory is deterministic, so it must fit: where the weight is loaded and what a forked worker makes its own.
     for name in ("startup_mb", "first_request_mb", "prewarm_uss_mb"):
-        assert abs(last[name] - wanted[name]) <= max(FIT_TOLERANCE * wanted[name], 1.0), (name, twin.rounds)
+        assert abs(last[name] - wanted[name]) <= max(FIT_TOLERANCE * wanted[name], MB_ABSOLUTE), (
+            name,
+            twin.rounds,
+        )
     assert not twin.misses()
     assert twin.options.models == 24 and twin.options.apps == 3
     # The twin's other code differs (seed, fields, URLs), so the knobs land near, not on, the true values.
