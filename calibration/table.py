@@ -3,8 +3,8 @@
     python calibration/table.py              # probe every real project and twin again, then build the table
     python calibration/table.py --no-inspect # reuse results/calibration/profiles.json
 
-Reads the runner's CSVs written by the calibration-<project>.yaml sweeps (each: the real project, its twin, and
-the profiles `realistic`, `startup-heavy` and `request-heavy` at its model count, interleaved in one plan). The
+Reads the runner's CSVs written by the calibration-<project>.yaml sweeps (each: the real project and its twin,
+interleaved in one plan) and by calibration-profiles.yaml (`realistic`, `startup-heavy` and `request-heavy`). The
 probes (generator/probe.py, as `--like` runs them) need the real projects (calibration/prepare.py); the twins are
 regenerated from their sweep's options.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -46,10 +45,10 @@ PROBE_FIGURES = (("load_s", "s"), ("first_ms", "ms"), ("uss_mb", "MB"), ("uss_co
 
 
 def _projects(name: str) -> dict:
-    """{label: project} of one calibration sweep: the real project, `<name>-twin` and the profiles."""
+    """{label: project} of one calibration sweep: the real project and `<name>-twin`, or the profiles."""
     sweep = load_sweep(SWEEPS / f"calibration-{name}.yaml")
     projects = {project.label: project for project in sweep.projects}
-    wanted = [name, f"{name}-twin", *PROFILES]
+    wanted = list(PROFILES) if name == "profiles" else [name, f"{name}-twin"]
     if sorted(projects) != sorted(wanted):
         raise SystemExit(f"Error: calibration-{name}.yaml should name the projects {', '.join(wanted)}")
     return projects
@@ -109,14 +108,7 @@ def build_table(profiles: dict) -> tuple[list[dict], list[dict]]:
             decides=False,
             cells=probe_cells,
         )
-    # A profile's value per cell: the median over the sweeps, which measure it at each real project's model count.
-    profile_medians = {}
-    for profile in PROFILES:
-        keys = set.intersection(*(set(medians[name][profile]) for name in REAL))
-        profile_medians[profile] = {
-            key: statistics.median(medians[name][profile][key] for name in REAL) for key in keys
-        }
-    positions = position_rows({name: medians[name][name] for name in REAL}, profile_medians)
+    positions = position_rows({name: medians[name][name] for name in REAL}, _medians("profiles"))
     return rows, positions
 
 
@@ -155,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Where the profiles sit among the real projects",
         "",
-        "Each profile's value is the median over the four sweeps (each measures it at the real project's model",
-        "count); its rank counts from the smallest among the real projects and itself.",
+        "The profiles at 60 models (calibration-profiles.yaml; the real projects have 19 to 118), each ranked from",
+        "the smallest among the real projects and itself.",
         "",
         *position_lines(positions, names, list(PROFILES)),
     ]

