@@ -3,9 +3,9 @@
     python calibration/fit.py oscarshop pretix   # default: every real project
 
 Runs what `gen-project --like` runs (generator/twin.py), on the real project as its calibration sweep names it
-(directory, WSGI application, environment, URLs, interpreter), and writes the fit to
-``results/calibration/fits/<name>.json``; prints the twin's options as the sweep's project block. The sweep files
-hold the options copied from there: a fit is not re-run by `make calibration`, since seconds differ by machine.
+(directory, WSGI application, environment, URLs, interpreter), writes the fit to
+``results/calibration/fits/<name>.json`` and the twin's options into the sweep's ``<name>-twin`` block. A fit is
+not re-run by `make calibration`: its seconds depend on the machine, and the committed sweeps are what was measured.
 """
 
 from __future__ import annotations
@@ -56,15 +56,18 @@ def fit(name: str) -> dict:
     twin = fit_twin(profiles, progress=lambda r: print("\n".join(format_round(r)), flush=True))
     print("\n".join(format_targets(twin.real)))
     if twin.misses():
-        print(f"  missed: {', '.join(twin.misses())}")
+        print(f"  missed: {', '.join(twin.misses())} (the twin takes round {twin.chosen + 1}, the closest)")
     return {"project": name, "urls": list(real.urls), "profile": profiles[0].as_dict(), **twin.record()}
 
 
-def sweep_block(record: dict) -> list[str]:
-    options = record["fitted_options"]
-    lines = [f"  - name: {record['project']}-twin"]
-    lines += [f"    {key}: {options[key]}" for key in SWEEP_KEYS]
-    return lines
+def write_twin(name: str, options: dict) -> None:
+    """Replace the options of the sweep's ``<name>-twin`` block (the lines up to the next block or key)."""
+    path = SWEEPS / f"calibration-{name}.yaml"
+    lines = path.read_text().splitlines()
+    start = lines.index(f"  - name: {name}-twin") + 1
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("    "))
+    lines[start:end] = [f"    {key}: {options[key]}" for key in SWEEP_KEYS]
+    path.write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.projects or PROJECTS:
         record = fit(name)
         (FITS / f"{name}.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-        print("\n".join(sweep_block(record)))
+        write_twin(name, record["fitted_options"])
     return 0
 
 

@@ -140,7 +140,7 @@ def _twin_options(args):
     print("\n".join(format_targets(twin.real)))
     if twin.misses():
         print(
-            f"  (the fit stopped before {', '.join(twin.misses())} fit: the last round is as close as it got)"
+            f"  (no round fit {', '.join(twin.misses())}: the twin takes round {twin.chosen + 1}, the closest)"
         )
     options = scale_to(twin.options, checked.models if args.models else twin.options.models)
     record = {"target": args.like, "urls": list(urls), "profile": real[0].as_dict(), **twin.record()}

@@ -120,7 +120,7 @@ KNOBS = (
         needs="view_library_loc",
     ),
     # Milliseconds per table entry built; it adds memory to the first request too, so it moves before placement fits.
-    Knob("worker_init_work", "prewarm_first_ms", 0.03, MAX_WORKER_INIT_WORK, TIME_TOLERANCE, 5.0, whole=True),
+    Knob("worker_init_work", "prewarm_first_ms", 0.08, MAX_WORKER_INIT_WORK, TIME_TOLERANCE, 5.0, whole=True),
 )
 
 
@@ -180,10 +180,11 @@ class Twin:
     options: GenOptions  # at the real project's size
     rounds: tuple[FitRound, ...]
     fitted_knobs: tuple[str, ...] = tuple(k.name for k in KNOBS)
+    chosen: int = -1  # the round whose knobs the twin has: the closest one
 
     def misses(self) -> list[str]:
-        """The targets of the fitted knobs that the last round did not fit."""
-        last = self.rounds[-1].figures
+        """The targets of the fitted knobs that the chosen round did not fit."""
+        last = self.rounds[self.chosen].figures
         return [
             k.target
             for k in KNOBS
@@ -201,6 +202,7 @@ class Twin:
             "real_modes": [asdict(m) for m in self.real_modes],
             "fitted_options": self.options.as_dict(),
             "misses": self.misses(),
+            "chosen_round": self.chosen % len(self.rounds),
             "rounds": [asdict(r) for r in self.rounds],
         }
 
@@ -242,11 +244,13 @@ class _KnobFit:
         guess = knob.guess * (getattr(options, knob.needs) / 1000 if knob.needs else 1)
         slope = guess
         others = tuple(getattr(options, k.name) for k in KNOBS if k.name != knob.name)
-        if self.last is not None and abs(value - self.last[0]) > 1e-9 and self.last[2] == others:
+        secant = 0.0
+        if self.last is not None and abs(value - self.last[0]) > 1e-9:
             secant = (measured - self.last[1]) / (value - self.last[0])
-            # Seconds are noisy: a secant far from the guess is more likely noise than a new slope.
-            if secant > 0 and (not knob.timed or guess / 4 <= secant <= guess * 4):
-                slope = secant
+        # Seconds are noisy, whatever else moved: a secant far from the guess is more likely noise than a slope.
+        usable = guess / 4 <= secant <= guess * 4 if knob.timed else secant > 0 and self.last[2] == others
+        if usable:
+            slope = secant
         self.last = (value, measured, others)
         following = min(knob.maximum, max(0.0, value + (self.target - measured) / slope))
         return int(round(following)) if knob.whole else round(following, 3)
@@ -305,14 +309,31 @@ def fit_twin(
             if progress is not None:
                 progress(fit)
             following = _next_options(options, fits, measured)
-            # Fitted, pinned at a bound where no round can do better, or out of rounds: the twin is what was probed.
-            if following == options or number + 1 == rounds:
+            if following == options:  # fitted, or pinned at a bound where no round can do better
                 break
             # Once only seconds are left to fit, the twin's are medians too.
             moved = [k for k in knobs if getattr(following, k.name) != getattr(options, k.name)]
             probes = REAL_INSPECTIONS if all(k.timed for k in moved) else 1
             options = following
-    return Twin(wanted, median_modes(real), options, tuple(done), tuple(k.name for k in knobs))
+    # Out of rounds, noisy seconds may leave the last round worse than an earlier one: the twin is the closest probed.
+    best = min(done, key=lambda fit: _distance(fit.figures, wanted, knobs))
+    options = replace(options, **{name: best.knobs[name] for name in best.knobs})
+    return Twin(
+        wanted, median_modes(real), options, tuple(done), tuple(k.name for k in knobs), done.index(best)
+    )
+
+
+def _distance(
+    measured: dict[str, float], wanted: dict[str, float], knobs: tuple[Knob, ...]
+) -> tuple[int, float]:
+    """(targets missed, then the sum of relative differences beyond each target's absolute margin)."""
+    misses = sum(not _close(measured[k.target], wanted[k.target], k) for k in knobs)
+    spread = sum(
+        max(0.0, abs(measured[k.target] - wanted[k.target]) - k.absolute)
+        / max(abs(wanted[k.target]), k.absolute)
+        for k in knobs
+    )
+    return misses, spread
 
 
 def _next_options(options: GenOptions, fits: dict[str, _KnobFit], measured: dict[str, float]) -> GenOptions:
