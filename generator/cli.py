@@ -20,8 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--profile",
         default="realistic",
-        help="minimal, realistic (default), or the provisional startup-heavy (library weight loaded at start-up, "
-        "shared by fork) and request-heavy (loaded by the first request, private to each worker)",
+        help="minimal, realistic (default), or the presets startup-heavy (most library weight loaded at start-up, "
+        "shared by fork: a django-oscar shop's twin) and request-heavy (a heavy first request, private to each "
+        "worker: pretix's twin)",
     )
     parser.add_argument("--seed", default="0", help="seed of every random choice (default 0)")
     parser.add_argument(
