@@ -310,6 +310,9 @@ def fit_twin(
                 progress(fit)
             following = _next_options(options, fits, measured)
             if following == options:  # fitted, or pinned at a bound where no round can do better
+                if probes == 1 and any(k.timed for k in knobs):
+                    probes = REAL_INSPECTIONS  # one probe's seconds said so: confirm on medians, as the real ones
+                    continue
                 break
             # Once only seconds are left to fit, the twin's are medians too.
             moved = [k for k in knobs if getattr(following, k.name) != getattr(options, k.name)]
