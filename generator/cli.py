@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--view-library-loc", help="lines of library code the views import (loaded on the first request)"
     )
     weight.add_argument(
-        "--library-work", help="share (0-1) of the start-up library that does work at import: time per MB"
+        "--library-work",
+        help="share (0-1) of the start-up library that does work at import (compiles a pattern): time per MB; "
+        "up to 4, where every component also validates references with it",
     )
     weight.add_argument("--view-library-work", help="the same for the views' library")
     after_fork = parser.add_argument_group("after a pre-fork server forks (defaults depend on --profile)")

@@ -77,6 +77,7 @@ MAX_FIELDS_PER_MODEL = 200
 MAX_LOC_PER_MODEL = 5000
 MAX_LIBRARY_LOC = 2_000_000
 MAX_WORKER_INIT_WORK = 1_000_000
+MAX_LIBRARY_WORK = 4.0  # above 1, every component also validates references at import
 
 
 @dataclass(frozen=True)
@@ -198,8 +199,10 @@ def resolve_options(
         imports=_whole("imports", imports, minimum=0, maximum=len(IMPORT_CATALOGUE)),
         library_loc=_whole("library_loc", library_loc, minimum=0, maximum=MAX_LIBRARY_LOC),
         view_library_loc=_whole("view_library_loc", view_library_loc, minimum=0, maximum=MAX_LIBRARY_LOC),
-        library_work=_fraction("library_work", library_work, minimum=0.0, maximum=1.0),
-        view_library_work=_fraction("view_library_work", view_library_work, minimum=0.0, maximum=1.0),
+        library_work=_fraction("library_work", library_work, minimum=0.0, maximum=MAX_LIBRARY_WORK),
+        view_library_work=_fraction(
+            "view_library_work", view_library_work, minimum=0.0, maximum=MAX_LIBRARY_WORK
+        ),
         view_touch_share=_fraction("view_touch_share", view_touch_share, minimum=0.0, maximum=1.0),
         worker_init_work=_whole(
             "worker_init_work", worker_init_work, minimum=0, maximum=MAX_WORKER_INIT_WORK

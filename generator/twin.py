@@ -40,6 +40,7 @@ from generator.inspect_project import ModeFigures, ProjectProfile, Target, inspe
 from generator.options import (
     MAX_FIELDS_PER_MODEL,
     MAX_LIBRARY_LOC,
+    MAX_LIBRARY_WORK,
     MAX_WORKER_INIT_WORK,
     GenOptions,
     resolve_options,
@@ -113,7 +114,7 @@ KNOBS = (
         "view_library_work",
         "first_request_ms",
         3.0,
-        1.0,
+        MAX_LIBRARY_WORK,
         TIME_TOLERANCE,
         10.0,
         after=("first_request_mb",),
@@ -311,7 +312,9 @@ def fit_twin(
             following = _next_options(options, fits, measured)
             if following == options:  # fitted, or pinned at a bound where no round can do better
                 if probes == 1 and any(k.timed for k in knobs):
-                    probes = REAL_INSPECTIONS  # one probe's seconds said so: confirm on medians, as the real ones
+                    probes = (
+                        REAL_INSPECTIONS  # one probe's seconds said so: confirm on medians, as the real ones
+                    )
                     continue
                 break
             # Once only seconds are left to fit, the twin's are medians too.

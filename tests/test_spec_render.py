@@ -241,3 +241,20 @@ def test_the_presets_and_realistic_span_where_the_weight_is_loaded():
     startup, realistic, request = (resolve_options(12, profile=p) for p in PROFILE_NAMES)
     assert startup_share(startup) > startup_share(realistic) > startup_share(request)
     assert request.view_library_loc > realistic.view_library_loc > startup.view_library_loc
+
+
+def test_a_working_share_above_one_validates_references_at_import():
+    options = resolve_options(6, apps=2, library_loc=2_000, view_library_loc=0, library_work=1.5)
+    spec = build_spec(options)
+    files = render_project(spec)
+    module = spec.library[0]
+    namespace: dict = {}
+    exec(compile(files[f"config/vendor/{module.name}.py"], module.name, "exec"), namespace)
+    for component in module.components:
+        assert component.works and component.checks == 100
+        # Every reference it checked at import matched its compiled pattern.
+        assert namespace[f"{component.snake.upper()}_VALID"] == 100
+    plain = render_project(
+        build_spec(resolve_options(6, apps=2, library_loc=2_000, view_library_loc=0, library_work=1.0))
+    )
+    assert "_VALID" not in plain[f"config/vendor/{module.name}.py"]
