@@ -63,12 +63,12 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "relations_per_model": 2.41,
         "loc_per_model": 0,
         "imports": 12,
-        "library_loc": 662_000,
-        "view_library_loc": 444_368,
-        "library_work": 0.5,
-        "view_library_work": 0.5,
+        "library_loc": 647_895,
+        "view_library_loc": 444_632,
+        "library_work": 0.442,
+        "view_library_work": 1.064,
         "view_touch_share": 0.0,
-        "worker_init_work": 249,
+        "worker_init_work": 532,
     },
 }
 
