@@ -18,12 +18,13 @@ knob                          target it moves
 ``worker_init_work``          a prewarm worker's first request (ms): what no warm-up in the master moves
 ============================  =========================================================================
 
-Memory is deterministic, so it fits within ``FIT_TOLERANCE`` (or ``MB_ABSOLUTE``); seconds are noisy, so the real ones are
-medians of ``REAL_INSPECTIONS`` probes, the twin's too once only seconds are left, and fit within ``TIME_TOLERANCE``
-(or a few milliseconds). A knob moves only once the targets it depends on
-fit (placement before what workers dirty, memory before time), along the slope measured between its last two
-rounds (or a first guess). The other figures (lazy, prewarm's private memory, memory after a collection) follow
-from these and are recorded beside them.
+Memory is deterministic, so it fits within ``FIT_TOLERANCE`` (or ``MB_ABSOLUTE``); seconds are noisy, so the real
+ones are medians of ``REAL_INSPECTIONS`` probes, the twin's too once only seconds are left (and before a fit is
+called done), and fit within ``TIME_TOLERANCE`` (or a few milliseconds). A knob moves only once the targets it
+depends on fit (placement before what workers dirty, memory before time), along the slope measured between its
+last two rounds (for memory, when no other knob moved; for seconds, when near the first guess), or the guess. Out
+of rounds, the twin is the closest round probed. The other figures (lazy, prefork's private memory, memory after
+a collection) follow from these and are recorded beside them.
 """
 
 from __future__ import annotations

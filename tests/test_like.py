@@ -279,3 +279,13 @@ def test_default_output_names_the_twin():
     assert default_output(options, like="pretix.settings") == Path("generated/like-pretix-m10-s3")
     assert default_output(options, like="/srv/shop/") == Path("generated/like-shop-m10-s3")
     assert default_output(options) == Path("generated/realistic-m10-s3")
+
+
+def test_the_fit_probes_a_twin_as_the_runner_serves_it():
+    from experiments.sweep import DEFAULT_MAX_URLS, DEFAULT_REQUESTS_PER_WORKER
+    from generator.twin import PROBE_REQUESTS, RUNNER_URLS
+
+    assert RUNNER_URLS == DEFAULT_MAX_URLS
+    assert (
+        PROBE_REQUESTS == DEFAULT_REQUESTS_PER_WORKER + 1
+    )  # its first request, then its share of the traffic
