@@ -13,8 +13,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"Error: {message}\n")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Help text wrapped between words only: a profile's or option's name is never split at its hyphen."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="gen-project", description="Write a synthetic Django project of any size.")
+    parser = _Parser(
+        prog="gen-project",
+        description="Write a synthetic Django project of any size.",
+        formatter_class=_Formatter,
+    )
     parser.add_argument("--models", help="number of models (≥ 1); required unless --like")
     parser.add_argument("--apps", help="number of apps (default: models / 12)")
     parser.add_argument(
