@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-test
 .PHONY: demo test lint bench clean calibration calibration-projects
 # django-wiki lives in a virtual environment of its own (its pins conflict with pretix's); its sweep names that
 # interpreter (python:), so one runner measures every project.
-CALIBRATION_SWEEPS := calibration-oscarshop calibration-pretix calibration-wagtailsite calibration-wikisite
+CALIBRATION_SWEEPS := calibration-oscarshop calibration-pretix calibration-wagtailsite calibration-wikisite \
+	calibration-profiles
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -39,7 +40,8 @@ calibration-projects: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,calibration]'
 	$(BIN)/python calibration/prepare.py
 
-# Measure the real projects, their --like twins and the default profile; rebuild results/calibration/table.md.
+# Measure the real projects, their --like twins and the profiles; rebuild results/calibration/table.md. The twins'
+# options are in the sweeps, fitted by `calibration/fit.py` (not re-run here: its seconds depend on the machine).
 calibration: calibration-projects
 	for sweep in $(CALIBRATION_SWEEPS); do $(BIN)/run-experiments --fresh experiments/sweeps/$$sweep.yaml || exit 1; done
 	$(BIN)/python calibration/table.py

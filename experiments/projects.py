@@ -27,7 +27,10 @@ from pathlib import Path
 
 from experiments.errors import ExperimentError
 from experiments.sweep import ProjectSpec, TrafficSpec, _short_hash
+from generator.api import choose_urls
 from generator.process import exists
+
+__all__ = ["PreparedProject", "choose_urls", "count_existing"]
 
 CACHE_ENV = "PREFORK_LAB_CACHE"
 COUNT_TIMEOUT_S = 300
@@ -86,21 +89,6 @@ def _read_manifest(path: Path, spec: ProjectSpec) -> dict | None:
     if database and not (path / database).is_file():
         return None
     return manifest
-
-
-def choose_urls(manifest_urls: list[str], max_urls: int) -> tuple[str, ...]:
-    """First URL of each app (first path segment) in manifest order, up to ``max_urls``; "/" first."""
-    chosen: list[str] = []
-    seen: set[str] = set()
-    for url in sorted(manifest_urls, key=lambda u: u != "/"):
-        group = url.strip("/").split("/", 1)[0]
-        if group in seen:
-            continue
-        seen.add(group)
-        chosen.append(url)
-        if len(chosen) >= max_urls:
-            break
-    return tuple(chosen) or ("/",)
 
 
 def bytecode_dir(cache_dir: Path) -> Path:

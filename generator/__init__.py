@@ -1,3 +1,3 @@
 """Synthetic Django projects of any size (``gen-project``)."""
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"

@@ -13,6 +13,7 @@ __all__ = [
     "URL_ENV",
     "GenOptions",
     "build_database",
+    "choose_urls",
     "default_output",
     "generate_project",
     "resolve_options",
@@ -53,3 +54,19 @@ def build_database(project: Path, options: GenOptions, env: dict[str, str] | Non
     from generator.project import build_database as build
 
     build(Path(project), options, env)
+
+
+def choose_urls(manifest_urls: list[str], max_urls: int) -> tuple[str, ...]:
+    """The URLs a generated project is served over, by the runner and by `--like`'s probes of a twin: the first
+    URL of each app (first path segment) in manifest order, up to ``max_urls``; "/" first."""
+    chosen: list[str] = []
+    seen: set[str] = set()
+    for url in sorted(manifest_urls, key=lambda u: u != "/"):
+        group = url.strip("/").split("/", 1)[0]
+        if group in seen:
+            continue
+        seen.add(group)
+        chosen.append(url)
+        if len(chosen) >= max_urls:
+            break
+    return tuple(chosen) or ("/",)

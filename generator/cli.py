@@ -6,7 +6,6 @@ import argparse
 import signal
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 
@@ -27,15 +26,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"Error: {message}\n")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Help text wrapped between words only: a profile's or option's name is never split at its hyphen."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="gen-project", description="Write a synthetic Django project of any size.")
+    parser = _Parser(
+        prog="gen-project",
+        description="Write a synthetic Django project of any size.",
+        formatter_class=_Formatter,
+    )
     parser.add_argument("--models", help="number of models (≥ 1); required unless --like")
     parser.add_argument("--apps", help="number of apps (default: models / 12)")
     parser.add_argument(
         "--profile",
         default="realistic",
-        help="minimal, realistic (default), or the provisional startup-heavy (library weight loaded at start-up, "
-        "shared by fork) and request-heavy (loaded by the first request, private to each worker)",
+        help="minimal, realistic (default), or the presets startup-heavy (most library weight loaded at start-up, "
+        "shared by fork: a django-oscar shop's twin) and request-heavy (a heavy first request, private to each "
+        "worker: pretix's twin)",
     )
     parser.add_argument("--seed", default="0", help="seed of every random choice (default 0)")
     parser.add_argument(
@@ -69,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="a URL it serves; the first one given is its first request (default /); repeat for more",
     )
+    like.add_argument(
+        "--like-rounds",
+        default="10",
+        help="rounds of generating, probing and adjusting the twin at most (default 10; each probes every mode)",
+    )
     weight = parser.add_argument_group("weight knobs (defaults depend on --profile)")
     weight.add_argument("--fields-per-model", help="mean scalar fields per model")
     weight.add_argument("--relations-per-model", help="mean ForeignKey/OneToOne/ManyToMany fields per model")
@@ -81,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--view-library-loc", help="lines of library code the views import (loaded on the first request)"
     )
     weight.add_argument(
-        "--library-work", help="share (0-1) of the start-up library that does work at import: time per MB"
+        "--library-work",
+        help="share (0-1) of the start-up library that does work at import (compiles a pattern): time per MB; "
+        "up to 4, where every component also validates references with it",
     )
     weight.add_argument("--view-library-work", help="the same for the views' library")
     after_fork = parser.add_argument_group("after a pre-fork server forks (defaults depend on --profile)")
@@ -120,7 +140,14 @@ def _twin_options(args):
     from generator.errors import OptionError
     from generator.inspect_project import inspect_project, resolve_target
     from generator.options import resolve_options
-    from generator.twin import REAL_INSPECTIONS, fit_twin, median_weights, scale_to
+    from generator.twin import (
+        PROBE_REQUESTS,
+        REAL_INSPECTIONS,
+        fit_twin,
+        format_round,
+        format_targets,
+        scale_to,
+    )
 
     defaults = build_parser()
     for name in WEIGHT_OPTIONS:
@@ -132,39 +159,31 @@ def _twin_options(args):
         if not url.startswith("/"):
             raise OptionError("--like-url", f"expected a URL path starting with '/', got {url!r}")
     checked = resolve_options(args.models or 1, seed=args.seed, rows_per_model=args.rows_per_model)
+    if not args.like_rounds.isdigit() or int(args.like_rounds) < 1:
+        raise OptionError("--like-rounds", f"expected a whole number of at least 1, got {args.like_rounds!r}")
     target = resolve_target(args.like)
-    real = [inspect_project(target, urls=urls) for _ in range(REAL_INSPECTIONS)]
-    real_setup, real_first = median_weights(real)
+    real = [inspect_project(target, urls=urls, requests=PROBE_REQUESTS) for _ in range(REAL_INSPECTIONS)]
     print(
         f"{args.like}: {real[0].own_models} models in {real[0].own_apps} apps outside django.contrib "
-        f"({real[0].models} models in all), {real[0].url_patterns} URL patterns; start-up "
-        f"{real_setup.seconds:.2f} s +{real_setup.mb:.0f} MB; first request {urls[0]} "
-        f"{real_first.seconds:.2f} s +{real_first.mb:.0f} MB (median of {len(real)} loads)"
+        f"({real[0].models} models in all), {real[0].url_patterns} URL patterns; first request {urls[0]} "
+        f"(median of {len(real)} probes of every mode)"
     )
     for warning in real[0].warnings:
         print(f"  warning: {warning}")
-
-    def show(fit):
+    twin = fit_twin(
+        real,
+        seed=checked.seed,
+        rows_per_model=checked.rows_per_model,
+        rounds=int(args.like_rounds),
+        progress=lambda fit: print("\n".join(format_round(fit)), flush=True),
+    )
+    print("\n".join(format_targets(twin.real)))
+    if twin.misses():
         print(
-            f"  twin: --library-loc {fit.library_loc} --library-work {fit.library_work} --view-library-loc "
-            f"{fit.view_library_loc} --view-library-work {fit.view_library_work} → start-up "
-            f"{fit.setup.seconds:.2f} s +{fit.setup.mb:.0f} MB; first request {fit.first_request.seconds:.2f} s "
-            f"+{fit.first_request.mb:.0f} MB",
-            flush=True,
+            f"  (no round fit {', '.join(twin.misses())}: the twin takes round {twin.chosen + 1}, the closest)"
         )
-
-    twin = fit_twin(real, seed=checked.seed, rows_per_model=checked.rows_per_model, progress=show)
-    if not twin.fitted:
-        print("  (the fit stopped before both phases fit: the last line is as close as it got)")
     options = scale_to(twin.options, checked.models if args.models else twin.options.models)
-    record = {
-        "target": args.like,
-        "urls": list(urls),
-        "profile": real[0].as_dict(),
-        "real": {"setup": asdict(real_setup), "first_request": asdict(real_first)},
-        "fitted_options": twin.options.as_dict(),
-        "rounds": [asdict(r) for r in twin.rounds],
-    }
+    record = {"target": args.like, "urls": list(urls), "profile": real[0].as_dict(), **twin.record()}
     return options, record
 
 

@@ -1,11 +1,13 @@
-"""Measure an existing Django project's shape and weight: what `gen-project --like` copies.
+"""Measure an existing Django project's shape and weight: what `gen-project --like` copies and fits.
 
-The project is loaded by the probe (generator/probe.py) in a child interpreter with its own directory first on the
-path (never in this one: its settings would take over ours), as a prewarming master does before it forks: import
-the WSGI application (start-up), then serve the first URLs in-process (the first request of a lazy worker). Each
-phase costs seconds, resident MB, modules, and source lines of non-standard-library code, split into Django and
-everything else; the structure the generator can copy comes with it: models, apps, fields and relations per model,
-URL patterns.
+The project is loaded by the probe (generator/probe.py) in child interpreters with its own directory first on the
+path (never in this one: its settings would take over ours), once per mode, as a pre-fork server runs it. From the
+prewarming master come the two phases: import the WSGI application (start-up), then serve the first URLs
+in-process (the first request of a cold process); each costs seconds, resident MB, modules, and source lines of
+non-standard-library code, split into Django and everything else. From every mode come what forked workers show
+(``ModeFigures``): the load, a worker's first request, its private memory after serving and after a full
+collection. The structure the generator can copy comes with it: models, apps, fields and relations per model, URL
+patterns.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from generator.errors import GeneratorError
-from generator.probe import PROBE_TIMEOUT_S, Phase, ProbeError, ProbeTarget, probe
+from generator.probe import (
+    DEFAULT_CHILDREN,
+    MODES,
+    PROBE_TIMEOUT_S,
+    ModeProbe,
+    Phase,
+    ProbeError,
+    ProbeTarget,
+    probe,
+)
 
 INSPECT_TIMEOUT_S = PROBE_TIMEOUT_S
 _SETTINGS_IN_MANAGE = re.compile(r"""DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']""")
@@ -27,6 +38,33 @@ class Target:
 
     root: Path
     settings_module: str
+
+
+@dataclass(frozen=True)
+class ModeFigures:
+    """What one loading mode shows, as a pre-fork server's workers would: the targets of a twin's fit."""
+
+    mode: str
+    load_s: float  # loading the app: in the master, or (lazy) in a worker
+    load_mb: float  # resident MB the load added to that process
+    first_ms: float  # a worker's first request, mean over the workers
+    first_mb: float  # resident MB it added
+    uss_mb: float  # a worker's private memory after serving, mean
+    uss_collected_mb: float  # after one full collection in it
+    full_collections: float  # run by a worker's own collector while serving, mean
+
+    @classmethod
+    def of(cls, mode: ModeProbe) -> ModeFigures:
+        return cls(
+            mode=mode.mode,
+            load_s=mode.load.seconds,
+            load_mb=round(mode.load.mb_added, 2),
+            first_ms=mode.first_request_ms,
+            first_mb=mode.first_request_mb,
+            uss_mb=mode.child_uss_served_mb,
+            uss_collected_mb=mode.child_uss_collected_mb,
+            full_collections=mode.child_full_collections,
+        )
 
 
 @dataclass(frozen=True)
@@ -43,14 +81,19 @@ class ProjectProfile:
     setup: Phase  # importing the WSGI application (django.setup(), app registry, admin autodiscovery)
     first_request: Phase  # then the first request: the URLconf (views, forms…), one view, its templates
     warnings: tuple[str, ...] = ()  # the first request loaded almost nothing, or a URL did not answer 2xx
+    modes: tuple[ModeFigures, ...] = ()  # per mode probed with workers
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def mode(self, name: str) -> ModeFigures:
+        return next(m for m in self.modes if m.mode == name)
+
     @classmethod
     def from_dict(cls, data: dict) -> ProjectProfile:
         phases = {name: Phase(**data[name]) for name in ("setup", "first_request")}
-        return cls(**{**data, **phases, "warnings": tuple(data.get("warnings", ()))})
+        modes = tuple(ModeFigures(**m) for m in data.get("modes", ()))
+        return cls(**{**data, **phases, "warnings": tuple(data.get("warnings", ())), "modes": modes})
 
 
 def resolve_target(module_or_path: str) -> Target:
@@ -73,23 +116,33 @@ def resolve_target(module_or_path: str) -> Target:
 
 
 def inspect_project(
-    target: Target, url: str = "/", env: dict[str, str] | None = None, urls: tuple[str, ...] = ()
+    target: Target,
+    url: str = "/",
+    env: dict[str, str] | None = None,
+    urls: tuple[str, ...] = (),
+    *,
+    wsgi: str = "",
+    python: str = "",
+    children: int = DEFAULT_CHILDREN,
+    requests: int = 0,
 ) -> ProjectProfile:
-    """Load ``target`` as a prewarming master does (no children) and profile it: the first of ``urls`` (default
-    ``url``) is the first request, the others are served after it; GeneratorError (naming --like) when it does not
-    load."""
+    """Probe ``target`` in every mode with ``children`` workers each serving ``requests`` (at least the URLs once)
+    and profile it: the first of ``urls`` (default ``url``) is the first request, the others are served after it.
+    With no children only the prewarming master is probed (no ``modes``). GeneratorError (naming --like) when it
+    does not load."""
     environment = {**(env or {}), "DJANGO_SETTINGS_MODULE": target.settings_module}
     try:
         result = probe(
-            ProbeTarget(target.root, tuple(environment.items())),
+            ProbeTarget(target.root, tuple(environment.items()), wsgi, python),
             urls=tuple(urls) or (url,),
-            modes=("prewarm",),
-            children=0,
+            modes=MODES if children else ("prewarm",),
+            children=children,
+            requests=requests,
             timeout=INSPECT_TIMEOUT_S,
         )
     except ProbeError as exc:
         raise GeneratorError(f"--like: {exc}") from None
-    master, structure = result.modes[0], result.structure
+    master, structure = result.mode("prewarm"), result.structure
     return ProjectProfile(
         settings_module=target.settings_module,
         models=structure.models,
@@ -103,4 +156,5 @@ def inspect_project(
         setup=master.load,
         first_request=master.warmup,
         warnings=result.warnings,
+        modes=tuple(ModeFigures.of(mode) for mode in result.modes if mode.children),
     )

@@ -8,7 +8,8 @@ interpreter in the project's directory that runs ``probe_child.py`` (standard li
 - ``prefork``: the master loads the app, then forks; each child serves the URLs;
 - ``prewarm``: the master loads the app and serves the URLs itself first, closes its DB connections, then forks.
 
-Every child serves every URL through the WSGI callable; the master reads each child's USS and PSS
+Every child serves every URL through the WSGI callable (in rounds when asked for more requests, counting the
+full collections its own collector runs); the master reads each child's USS and PSS
 (/proc/<pid>/smaps_rollup) after the URLs and again after one full ``gc.collect()`` in the child, while all the
 children are alive. The result holds per mode the load (seconds, resident MB, modules and source lines), the
 first request, those memory figures, a warning when a first request loaded almost nothing or did not answer 2xx,
@@ -103,6 +104,7 @@ class ChildProbe:
     uss_collected_mb: float  # after a full gc.collect()
     pss_collected_mb: float
     load: Phase | None = None  # lazy: the child loaded the app
+    full_collections: int = 0  # run by the child's own collector while it served (before ours)
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,10 @@ class ModeProbe:
     @property
     def child_uss_collected_mb(self) -> float | None:
         return _mean([c.uss_collected_mb for c in self.children])
+
+    @property
+    def child_full_collections(self) -> float | None:
+        return _mean([c.full_collections for c in self.children])
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,7 @@ def _mode_probe(data: dict, urls: tuple[str, ...], min_modules: int, min_mb: flo
             uss_collected_mb=c["uss_collected_mb"],
             pss_collected_mb=c["pss_collected_mb"],
             load=_phase(c.get("load")),
+            full_collections=c.get("full_collections", 0),
         )
         for c in data.get("children", [])
     )
@@ -273,11 +280,14 @@ def run_child(target: ProbeTarget, request: dict, timeout: float = PROBE_TIMEOUT
         raise ProbeError(f"unexpected output while probing {target.label}") from None
 
 
-def _request(target: ProbeTarget, mode: str, urls: tuple[str, ...], children: int, count: bool) -> dict:
+def _request(
+    target: ProbeTarget, mode: str, urls: tuple[str, ...], children: int, count: bool, requests: int = 0
+) -> dict:
     return {
         "mode": mode,
         "wsgi": target.wsgi,
         "urls": list(urls),
+        "requests": requests,
         "host": "127.0.0.1",
         "children": children,
         "count": count,
@@ -291,11 +301,13 @@ def probe(
     urls: tuple[str, ...] = ("/",),
     modes: tuple[str, ...] = MODES,
     children: int = DEFAULT_CHILDREN,
+    requests: int = 0,
     min_modules: int = MIN_FIRST_REQUEST_MODULES,
     min_mb: float = MIN_FIRST_REQUEST_MB,
     timeout: float = PROBE_TIMEOUT_S,
 ) -> ProbeResult:
-    """Probe ``target`` in each of ``modes`` with ``children`` children serving ``urls``; ProbeError when it fails."""
+    """Probe ``target`` in each of ``modes`` with ``children`` children serving ``urls`` (in rounds, ``requests``
+    in all per child when that is more than the URLs); ProbeError when it fails."""
     if not urls or not modes:
         raise ProbeError("probe needs at least one URL and one mode")
     unknown = [m for m in modes if m not in MODES]
@@ -304,7 +316,8 @@ def probe(
     results, structure = [], None
     for index, mode in enumerate(modes):
         # Count once, in the first interpreter: after its measurements, so counting cannot warm anything measured.
-        data = run_child(target, _request(target, mode, urls, children, count=index == 0), timeout)
+        request = _request(target, mode, urls, children, count=index == 0, requests=requests)
+        data = run_child(target, request, timeout)
         structure = structure or Structure(**data["structure"])
         results.append(_mode_probe(data, tuple(urls), min_modules, min_mb))
     return ProbeResult(target=target.label, structure=structure, modes=tuple(results))
@@ -322,15 +335,16 @@ def format_probe(result: ProbeResult) -> list[str]:
     lines = [
         f"{result.target}: {s.models} models ({s.own_models} outside django.contrib), {s.apps} apps "
         f"({s.own_apps} with own models), {s.url_patterns} URL patterns",
-        f"{'mode':<8} {'load s':>7} {'MB':>6} {'1st ms':>8} {'1st MB':>7} {'USS MB':>7} {'USS gc':>7} {'PSS':>7}",
+        f"{'mode':<8} {'load s':>7} {'MB':>6} {'1st ms':>8} {'1st MB':>7} {'USS MB':>7} {'USS gc':>7} {'PSS':>7} "
+        f"{'full gc':>7}",
     ]
     for m in result.modes:
         pss = _mean([c.pss_served_mb for c in m.children])
         cells = [m.first_request_ms, m.first_request_mb, m.child_uss_served_mb, m.child_uss_collected_mb, pss]
-        shown = ["—" if v is None else f"{v:.1f}" for v in cells]
+        shown = ["—" if v is None else f"{v:.1f}" for v in [*cells, m.child_full_collections]]
         lines.append(
             f"{m.mode:<8} {m.load.seconds:>7.2f} {m.startup_mb:>6.1f} {shown[0]:>8} {shown[1]:>7} "
-            f"{shown[2]:>7} {shown[3]:>7} {shown[4]:>7}"
+            f"{shown[2]:>7} {shown[3]:>7} {shown[4]:>7} {shown[5]:>7}"
         )
     lines += [f"warning: {w}" for w in result.warnings]
     return lines

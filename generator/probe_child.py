@@ -2,13 +2,14 @@
 
 generator/probe.py runs this file's source with ``python -c`` in the project's directory (so no module of this
 package can shadow one of the project's), one fresh interpreter per mode, and reads one JSON line from stdout.
-The request (argv[1], JSON) names the mode, the WSGI application, the URLs, how many children to fork and
-whether to count the project's structure.
+The request (argv[1], JSON) names the mode, the WSGI application, the URLs, how many requests each child serves,
+how many children to fork and whether to count the project's structure.
 
 The interpreter acts as a pre-fork server's master: it loads the application itself (``prefork``), loads it and
 serves the URLs in-process first (``prewarm``: a warm-up, after which database connections are closed), or
 leaves loading to the children (``lazy``). It then forks the children; each loads the app if the master did not,
-serves every URL through the WSGI callable, and stops twice so the master can read every child's memory while
+serves every URL through the WSGI callable (in rounds, up to the requests asked for; counting the full collections
+its own collector runs meanwhile), and stops twice so the master can read every child's memory while
 all of them are alive (PSS divides shared pages among the living): after the URLs, and after one full
 ``gc.collect()``. Children die with the master (PR_SET_PDEATHSIG) and are killed in ``finally``.
 """
@@ -139,12 +140,20 @@ def serve(app, url, host):
     return int(seen[0].split()[0]) if seen else 0
 
 
-def serve_all(app, urls, host):
-    """The first URL measured as a phase (a cold process's first request), then the others' statuses."""
+def serve_all(app, urls, host, requests=0):
+    """The first URL measured as a phase (a cold process's first request), then the others' statuses; then more
+    rounds over the URLs until ``requests`` were served in all, as a worker under traffic does."""
     phase = Phase()
     first = phase.done(serve(app, urls[0], host))
     statuses = [first["status"]] + [serve(app, url, host) for url in urls[1:]]
+    for number in range(len(urls), requests):
+        serve(app, urls[number % len(urls)], host)
     return first, statuses
+
+
+def full_collections():
+    """How many full (oldest generation) collections this process has run."""
+    return gc.get_stats()[-1]["collections"]
 
 
 def close_connections():
@@ -162,7 +171,12 @@ def child_main(request, app, report, go):
         phase = Phase()
         app = load_app(request["wsgi"])
         out["load"] = phase.done()
-    out["first_request"], out["statuses"] = serve_all(app, request["urls"], request["host"])
+    before = full_collections()
+    out["first_request"], out["statuses"] = serve_all(
+        app, request["urls"], request["host"], request["requests"]
+    )
+    # Whether the worker's own collector has already reached what the master shared decides its private memory.
+    out["full_collections"] = full_collections() - before
     for stage in STAGES:
         if stage == "collected":
             gc.collect()

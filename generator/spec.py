@@ -183,6 +183,7 @@ class LibraryComponent:
     words: list[str]  # its attributes
     number: int
     works: bool  # does work at import (compiles a pattern)
+    checks: int = 0  # then validates this many references with it at import (a working share above 1)
 
 
 @dataclass
@@ -198,6 +199,8 @@ class LibraryModule:
 
 # What one component of generator/templates/project/library.py.j2 renders to (tests keep this honest).
 LIBRARY_COMPONENT_LINES = 48
+# Above a working share of 1, each unit more makes every component validate this many references at import.
+CHECKS_PER_WORK = 200
 LIBRARY_COMPONENTS_PER_MODULE = 12
 
 
@@ -505,8 +508,11 @@ def _build_library(
     """Modules of about ``loc`` lines in all: weight that does not grow with the model count.
 
     A share ``work`` of the components, spread evenly, compiles a regular expression at import: that sets how
-    much time the library costs per MB it occupies, which differs between real projects.
+    much time the library costs per MB it occupies, which differs between real projects. Above 1 every component
+    compiles one and also validates references with it, ``CHECKS_PER_WORK`` per unit above 1: time that leaves
+    little garbage behind (compiling does, and its freed holes are what a forked worker's new objects dirty).
     """
+    checks = round((work - 1) * CHECKS_PER_WORK) if work > 1 else 0
     components = -(-loc // LIBRARY_COMPONENT_LINES)  # ceiling
     class_names = NameRegistry("camel", reserved=MODULE_LEVEL_NAMES)
     modules: list[LibraryModule] = []
@@ -525,6 +531,7 @@ def _build_library(
                     words=[attributes.claim(rng.choice(words)) for _ in range(4)],
                     number=number % 89 + 2,
                     works=int((number + 1) * work) > int(number * work),
+                    checks=checks,
                 )
             )
         modules.append(module)

@@ -1,95 +1,216 @@
 """`gen-project --like`: choose options for a synthetic twin of an existing project.
 
-The structure is copied from the inspection (models, apps, fields and relations per model). The weight is fitted:
-the twin is generated (no database), compiled and inspected the same way as the real project, and the two library
-knobs of each phase are moved: the lines (``--library-loc`` at start-up, ``--view-library-loc`` on the first
-request) until the memory the phase adds is within ``FIT_TOLERANCE`` of the real project's, then the share of those
-lines that work at import (``--library-work``, ``--view-library-work``) until the phase's seconds are within
-``TIME_TOLERANCE``. Memory first because it is deterministic; seconds are noisy, so the real ones are a median.
+The structure is copied from the inspection (models, apps, fields and relations per model). The weight is fitted
+on what a pre-fork server's workers show: the real project is probed in every mode (generator/probe.py: lazy,
+prefork, prewarm, workers that serve as many requests as the runner's do), then the twin is generated, compiled,
+probed the same way and its knobs moved, one target each, until every target fits:
+
+============================  =========================================================================
+knob                          target it moves
+============================  =========================================================================
+``library_loc``               MB the start-up adds (the prefork master's load): weight shared by fork
+``view_library_loc``          MB a cold first request adds (the prewarm master's warm-up): weight each
+                              lazy or prefork worker loads for itself
+``view_touch_share``          a prewarm worker's private memory after serving: what it dirties of what
+                              the master shared (before its own first full collection)
+``library_work``              seconds of the start-up (the prefork master's load)
+``view_library_work``         a prefork worker's first request (ms)
+``worker_init_work``          a prewarm worker's first request (ms): what no warm-up in the master moves
+============================  =========================================================================
+
+Memory is deterministic, so it fits within ``FIT_TOLERANCE`` (or ``MB_ABSOLUTE``); seconds are noisy, so the real
+ones are medians of ``REAL_INSPECTIONS`` probes, the twin's too once only seconds are left (and before a fit is
+called done), and fit within ``TIME_TOLERANCE`` (or a few milliseconds). A knob moves only once the targets it
+depends on fit (placement before what workers dirty, memory before time), along the slope measured between its
+last two rounds (for memory, when no other knob moved; for seconds, when near the first guess), or the guess. Out
+of rounds, the twin is the closest round probed. The other figures (lazy, prefork's private memory, memory after
+a collection) follow from these and are recorded beside them.
 """
 
 from __future__ import annotations
 
 import compileall
+import shutil
 import statistics
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from generator.inspect_project import ProjectProfile, Target, inspect_project
-from generator.options import MAX_FIELDS_PER_MODEL, MAX_LIBRARY_LOC, GenOptions, resolve_options
+from generator.inspect_project import ModeFigures, ProjectProfile, Target, inspect_project
+from generator.options import (
+    MAX_FIELDS_PER_MODEL,
+    MAX_LIBRARY_LOC,
+    MAX_LIBRARY_WORK,
+    MAX_WORKER_INIT_WORK,
+    GenOptions,
+    resolve_options,
+)
 
-FIT_ROUNDS = 8
-FIT_TOLERANCE = 0.05  # on memory, which is deterministic
+FIT_ROUNDS = 10
+FIT_TOLERANCE = 0.03  # on memory, which is deterministic
+MB_ABSOLUTE = 0.5  # a memory difference this small fits whatever the ratio (readings vary by ~0.2 MB)
 TIME_TOLERANCE = 0.15  # on seconds, which are not
-REAL_INSPECTIONS = 3  # the real project's seconds are the median of this many loads
-# First guesses (measured on this generator); each round re-measures the slopes.
-MB_PER_KLOC = 0.19
-SECONDS_PER_WORKING_KLOC = 0.003  # what switching 1,000 library lines from idle to working adds
+REAL_INSPECTIONS = 3  # the real project's seconds are the median of this many probes
+PROBE_REQUESTS = 21  # per worker, as the runner's: its first request and requests_per_worker (20) more
+RUNNER_URLS = 8  # the URLs the runner serves a generated project over (experiments.sweep.DEFAULT_MAX_URLS)
 # The twin's own code beyond its models: business logic is part of what the library knobs fit, so none here.
 TWIN_LOC_PER_MODEL = 0
 
 
 @dataclass(frozen=True)
-class Weight:
-    """What one phase (start-up, or the first request) costs: memory added and seconds."""
+class Knob:
+    """One generator option, the target figure it moves, and how."""
 
-    mb: float
-    seconds: float
+    name: str
+    target: str
+    guess: float  # first guess of d(target)/d(knob) on this generator; each round re-measures it
+    maximum: float
+    tolerance: float
+    absolute: float  # a difference this small fits whatever the ratio: small values are noise
+    after: tuple[str, ...] = ()  # targets that must fit before this knob moves
+    whole: bool = False
+    needs: str = ""  # an option that must be non-zero for this knob to act; the guess is per 1,000 of it
+
+    @property
+    def timed(self) -> bool:
+        return self.tolerance == TIME_TOLERANCE
+
+
+KNOBS = (
+    Knob("library_loc", "startup_mb", 0.19 / 1000, MAX_LIBRARY_LOC, FIT_TOLERANCE, MB_ABSOLUTE, whole=True),
+    Knob(
+        "view_library_loc",
+        "first_request_mb",
+        0.19 / 1000,
+        MAX_LIBRARY_LOC,
+        FIT_TOLERANCE,
+        MB_ABSOLUTE,
+        whole=True,
+    ),
+    # What the twin's workers dirty of the start-up library: MB per unit of share, per 1,000 lines of it. Read in
+    # prewarm, whose workers have run no full collection of their own: one makes every inherited object private.
+    Knob(
+        "view_touch_share",
+        "prewarm_uss_mb",
+        0.075,
+        1.0,
+        FIT_TOLERANCE,
+        MB_ABSOLUTE,
+        after=("startup_mb", "first_request_mb"),
+        needs="library_loc",
+    ),
+    # Seconds per unit of working share, per 1,000 lines.
+    Knob(
+        "library_work",
+        "startup_s",
+        0.003,
+        1.0,
+        TIME_TOLERANCE,
+        0.05,
+        after=("startup_mb",),
+        needs="library_loc",
+    ),
+    Knob(
+        "view_library_work",
+        "first_request_ms",
+        3.0,
+        MAX_LIBRARY_WORK,
+        TIME_TOLERANCE,
+        10.0,
+        after=("first_request_mb",),
+        needs="view_library_loc",
+    ),
+    # Milliseconds per table entry built; it adds memory to the first request too, so it moves before placement fits.
+    Knob("worker_init_work", "prewarm_first_ms", 0.08, MAX_WORKER_INIT_WORK, TIME_TOLERANCE, 5.0, whole=True),
+)
+
+
+def targets(profile: ProjectProfile) -> dict[str, float]:
+    """The figures the knobs fit, from a profile probed in every mode."""
+    prefork, prewarm = profile.mode("prefork"), profile.mode("prewarm")
+    return {
+        "startup_mb": prefork.load_mb,
+        "first_request_mb": profile.first_request.mb_added,
+        "prewarm_uss_mb": prewarm.uss_mb,
+        "startup_s": prefork.load_s,
+        "first_request_ms": prefork.first_ms,
+        "prewarm_first_ms": prewarm.first_ms,
+    }
+
+
+def median_targets(profiles: list[ProjectProfile]) -> dict[str, float]:
+    """Memory from the first probe (it does not vary), seconds the median over all probes."""
+    each = [targets(p) for p in profiles]
+    timed = {knob.target for knob in KNOBS if knob.timed}
+    return {
+        name: statistics.median(t[name] for t in each) if name in timed else value
+        for name, value in each[0].items()
+    }
+
+
+def median_modes(profiles: list[ProjectProfile]) -> tuple[ModeFigures, ...]:
+    """Per mode: memory from the first probe, seconds the median over all probes."""
+    medians = []
+    for first in profiles[0].modes:
+        same = [p.mode(first.mode) for p in profiles]
+        medians.append(
+            replace(
+                first,
+                load_s=statistics.median(m.load_s for m in same),
+                first_ms=statistics.median(m.first_ms for m in same),
+            )
+        )
+    return tuple(medians)
+
+
+def _close(value: float, target: float, knob: Knob) -> bool:
+    return abs(value - target) <= max(knob.tolerance * target, knob.absolute)
 
 
 @dataclass(frozen=True)
 class FitRound:
-    library_loc: int
-    view_library_loc: int
-    library_work: float
-    view_library_work: float
-    setup: Weight
-    first_request: Weight
+    knobs: dict[str, float]
+    figures: dict[str, float]  # the targets, as the twin measured them
+    modes: tuple[ModeFigures, ...]
 
 
 @dataclass(frozen=True)
 class Twin:
-    real_setup: Weight
-    real_first_request: Weight
+    real: dict[str, float]  # the targets
+    real_modes: tuple[ModeFigures, ...]
     options: GenOptions  # at the real project's size
     rounds: tuple[FitRound, ...]
+    fitted_knobs: tuple[str, ...] = tuple(k.name for k in KNOBS)
+    chosen: int = -1  # the round whose knobs the twin has: the closest one
+
+    def misses(self) -> list[str]:
+        """The targets of the fitted knobs that the chosen round did not fit."""
+        last = self.rounds[self.chosen].figures
+        return [
+            k.target
+            for k in KNOBS
+            if k.name in self.fitted_knobs and not _close(last[k.target], self.real[k.target], k)
+        ]
 
     @property
     def fitted(self) -> bool:
-        last = self.rounds[-1]
-        return _fits(last.setup, self.real_setup) and _fits(last.first_request, self.real_first_request)
+        return not self.misses()
 
-
-def phase_weights(profile: ProjectProfile) -> tuple[Weight, Weight]:
-    """(start-up, first request) of an inspected project."""
-    return (
-        Weight(profile.setup.rss_mb - profile.baseline_rss_mb, profile.setup.seconds),
-        Weight(profile.first_request.rss_mb - profile.setup.rss_mb, profile.first_request.seconds),
-    )
-
-
-def median_weights(profiles: list[ProjectProfile]) -> tuple[Weight, Weight]:
-    """Per phase: memory of the first load (it does not vary), median seconds over all loads."""
-    weights = [phase_weights(p) for p in profiles]
-    return tuple(
-        Weight(weights[0][phase].mb, statistics.median(w[phase].seconds for w in weights)) for phase in (0, 1)
-    )
-
-
-def _close(value: float, target: float, tolerance: float, floor: float) -> bool:
-    return abs(value - target) <= tolerance * max(target, floor)
-
-
-def _fits(twin: Weight, real: Weight) -> bool:
-    return _close(twin.mb, real.mb, FIT_TOLERANCE, 1.0) and _close(
-        twin.seconds, real.seconds, TIME_TOLERANCE, 0.05
-    )
+    def record(self) -> dict:
+        """What the twin's manifest keeps of the fit."""
+        return {
+            "targets": self.real,
+            "real_modes": [asdict(m) for m in self.real_modes],
+            "fitted_options": self.options.as_dict(),
+            "misses": self.misses(),
+            "chosen_round": self.chosen % len(self.rounds),
+            "rounds": [asdict(r) for r in self.rounds],
+        }
 
 
 def structure_options(real: ProjectProfile, *, seed: int = 0, rows_per_model: int = 20) -> GenOptions:
-    """The twin before fitting: the real project's structure, no library weight."""
+    """The twin before fitting: the real project's structure, no library weight, nothing after fork."""
     models = max(1, real.own_models)
     return resolve_options(
         models,
@@ -104,47 +225,59 @@ def structure_options(real: ProjectProfile, *, seed: int = 0, rows_per_model: in
         view_library_loc=0,
         library_work=0.5,
         view_library_work=0.5,
+        view_touch_share=0.0,
+        worker_init_work=0,
     )
 
 
-def _secant(previous: tuple[float, float] | None, x: float, y: float, guess: float) -> float:
-    """dy/dx between the last two rounds, or ``guess`` when they cannot tell."""
-    if previous is not None and abs(x - previous[0]) > 1e-9:
-        slope = (y - previous[1]) / (x - previous[0])
-        if slope > 0:
-            return slope
-    return guess
+class _KnobFit:
+    """Moves one knob along the slope of its target, measured between its last two rounds when no other knob
+    moved in between (the knobs act on each other's targets a little: tables take memory, touching takes time)."""
+
+    def __init__(self, knob: Knob, target: float):
+        self.knob, self.target = knob, target
+        self.last: tuple[float, float, tuple] | None = None  # (value, measured, the other knobs)
+
+    def fits(self, measured: float) -> bool:
+        return _close(measured, self.target, self.knob)
+
+    def step(self, value: float, measured: float, options: GenOptions) -> float:
+        knob = self.knob
+        guess = knob.guess * (getattr(options, knob.needs) / 1000 if knob.needs else 1)
+        slope = guess
+        others = tuple(getattr(options, k.name) for k in KNOBS if k.name != knob.name)
+        secant = 0.0
+        if self.last is not None and abs(value - self.last[0]) > 1e-9:
+            secant = (measured - self.last[1]) / (value - self.last[0])
+        # Seconds are noisy, whatever else moved: a secant far from the guess is more likely noise than a slope.
+        usable = guess / 4 <= secant <= guess * 4 if knob.timed else secant > 0 and self.last[2] == others
+        if usable:
+            slope = secant
+        self.last = (value, measured, others)
+        following = min(knob.maximum, max(0.0, value + (self.target - measured) / slope))
+        return int(round(following)) if knob.whole else round(following, 3)
 
 
-class _PhaseFit:
-    """Moves one phase's two knobs: lines until the memory fits, then the working share until the time fits."""
+def inspect_generated(
+    options: GenOptions,
+    path: Path,
+    *,
+    database: Path | None = None,
+    requests: int = PROBE_REQUESTS,
+    probes: int = 1,
+) -> list[ProjectProfile]:
+    """Generate ``options`` into ``path``, compile it and probe it ``probes`` times in every mode over the URLs the
+    runner would choose. ``database`` is a db.sqlite3 built earlier for the same models (the library knobs leave
+    them alone); without it the database is built."""
+    from generator.api import choose_urls, generate_project
 
-    def __init__(self, target: Weight):
-        self.target = target
-        self.last_loc: tuple[float, float] | None = None
-        self.last_work: tuple[float, float] | None = None
-
-    def step(self, loc: int, work: float, measured: Weight) -> tuple[int, float]:
-        if not _close(measured.mb, self.target.mb, FIT_TOLERANCE, 1.0):
-            slope = _secant(self.last_loc, loc, measured.mb, MB_PER_KLOC / 1000)
-            self.last_loc, self.last_work = (loc, measured.mb), None
-            new_loc = loc + (self.target.mb - measured.mb) / slope
-            return int(min(MAX_LIBRARY_LOC, max(0, round(new_loc)))), work
-        if loc and not _close(measured.seconds, self.target.seconds, TIME_TOLERANCE, 0.05):
-            slope = _secant(self.last_work, work, measured.seconds, SECONDS_PER_WORKING_KLOC * loc / 1000)
-            self.last_work = (work, measured.seconds)
-            new_work = work + (self.target.seconds - measured.seconds) / slope
-            return loc, round(min(1.0, max(0.0, new_work)), 3)
-        return loc, work
-
-
-def inspect_generated(options: GenOptions, path: Path) -> ProjectProfile:
-    """Generate ``options`` into ``path`` (no database), compile it and inspect it with its home page as first request."""
-    from generator.api import generate_project
-
-    generate_project(options, path, build_db=False, force=True)
+    manifest = generate_project(options, path, build_db=database is None, force=True)
+    if database is not None:
+        shutil.copyfile(database, path / "db.sqlite3")
     compileall.compile_dir(str(path), quiet=2, workers=1)  # real projects are measured with their bytecode
-    return inspect_project(Target(path, "config.settings"), url="/")
+    urls = choose_urls(list(manifest["urls"]), RUNNER_URLS)
+    target = Target(path, "config.settings")
+    return [inspect_project(target, urls=urls, requests=requests) for _ in range(probes)]
 
 
 def fit_twin(
@@ -152,40 +285,75 @@ def fit_twin(
     *,
     seed: int = 0,
     rows_per_model: int = 20,
+    knobs: tuple[Knob, ...] = KNOBS,
+    rounds: int = FIT_ROUNDS,
     progress: Callable[[FitRound], None] | None = None,
 ) -> Twin:
-    """Generate, inspect and adjust until the twin weighs what the ``real`` loads weigh (≤ FIT_ROUNDS rounds)."""
+    """Generate, probe and adjust ``knobs`` until the twin shows what the ``real`` probes show (≤ ``rounds``
+    rounds); the other knobs keep the structure's values."""
     options = structure_options(real[0], seed=seed, rows_per_model=rows_per_model)
-    real_setup, real_first = median_weights(real)
-    setup_fit, first_fit = _PhaseFit(real_setup), _PhaseFit(real_first)
-    rounds: list[FitRound] = []
+    wanted = median_targets(real)
+    fits = {knob.name: _KnobFit(knob, wanted[knob.target]) for knob in knobs}
+    done: list[FitRound] = []
     with tempfile.TemporaryDirectory(prefix="prefork-lab-twin-") as workdir:
-        for _ in range(FIT_ROUNDS):
-            setup, first = phase_weights(inspect_generated(options, Path(workdir) / "twin"))
+        database, probes = None, 1
+        for number in range(rounds):
+            path = Path(workdir) / f"round-{number}"
+            profiles = inspect_generated(options, path, database=database, probes=probes)
+            if database is None:
+                database = shutil.copyfile(path / "db.sqlite3", Path(workdir) / "db.sqlite3")
+            shutil.rmtree(path)
+            measured = median_targets(profiles)
             fit = FitRound(
-                options.library_loc,
-                options.view_library_loc,
-                options.library_work,
-                options.view_library_work,
-                setup,
-                first,
+                {k.name: getattr(options, k.name) for k in KNOBS}, measured, median_modes(profiles)
             )
-            rounds.append(fit)
+            done.append(fit)
             if progress is not None:
                 progress(fit)
-            library_loc, library_work = setup_fit.step(options.library_loc, options.library_work, setup)
-            view_loc, view_work = first_fit.step(options.view_library_loc, options.view_library_work, first)
-            following = replace(
-                options,
-                library_loc=library_loc,
-                library_work=library_work,
-                view_library_loc=view_loc,
-                view_library_work=view_work,
-            )
+            following = _next_options(options, fits, measured)
             if following == options:  # fitted, or pinned at a bound where no round can do better
+                if probes == 1 and any(k.timed for k in knobs):
+                    probes = (
+                        REAL_INSPECTIONS  # one probe's seconds said so: confirm on medians, as the real ones
+                    )
+                    continue
                 break
+            # Once only seconds are left to fit, the twin's are medians too.
+            moved = [k for k in knobs if getattr(following, k.name) != getattr(options, k.name)]
+            probes = REAL_INSPECTIONS if all(k.timed for k in moved) else 1
             options = following
-    return Twin(real_setup, real_first, options, tuple(rounds))
+    # Out of rounds, noisy seconds may leave the last round worse than an earlier one: the twin is the closest probed.
+    best = min(done, key=lambda fit: _distance(fit.figures, wanted, knobs))
+    options = replace(options, **{name: best.knobs[name] for name in best.knobs})
+    return Twin(
+        wanted, median_modes(real), options, tuple(done), tuple(k.name for k in knobs), done.index(best)
+    )
+
+
+def _distance(
+    measured: dict[str, float], wanted: dict[str, float], knobs: tuple[Knob, ...]
+) -> tuple[int, float]:
+    """(targets missed, then the sum of relative differences beyond each target's absolute margin)."""
+    misses = sum(not _close(measured[k.target], wanted[k.target], k) for k in knobs)
+    spread = sum(
+        max(0.0, abs(measured[k.target] - wanted[k.target]) - k.absolute)
+        / max(abs(wanted[k.target]), k.absolute)
+        for k in knobs
+    )
+    return misses, spread
+
+
+def _next_options(options: GenOptions, fits: dict[str, _KnobFit], measured: dict[str, float]) -> GenOptions:
+    fitting = {fit.knob.target for fit in fits.values() if fit.fits(measured[fit.knob.target])}
+    changes = {}
+    for name, fit in fits.items():
+        knob = fit.knob
+        if knob.target in fitting or not all(t in fitting for t in knob.after):
+            continue
+        if knob.needs and not getattr(options, knob.needs):
+            continue
+        changes[name] = fit.step(getattr(options, name), measured[knob.target], options)
+    return replace(options, **changes)
 
 
 def scale_to(options: GenOptions, models: int) -> GenOptions:
@@ -205,4 +373,30 @@ def scale_to(options: GenOptions, models: int) -> GenOptions:
         view_library_loc=options.view_library_loc,
         library_work=options.library_work,
         view_library_work=options.view_library_work,
+        view_touch_share=options.view_touch_share,
+        worker_init_work=options.worker_init_work,
     )
+
+
+_UNITS = {"mb": "MB", "_s": "s", "ms": "ms"}
+
+
+def _shown(name: str, value: float) -> str:
+    unit = next(u for suffix, u in _UNITS.items() if name.endswith(suffix))
+    return (
+        f"{name.rsplit('_', 1)[0]} {value:.2f} {unit}"
+        if unit == "s"
+        else f"{name.rsplit('_', 1)[0]} {value:.1f} {unit}"
+    )
+
+
+def format_targets(real: dict[str, float]) -> list[str]:
+    """The real project's targets, one line."""
+    return ["  real: " + ", ".join(_shown(k.target, real[k.target]) for k in KNOBS)]
+
+
+def format_round(fit: FitRound) -> list[str]:
+    """One fitting round: the knobs, then what the twin showed."""
+    knobs = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in fit.knobs.items())
+    shown = ", ".join(_shown(k.target, fit.figures[k.target]) for k in KNOBS)
+    return [f"  twin: {knobs}", f"     → {shown}"]

@@ -1,87 +1,129 @@
-"""The calibration table: medians per role, ratios, the ±30 % verdict, and its Markdown."""
+"""The calibration table: medians per cell, the pass rule, verdicts over every cell, and the profiles' positions."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from experiments.analysis.calibration import TOLERANCE, comparison_rows, run_medians, table_lines
+from experiments.analysis.calibration import (
+    CELLS,
+    comparison_rows,
+    passes,
+    position,
+    position_rows,
+    run_medians,
+    table_lines,
+)
+
+REPO = Path(__file__).resolve().parent.parent
 
 
-def _runs(startup: float, first: float, memory: float, *, mode: str = "lazy", n: int = 3) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "mode": [mode] * n + ["prefork"],
-            "status": ["ok"] * n + ["ok"],
-            "workers": [4] * (n + 1),
-            "startup_s": [startup * (1 + 0.1 * i) for i in range(n)] + [99.0],
-            "first_query_ms": [first] * n + [5.0],
-            "memory_mb": [memory] * n + [1.0],
-        }
-    )
+def _runs(scale: float = 1.0, *, n: int = 3) -> pd.DataFrame:
+    """n ok runs per mode with every cell's metric, the values growing 10 % per run; one failed run."""
+    rows = []
+    for mode in ("lazy", "prefork", "prewarm", "prewarm-freeze"):
+        for i in range(n):
+            grow = scale * (1 + 0.1 * i)
+            rows.append(
+                {
+                    "mode": mode,
+                    "status": "ok",
+                    "workers": 4,
+                    "startup_s": 2.0 * grow,
+                    "memory_mb": 400.0 * grow,
+                    "first_query_ms": 300.0 * grow,
+                    "worker_uss_mb_mean": 80.0 * grow,
+                    "memory_steady_mb": 500.0 * grow,
+                    "worker_uss_steady_mb_mean": 100.0 * grow,
+                }
+            )
+    rows.append({**rows[0], "status": "failed", "startup_s": 1000.0})
+    return pd.DataFrame(rows)
 
 
-def _profile(seconds: float, mb: float) -> dict:
-    return {
-        "baseline_rss_mb": 10.0,
-        "setup": {"seconds": seconds, "rss_mb": 10.0 + mb, "modules": 900},
-        "first_request": {"seconds": seconds / 2},
-    }
-
-
-def test_run_medians_take_the_mode_and_divide_memory_by_workers():
-    medians = run_medians(_runs(2.0, 300.0, 400.0))
+def test_run_medians_take_every_cell_and_leave_failed_runs_out():
+    medians = run_medians(_runs())
+    assert set(medians) == {(metric, mode) for metric, _unit, mode, _decides in CELLS}
     assert medians[("startup_s", "lazy")] == pytest.approx(2.2)
-    assert medians[("memory_per_worker_mb", "lazy")] == 100.0
-    assert medians[("first_query_ms", "prefork")] == 5.0
+    assert medians[("worker_uss_steady_mb_mean", "prewarm")] == pytest.approx(110.0)
 
 
-def test_failed_runs_are_left_out():
-    runs = _runs(2.0, 300.0, 400.0)
-    runs.loc[0, "status"] = "failed"
-    runs.loc[0, "startup_s"] = 1000.0
-    assert run_medians(runs)[("startup_s", "lazy")] == pytest.approx(2.3)
+def test_rows_written_before_steady_state_have_no_steady_cells():
+    old = _runs().drop(columns=["memory_steady_mb", "worker_uss_steady_mb_mean"])
+    assert ("memory_steady_mb", "lazy") not in run_medians(old)
 
 
-def test_verdict_follows_the_tolerance_on_deciding_rows_only():
-    real = run_medians(_runs(2.0, 300.0, 400.0))
-    close = run_medians(_runs(2.0 * (1 + TOLERANCE - 0.01), 300.0, 400.0))
-    far = run_medians(_runs(2.0 * (1 + TOLERANCE + 0.05), 300.0, 400.0))
-    good = comparison_rows("good", [real], [close], [_profile(1, 50)], [_profile(5, 500)])
-    bad = comparison_rows("bad", [real], [far], [], [])
-    assert all(row["within_30pct"] for row in good if row["decides"])
-    assert [row["metric"] for row in bad if row["decides"] and not row["within_30pct"]] == [
-        "startup_s (lazy)"
+@pytest.mark.parametrize(
+    ("real", "synthetic", "unit", "expected"),
+    [
+        (100.0, 129.0, "MB", True),
+        (100.0, 131.0, "MB", False),
+        (100.0, 69.0, "MB", False),
+        (20.0, 29.0, "MB", True),  # 45 % off, but within 10 MB
+        (20.0, 31.0, "MB", False),
+        (5.0, 14.0, "ms", True),
+        (5.0, 16.0, "ms", False),
+        (1.0, 1.31, "s", False),
+    ],
+)
+def test_a_cell_passes_within_30_percent_or_a_small_absolute_margin(real, synthetic, unit, expected):
+    assert passes(real, synthetic, unit) is expected
+
+
+def test_every_cell_decides_and_steady_state_is_judged_but_does_not():
+    real = run_medians(_runs())
+    close = run_medians(_runs(1.25))
+    far = run_medians(_runs(1.25)) | {
+        ("first_query_ms", "prewarm"): 1000.0,
+        ("memory_steady_mb", "lazy"): 9e3,
+    }
+    good = comparison_rows("good", real, close)
+    bad = comparison_rows("bad", real, far)
+    assert sum(row["decides"] for row in good) == 12 and len(good) == 18
+    assert all(row["passes"] for row in good)
+    assert [(r["metric"], r["mode"]) for r in bad if not r["passes"]] == [
+        ("first_query_ms", "prewarm"),
+        ("memory_steady_mb", "lazy"),
     ]
-    assert all(row["within_30pct"] is None for row in good if not row["decides"])  # inspection rows inform
     lines = table_lines(pd.DataFrame(good + bad))
-    assert "### good: PASS" in lines and "### bad: FAIL" in lines
-    assert any("**no**" in line and "startup_s (lazy)" in line for line in lines)
+    assert "### good: PASS (12/12)" in lines and "### bad: FAIL (11/12)" in lines
+    assert any("| prewarm | first_query_ms |" in line and "**no**" in line for line in lines)
+    assert any("| lazy | memory_steady_mb |" in line and "(**no**)" in line for line in lines)
 
 
-def test_several_real_projects_reduce_to_their_median():
-    small, large = run_medians(_runs(1.0, 100.0, 200.0)), run_medians(_runs(3.0, 900.0, 1000.0))
-    rows = comparison_rows("median", [small, large], [small, large], [], [])
-    first = next(row for row in rows if row["metric"] == "first_query_ms (lazy)")
-    assert first["real"] == first["synthetic"] == 500.0 and first["ratio"] == 1.0
+def test_a_profile_is_placed_among_the_real_projects():
+    real = {"wiki": 50.0, "oscar": 60.0, "pretix": 250.0}
+    assert position(55.0, real) == (2, "between wiki and oscar")
+    assert position(10.0, real) == (1, "below wiki")
+    assert position(300.0, real) == (4, "above pretix")
+    rows = position_rows(
+        {name: {("memory_mb", "lazy"): v} for name, v in real.items()},
+        {"realistic": {("memory_mb", "lazy"): 100.0}},
+    )
+    assert rows == [
+        {
+            "metric": "memory_mb",
+            "mode": "lazy",
+            "unit": "MB",
+            "real:wiki": 50.0,
+            "real:oscar": 60.0,
+            "real:pretix": 250.0,
+            "profile:realistic": 100.0,
+            "rank:realistic": 3,
+            "where:realistic": "between oscar and pretix",
+        }
+    ]
 
 
 def test_the_committed_table_regenerates_from_the_committed_results(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    results = Path(__file__).resolve().parent.parent / "results" / "calibration"
+    results = REPO / "results" / "calibration"
     done = subprocess.run(
-        [
-            sys.executable,
-            str(results.parent.parent / "calibration" / "table.py"),
-            "--no-inspect",
-            "--out",
-            str(tmp_path),
-        ],
+        [sys.executable, str(REPO / "calibration" / "table.py"), "--no-inspect", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
     )
     assert done.returncode == 0, done.stderr
-    for name in ("table.md", "table.csv"):
+    for name in ("table.md", "table.csv", "positions.csv"):
         assert (tmp_path / name).read_text() == (results / name).read_text(), name
-    assert "### --like twin of oscarshop: PASS" in (results / "table.md").read_text()

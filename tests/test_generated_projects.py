@@ -25,7 +25,7 @@ def small_projects(draw, profile):
     library = {
         "library_loc": draw(st.integers(0, 2_000)),
         "view_library_loc": draw(st.integers(0, 2_000)),
-        "library_work": draw(st.sampled_from([0.0, 0.5, 1.0])),
+        "library_work": draw(st.sampled_from([0.0, 0.5, 1.0, 1.5])),
         "view_touch_share": draw(st.sampled_from([0.0, 0.5, 1.0])),
         "worker_init_work": draw(st.sampled_from([0, 300])),
     }

@@ -78,7 +78,7 @@ def test_a_real_project_is_placed_by_its_profile_and_its_own_runs(tmp_path, swee
     real = tmp_path / "calibration"
     real.mkdir()
     profile = {"baseline_rss_mb": 10, "setup": {"rss_mb": 70}, "first_request": {"rss_mb": 90}}
-    (real / "profiles.json").write_text(json.dumps({"shop": {"real": profile}, "absent": {"real": profile}}))
+    (real / "probes.json").write_text(json.dumps({"shop": {"real": profile}, "absent": {"real": profile}}))
     write_rows(real / "shop.csv", rows_for({("shop", "lazy"): (400, 400), ("shop", "prewarm"): (100, 300)}))
     points = placement.real_points(real, 4)
     assert set(points["project"]) == {"shop"}  # a profile without its CSV is left out

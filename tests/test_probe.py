@@ -32,17 +32,18 @@ TINY = ProbeTarget(
 CHILD_MARKER = b"The child side of generator/probe.py"
 
 
-def _probe_processes(root: Path | None = None) -> list[int]:
-    """Pids of every live probe interpreter (and of the children it forked: they share its command line) that
-    works in ``root``: the probe runs in the project's directory, so other users' probes do not count."""
+def _probe_processes(*roots: Path) -> list[int]:
+    """Pids of every live probe interpreter working in one of ``roots`` (default: the fixture project) and of the
+    children it forked (they share its command line and directory, even once orphaned). Others may be probing
+    other projects on this machine meanwhile."""
+    wanted = {str(root) for root in roots or (TINY.root,)}
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                mine = Path(os.readlink(f"/proc/{entry}/cwd")) == (root or TINY.root)
-                if CHILD_MARKER in handle.read() and mine:
+                if CHILD_MARKER in handle.read() and os.readlink(f"/proc/{entry}/cwd") in wanted:
                     found.append(int(entry))
         except OSError:
             continue

@@ -1,5 +1,7 @@
 import ast
+import json
 import re
+from pathlib import Path
 
 import jinja2
 import pytest
@@ -8,6 +10,19 @@ from generator.options import resolve_options
 from generator.project import content_hash
 from generator.render import _render, render_project, sample_urls
 from generator.spec import build_spec
+
+PRESET_KNOBS = (
+    "fields_per_model",
+    "relations_per_model",
+    "loc_per_model",
+    "library_loc",
+    "view_library_loc",
+    "library_work",
+    "view_library_work",
+    "view_touch_share",
+    "worker_init_work",
+)
+PROFILE_NAMES = ("startup-heavy", "realistic", "request-heavy")
 
 # The library defaults alone are 590 k lines; a few thousand exercise the same templates.
 SMALL_LIBRARY = {"library_loc": 5_000, "view_library_loc": 3_000}
@@ -208,12 +223,39 @@ def test_no_start_up_library_nothing_to_use():
     assert "library_use" not in "".join(render_project(spec).values())
 
 
-@pytest.mark.parametrize("profile", ["startup-heavy", "request-heavy"])
-def test_presets_have_the_full_structure_and_post_fork_knobs(profile):
+@pytest.mark.parametrize(
+    ("profile", "project"), [("startup-heavy", "oscarshop"), ("request-heavy", "pretix")]
+)
+def test_presets_are_the_twins_of_the_real_projects_they_stand_for(profile, project):
+    fits = Path(__file__).resolve().parent.parent / "results" / "calibration" / "fits"
+    fitted = json.loads((fits / f"{project}.json").read_text())["fitted_options"]
     options = resolve_options(12, profile=profile)
-    realistic = resolve_options(12)
-    assert options.is_realistic and options.view_touch_share > 0 and options.worker_init_work > 0
-    total = options.library_loc + options.view_library_loc
-    assert total == realistic.library_loc + realistic.view_library_loc
-    startup_share = options.library_loc / total
-    assert startup_share > 0.75 if profile == "startup-heavy" else startup_share < 0.25
+    assert options.is_realistic
+    for name in PRESET_KNOBS:
+        assert getattr(options, name) == fitted[name], name
+
+
+def test_the_presets_and_realistic_span_where_the_weight_is_loaded():
+    def startup_share(options):
+        return options.library_loc / (options.library_loc + options.view_library_loc)
+
+    startup, realistic, request = (resolve_options(12, profile=p) for p in PROFILE_NAMES)
+    assert startup_share(startup) > startup_share(realistic) > startup_share(request)
+    assert request.view_library_loc > realistic.view_library_loc > startup.view_library_loc
+
+
+def test_a_working_share_above_one_validates_references_at_import():
+    options = resolve_options(6, apps=2, library_loc=2_000, view_library_loc=0, library_work=1.5)
+    spec = build_spec(options)
+    files = render_project(spec)
+    module = spec.library[0]
+    namespace: dict = {}
+    exec(compile(files[f"config/vendor/{module.name}.py"], module.name, "exec"), namespace)
+    for component in module.components:
+        assert component.works and component.checks == 100
+        # Every reference it checked at import matched its compiled pattern.
+        assert namespace[f"{component.snake.upper()}_VALID"] == 100
+    plain = render_project(
+        build_spec(resolve_options(6, apps=2, library_loc=2_000, view_library_loc=0, library_work=1.0))
+    )
+    assert "_VALID" not in plain[f"config/vendor/{module.name}.py"]

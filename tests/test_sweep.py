@@ -196,8 +196,9 @@ def test_a_list_of_projects_shares_one_plan(tmp_path):
     assert kinds == [("generated", 3), ("generated", 4), ("existing", str((tmp_path / "site").resolve()))]
 
 
-def test_calibration_sweeps_measure_a_prepared_real_project_beside_its_twin_and_the_default():
+def test_calibration_sweeps_measure_a_prepared_real_project_beside_its_fitted_twin_and_the_profiles():
     import importlib.util
+    import json
 
     root = Path(__file__).resolve().parent.parent
     spec = importlib.util.spec_from_file_location("prepare", root / "calibration" / "prepare.py")
@@ -206,11 +207,24 @@ def test_calibration_sweeps_measure_a_prepared_real_project_beside_its_twin_and_
     names = []
     for path in sorted((root / "experiments" / "sweeps").glob("calibration-*.yaml")):
         # Read, not loaded: loading checks that the real project was prepared, which a test run does not do.
-        real, twin, default = yaml.safe_load(path.read_text())["project"]
-        names.append(path.stem.removeprefix("calibration-"))
-        assert real["name"] == names[-1] and len(real["urls"]) >= 5, path
-        assert real["path"] == f"../../generated/calibration/{names[-1]}", path
-        assert twin["models"] == default["models"] and len(twin) > len(default), path
+        projects = yaml.safe_load(path.read_text())["project"]
+        name = path.stem.removeprefix("calibration-")
+        if name == "profiles":
+            assert [(p["name"], p.get("profile", "realistic")) for p in projects] == [
+                (profile, profile) for profile in ("realistic", "startup-heavy", "request-heavy")
+            ]
+            continue
+        real, twin = projects
+        names.append(name)
+        assert real["name"] == name and len(real["urls"]) >= 5, path
+        assert real["path"] == f"../../generated/calibration/{name}", path
+        # The twin measured is the one fitted, every knob of it.
+        fitted = json.loads((root / "results" / "calibration" / "fits" / f"{name}.json").read_text())
+        assert twin["name"] == f"{name}-twin", path
+        assert {k: v for k, v in twin.items() if k != "name"} == {
+            k: fitted["fitted_options"][k] for k in twin if k != "name"
+        }, path
+        assert {"view_touch_share", "worker_init_work", "library_loc", "view_library_loc"} <= set(twin), path
     assert sorted(names) == sorted(prepare.PROJECTS)
     assert set(prepare.OWN_ENVIRONMENT) <= set(prepare.PROJECTS)
     with pytest.raises(SystemExit) as stopped:

@@ -1,147 +1,159 @@
-"""Real projects against their synthetic counterparts: the calibration table of `realistic` and `--like` twins.
+"""Real projects against their synthetic counterparts: the calibration table of `--like` twins and the profiles.
 
-Pure functions over the runner's results (one DataFrame per sweep) and the inspection profiles; the script
+Pure functions over the runner's results (one DataFrame per project) and the probes' figures; the script
 calibration/table.py does the reading and writing.
 
-The three metrics the issue fixes (lazy mode, 4 workers; median over repetitions) decide PASS within ±30 %:
-start-up, first query, and memory per worker (total PSS / workers). The other rows describe and do not decide.
+Every cell the lab reports decides: lazy / prefork / prewarm × start-up, memory (total PSS after traffic), first
+query and mean worker USS (median over repetitions, 4 workers). A twin passes a cell when it lies within ±30 % of
+the real project, or within an absolute margin where values are small (10 ms, 10 MB). The steady-state cells
+(memory after one full collection in every worker) are judged by the same rule and shown beside them, without
+deciding. The profiles (`realistic` and the presets) are placed among the real projects, cell by cell.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import pandas as pd
 
 from experiments.analysis.stats import ok_rows
 
 TOLERANCE = 0.30
-
-# (metric, unit, mode, decides); memory_per_worker_mb is derived here from memory_mb / workers.
-RUN_METRICS: tuple[tuple[str, str, str, bool], ...] = (
-    ("startup_s", "s", "lazy", True),
-    ("first_query_ms", "ms", "lazy", True),
-    ("memory_per_worker_mb", "MB", "lazy", True),
-    ("first_query_ms", "ms", "prefork", False),
-    ("memory_mb", "MB", "prewarm", False),
-    ("startup_s", "s", "prewarm", False),
-)
-# From the inspection profiles: what `--like` reads.
-PROFILE_METRICS: tuple[tuple[str, str], ...] = (
-    ("setup_s", "s"),
-    ("setup_modules", "modules"),
-    ("first_request_s", "s"),
-    ("startup_mb", "MB"),
+ABSOLUTE = {"s": 0.01, "ms": 10.0, "MB": 10.0}  # a difference this small passes whatever the ratio
+MODES = ("lazy", "prefork", "prewarm")
+METRICS = (("startup_s", "s"), ("memory_mb", "MB"), ("first_query_ms", "ms"), ("worker_uss_mb_mean", "MB"))
+STEADY_METRICS = (("memory_steady_mb", "MB"), ("worker_uss_steady_mb_mean", "MB"))
+# (metric, unit, mode, decides)
+CELLS: tuple[tuple[str, str, str, bool], ...] = tuple(
+    [(metric, unit, mode, True) for mode in MODES for metric, unit in METRICS]
+    + [(metric, unit, mode, False) for mode in MODES for metric, unit in STEADY_METRICS]
 )
 
 
 def run_medians(results: pd.DataFrame) -> dict[tuple[str, str], float]:
     """{(metric, mode): median over the successful runs} for one project's results."""
-    ok = ok_rows(results).copy()
-    ok["memory_per_worker_mb"] = ok["memory_mb"] / ok["workers"]
+    ok = ok_rows(results)
     medians: dict[tuple[str, str], float] = {}
-    for metric, _unit, mode, _decides in RUN_METRICS:
+    for metric, _unit, mode, _decides in CELLS:
+        if metric not in ok:
+            continue
         values = ok.loc[ok["mode"] == mode, metric].dropna()
         if not values.empty:
             medians[(metric, mode)] = float(values.median())
     return medians
 
 
-def profile_figures(profile: Mapping) -> dict[str, float]:
-    """The inspection figures compared in the table, from a ProjectProfile.as_dict()."""
-    return {
-        "setup_s": profile["setup"]["seconds"],
-        "setup_modules": profile["setup"]["modules"],
-        "first_request_s": profile["first_request"]["seconds"],
-        "startup_mb": profile["setup"]["rss_mb"] - profile["baseline_rss_mb"],
-    }
-
-
-def _median(values: list[float]) -> float:
-    return float(pd.Series(values).median())
+def passes(real: float, synthetic: float, unit: str) -> bool:
+    """Within ±30 % of the real value, or within the unit's absolute margin."""
+    difference = abs(synthetic - real)
+    return difference <= TOLERANCE * abs(real) or difference <= ABSOLUTE.get(unit, 0.0)
 
 
 def comparison_rows(
     comparison: str,
-    real: list[dict[tuple[str, str], float]],
-    synthetic: list[dict[tuple[str, str], float]],
-    real_profiles: list[Mapping],
-    synthetic_profiles: list[Mapping],
+    real: dict[tuple[str, str], float],
+    synthetic: dict[tuple[str, str], float],
     *,
     decides: bool = True,
+    cells: tuple[tuple[str, str, str, bool], ...] = CELLS,
 ) -> list[dict]:
-    """Rows of one comparison; several real projects (or sizes) are reduced to their median first.
-
-    With ``decides`` false none of its rows decides (a comparison shown for information).
-    """
+    """One row per cell both sides measured; with ``decides`` false none decides (shown for information)."""
     rows = []
-    for metric, unit, mode, deciding in RUN_METRICS:
+    for metric, unit, mode, deciding in cells:
         key = (metric, mode)
-        if not all(key in m for m in real + synthetic):
+        if key not in real or key not in synthetic:
             continue
+        r, s = real[key], synthetic[key]
         rows.append(
-            _row(
-                comparison,
-                f"{metric} ({mode})",
-                unit,
-                decides and deciding,
-                [m[key] for m in real],
-                [m[key] for m in synthetic],
-            )
+            {
+                "comparison": comparison,
+                "metric": metric,
+                "mode": mode,
+                "unit": unit,
+                "real": r,
+                "synthetic": s,
+                "ratio": s / r if r else float("nan"),
+                "decides": decides and deciding,
+                "passes": passes(r, s, unit),
+            }
         )
-    real_figures = [profile_figures(p) for p in real_profiles]
-    synthetic_figures = [profile_figures(p) for p in synthetic_profiles]
-    if real_figures and synthetic_figures:
-        for name, unit in PROFILE_METRICS:
-            rows.append(
-                _row(
-                    comparison,
-                    f"{name} (inspection)",
-                    unit,
-                    False,
-                    [f[name] for f in real_figures],
-                    [f[name] for f in synthetic_figures],
-                )
-            )
     return rows
 
 
-def _row(comparison: str, metric: str, unit: str, decides: bool, real: list[float], synthetic: list[float]):
-    real_value, synthetic_value = _median(real), _median(synthetic)
-    ratio = synthetic_value / real_value if real_value else float("nan")
-    return {
-        "comparison": comparison,
-        "metric": metric,
-        "unit": unit,
-        "real": real_value,
-        "synthetic": synthetic_value,
-        "ratio": ratio,
-        "decides": decides,
-        "within_30pct": bool(abs(ratio - 1) <= TOLERANCE) if decides else None,
-    }
+def verdict(rows: pd.DataFrame) -> str:
+    """PASS when every deciding row passes, with the count: "PASS (12/12)"."""
+    deciding = rows.loc[rows["decides"], "passes"]
+    return f"{'PASS' if deciding.all() else 'FAIL'} ({int(deciding.sum())}/{len(deciding)})"
 
 
 def table_lines(table: pd.DataFrame) -> list[str]:
-    """The table as Markdown, one section per comparison; PASS/FAIL on the deciding rows."""
+    """The comparisons as Markdown, one section each: deciding cells first, then the steady-state ones."""
     lines: list[str] = []
     for comparison, rows in table.groupby("comparison", sort=False):
-        verdicts = rows.loc[rows["decides"], "within_30pct"]
-        if len(verdicts):
-            lines += ["", f"### {comparison}: {'PASS' if verdicts.all() else 'FAIL'}", ""]
-        else:
-            lines += ["", f"### {comparison}", ""]
-        lines += ["| metric | real | synthetic | synthetic / real | ±30 % |", "|---|---:|---:|---:|:---:|"]
-        for row in rows.itertuples():
-            mark = "" if not row.decides else ("yes" if row.within_30pct else "**no**")
+        steady = rows["metric"].isin([metric for metric, _ in STEADY_METRICS])
+        title = f"### {comparison}: {verdict(rows)}" if rows["decides"].any() else f"### {comparison}"
+        lines += ["", title, "", "| mode | metric | real | synthetic | synthetic / real | within |"]
+        lines.append("|---|---|---:|---:|---:|:---:|")
+        for row in pd.concat([rows[~steady], rows[steady]]).itertuples():
+            mark = "yes" if row.passes else "**no**"
+            if not row.decides:
+                mark = f"({mark})"
             lines.append(
-                f"| {row.metric} | {_fmt(row.real, row.unit)} | {_fmt(row.synthetic, row.unit)} | "
+                f"| {row.mode} | {row.metric} | {_fmt(row.real, row.unit)} | {_fmt(row.synthetic, row.unit)} | "
                 f"{row.ratio:.2f} | {mark} |"
             )
     return lines
 
 
+def position(value: float, real: dict[str, float]) -> tuple[int, str]:
+    """Where ``value`` sits among the real projects' values: its rank (1 = smallest) among them and itself, and
+    the neighbours it lies between."""
+    ordered = sorted(real.items(), key=lambda item: item[1])
+    below = [name for name, v in ordered if v < value]
+    above = [name for name, v in ordered if v >= value]
+    rank = len(below) + 1
+    if not below:
+        return rank, f"below {above[0]}"
+    if not above:
+        return rank, f"above {below[-1]}"
+    return rank, f"between {below[-1]} and {above[0]}"
+
+
+def position_rows(
+    real: dict[str, dict[tuple[str, str], float]], profiles: dict[str, dict[tuple[str, str], float]]
+) -> list[dict]:
+    """Per deciding cell: each real project's value, and each profile's value with its position among them."""
+    rows = []
+    for metric, unit, mode, decides in CELLS:
+        key = (metric, mode)
+        if not decides or not all(key in m for m in [*real.values(), *profiles.values()]):
+            continue
+        reals = {name: m[key] for name, m in real.items()}
+        row = {"metric": metric, "mode": mode, "unit": unit, **{f"real:{n}": v for n, v in reals.items()}}
+        for name, medians in profiles.items():
+            rank, where = position(medians[key], reals)
+            row.update({f"profile:{name}": medians[key], f"rank:{name}": rank, f"where:{name}": where})
+        rows.append(row)
+    return rows
+
+
+def position_lines(rows: list[dict], real_names: list[str], profile_names: list[str]) -> list[str]:
+    """The positions as a Markdown table: real projects, then each profile with "rank r of n: between a and b"."""
+    header = ["mode", "metric", *real_names, *profile_names]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|---|---|" + "---:|" * len(real_names) + "---|" * len(profile_names),
+    ]
+    total = len(real_names) + 1
+    for row in rows:
+        cells = [row["mode"], row["metric"]] + [_fmt(row[f"real:{n}"], row["unit"]) for n in real_names]
+        for name in profile_names:
+            cells.append(
+                f"{_fmt(row[f'profile:{name}'], row['unit'])}: rank {row[f'rank:{name}']} of {total}, "
+                f"{row[f'where:{name}']}"
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def _fmt(value: float, unit: str) -> str:
-    if unit == "modules":
-        return f"{value:.0f}"
     digits = 2 if unit == "s" else 0 if abs(value) >= 100 else 1
     return f"{value:.{digits}f} {unit}"

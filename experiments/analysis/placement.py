@@ -71,12 +71,13 @@ def savings(df, shares: dict[str, float], workers: int):
 
 
 def real_points(directory: Path, workers: int):
-    """The real projects of calibration: their share (profiles.json) and savings (their own CSV)."""
+    """The real projects of calibration: their share (probes.json, what `--like` read of them) and savings (their
+    own CSV)."""
     import pandas as pd
 
     from experiments.analysis.stats import load_results
 
-    profiles_path = directory / "profiles.json"
+    profiles_path = directory / "probes.json"
     if not profiles_path.is_file():
         return pd.DataFrame(columns=list(COLUMNS))
     profiles = json.loads(profiles_path.read_text())
@@ -165,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("csv", type=Path)
     parser.add_argument("--sweep", type=Path, required=True, help="the placement sweep file (for the shares)")
-    parser.add_argument(
-        "--real", type=Path, help="results/calibration: real projects' CSVs and profiles.json"
-    )
+    parser.add_argument("--real", type=Path, help="results/calibration: real projects' CSVs and probes.json")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
