@@ -44,3 +44,26 @@ def test_analyze_results_regenerates_the_committed_report(arguments, committed, 
         assert (tmp_path / name).read_text() == (ROOT / committed / name).read_text(), name
     committed_plots = sorted(p.name for p in (ROOT / committed).glob("*.png"))
     assert committed_plots == sorted(p.name for p in tmp_path.glob("*.png"))
+
+
+def test_the_placement_analysis_regenerates_from_its_csvs(tmp_path):
+    committed = ROOT / "results" / "placement-analysis"
+    if not committed.exists():
+        pytest.skip("the placement analysis is not committed")
+    argv = [
+        "results/placement.csv",
+        "--sweep",
+        "experiments/sweeps/placement.yaml",
+        "--real",
+        "results/calibration",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.analysis.placement", *argv, "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("report.md", "savings.csv"):
+        assert (tmp_path / name).read_text() == (committed / name).read_text(), name
