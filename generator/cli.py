@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the project uses it when its DATABASE_URL says so",
     )
     parser.add_argument("--force", action="store_true", help="replace a directory generated earlier")
+    _add_like_options(parser)
+    _add_weight_options(parser)
+    return parser
+
+
+def _add_like_options(parser: argparse.ArgumentParser) -> None:
     like = parser.add_argument_group("twin of an existing project")
     like.add_argument(
         "--like",
@@ -87,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="10",
         help="rounds of generating, probing and adjusting the twin at most (default 10; each probes every mode)",
     )
+
+
+def _add_weight_options(parser: argparse.ArgumentParser) -> None:
     weight = parser.add_argument_group("weight knobs (defaults depend on --profile)")
     weight.add_argument("--fields-per-model", help="mean scalar fields per model")
     weight.add_argument("--relations-per-model", help="mean ForeignKey/OneToOne/ManyToMany fields per model")
@@ -116,7 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
         "in the master can move: stands for what real libraries rebuild after a fork (database, cache and HTTP "
         "clients with their TLS contexts, exporters restarted by os.register_at_fork, per-process caches)",
     )
-    return parser
 
 
 WEIGHT_OPTIONS = (

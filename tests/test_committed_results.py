@@ -28,18 +28,23 @@ ANALYSES = [
 ]
 
 
-@pytest.mark.parametrize(("arguments", "committed"), ANALYSES)
-def test_analyze_results_regenerates_the_committed_report(arguments, committed, tmp_path):
-    if not (ROOT / committed).exists():
-        pytest.skip(f"{committed} is not committed")
+def regenerate(module: str, arguments: list[str], out) -> None:
+    """Run an analysis as README gives it, from the repository, into ``out``."""
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.analysis.cli", *arguments, "--out", str(tmp_path)],
+        [sys.executable, "-m", module, *arguments, "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("arguments", "committed"), ANALYSES)
+def test_analyze_results_regenerates_the_committed_report(arguments, committed, tmp_path):
+    if not (ROOT / committed).exists():
+        pytest.skip(f"{committed} is not committed")
+    regenerate("experiments.analysis.cli", arguments, tmp_path)
     for name in ("report.md", "summary.csv"):
         assert (tmp_path / name).read_text() == (ROOT / committed / name).read_text(), name
     committed_plots = sorted(p.name for p in (ROOT / committed).glob("*.png"))
