@@ -44,11 +44,16 @@ PROFILES = ("realistic", "startup-heavy", "request-heavy")
 PROBE_FIGURES = (("load_s", "s"), ("first_ms", "ms"), ("uss_mb", "MB"), ("uss_collected_mb", "MB"))
 
 
+def _labels(name: str) -> list[str]:
+    """The projects of one calibration sweep: the real project and `<name>-twin`, or the profiles."""
+    return list(PROFILES) if name == "profiles" else [name, f"{name}-twin"]
+
+
 def _projects(name: str) -> dict:
-    """{label: project} of one calibration sweep: the real project and `<name>-twin`, or the profiles."""
+    """{label: project} of one calibration sweep; needs the real projects installed."""
     sweep = load_sweep(SWEEPS / f"calibration-{name}.yaml")
     projects = {project.label: project for project in sweep.projects}
-    wanted = list(PROFILES) if name == "profiles" else [name, f"{name}-twin"]
+    wanted = _labels(name)
     if sorted(projects) != sorted(wanted):
         raise SystemExit(f"Error: calibration-{name}.yaml should name the projects {', '.join(wanted)}")
     return projects
@@ -86,8 +91,12 @@ def probe_figures(profile: dict) -> dict[tuple[str, str], float]:
 
 
 def _medians(name: str) -> dict[str, dict]:
+    # From the committed rows alone: the table regenerates where the real projects are not installed.
     results = load_results(RESULTS / f"{name}.csv")
-    return {label: run_medians(results[results["project"] == label]) for label in _projects(name)}
+    missing = sorted(set(_labels(name)) - set(results["project"]))
+    if missing:
+        raise SystemExit(f"Error: {name}.csv holds no rows of {', '.join(missing)}")
+    return {label: run_medians(results[results["project"] == label]) for label in _labels(name)}
 
 
 def build_table(profiles: dict) -> tuple[list[dict], list[dict]]:
