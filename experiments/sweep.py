@@ -20,7 +20,8 @@ import yaml
 from experiments.databases.base import KINDS, DatabaseSettings
 from experiments.errors import ExperimentError, SweepError
 from experiments.modes import MODE_NAMES as MODES
-from experiments.servers import DEFAULT_SERVER, SERVER_NAMES
+from experiments.modes import get_mode
+from experiments.servers import DEFAULT_SERVER, SERVER_NAMES, supports_preload
 
 TOP_KEYS = (
     "name",
@@ -520,7 +521,22 @@ def _servers(check: _Checker, raw: Any) -> list[ServerSpec]:
             "server.threads", raw.get("threads", 1), lambda k, v: check.whole(k, v, 1, MAX_THREADS)
         ),
     }
+    _check_preload(check, choices["backend"], choices["mode"])
     return [ServerSpec(**combo) for combo in check.product("server", choices)]
+
+
+def _check_preload(check: _Checker, backends: list[str], modes: list[str]) -> None:
+    """A lazy-only server with a mode that loads the app before fork: refused, not skipped, so that a sweep
+    never measures less than it says."""
+    preloading = [mode for mode in dict.fromkeys(modes) if get_mode(mode).preload]
+    for backend in dict.fromkeys(backends):
+        if preloading and not supports_preload(backend):
+            others = " or ".join(name for name in SERVER_NAMES if supports_preload(name))
+            lazy = ", ".join(mode for mode in MODES if not get_mode(mode).preload)
+            raise check.error(
+                "server.modes",
+                f"{backend} has no preload: {', '.join(preloading)} need {others} ({backend} runs {lazy})",
+            )
 
 
 def _traffic(check: _Checker, raw: Any) -> TrafficSpec:

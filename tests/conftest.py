@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,23 @@ def probe_project(path: Path, env: dict[str, str] | None = None) -> dict:
 @pytest.fixture
 def probe():
     return probe_project
+
+
+@pytest.fixture
+def run_dirs(tmp_path, monkeypatch):
+    """Run directories of this test under tmp_path: their path marks the test's server processes."""
+    from runner_support import processes_with
+
+    from experiments.measure.executor import RUN_DIR_PREFIX
+    from experiments.measure.processes import become_subreaper
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(runs))
+    become_subreaper()  # like the CLI: the workers of each killed master are reaped at once
+    yield f"{runs}/{RUN_DIR_PREFIX}"
+    assert processes_with(f"{runs}/{RUN_DIR_PREFIX}") == [], "a server process outlived its run"
+    assert os.listdir(runs) == [], "a run directory was left behind"
 
 
 @pytest.fixture(scope="session")

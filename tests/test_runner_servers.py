@@ -1,40 +1,29 @@
 """Real uWSGI and gunicorn servers on small projects: every mode, an existing project, a broken one, resume,
-timeouts, steady state, and what must not reach the server from outside (a project's own server config)."""
+timeouts, steady state, and what must not reach the server from outside (a project's own server config).
+granian, lazy only, has its own module (test_runner_granian.py) and joins here where a test runs lazy modes."""
 
 from __future__ import annotations
 
 import csv
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
-from runner_support import BROKEN, TINY, processes_with, tiny_project, write_sweep
+from runner_support import BROKEN, TINY, tiny_project, write_sweep
 
 from experiments import cli
 from experiments.databases.cluster import PREFIX as CLUSTER_PREFIX
-from experiments.measure.executor import RUN_DIR_PREFIX, ServerExecutor
-from experiments.measure.processes import become_subreaper
+from experiments.measure.executor import ServerExecutor
 from experiments.modes import MODE_NAMES, get_mode
 from experiments.projects import default_cache_dir
 from experiments.runner import run_sweep
-from experiments.servers import SERVER_NAMES
+from experiments.servers import SERVER_NAMES, supports_preload
 from experiments.sweep import load_sweep
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def run_dirs(tmp_path, monkeypatch):
-    """Run directories of this test under tmp_path: their path marks the test's server processes."""
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(runs))
-    become_subreaper()  # like the CLI: the workers of each killed master are reaped at once
-    yield f"{runs}/{RUN_DIR_PREFIX}"
-    assert processes_with(f"{runs}/{RUN_DIR_PREFIX}") == [], "a server process outlived its run"
-    assert os.listdir(runs) == [], "a run directory was left behind"
+PRELOADING = tuple(name for name in SERVER_NAMES if supports_preload(name))
 
 
 def rows(path: Path) -> list[dict]:
@@ -42,7 +31,7 @@ def rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.parametrize("backend", SERVER_NAMES)
+@pytest.mark.parametrize("backend", PRELOADING)
 def test_every_mode_on_a_generated_project(tmp_path, run_dirs, backend):
     sweep = load_sweep(
         write_sweep(
@@ -169,20 +158,21 @@ def test_existing_project_by_relative_path_through_the_cli(tmp_path, run_dirs, c
 
 @pytest.mark.parametrize("backend", SERVER_NAMES)
 def test_a_broken_project_gives_failed_rows_and_the_sweep_goes_on(tmp_path, run_dirs, backend):
+    modes = ["prefork", "lazy"] if supports_preload(backend) else ["lazy"]
     sweep = load_sweep(
         write_sweep(
             tmp_path,
             {
                 "warmup_runs": 0,
                 "project": {"path": [str(TINY), str(BROKEN)], "wsgi": "tinysite.wsgi:application"},
-                "server": {"backend": backend, "modes": ["prefork", "lazy"], "workers": 2, "timeout": 60},
+                "server": {"backend": backend, "modes": modes, "workers": 2, "timeout": 60},
                 "traffic": {"requests_per_worker": 2},
             },
         )
     )
     outcome = run_sweep(sweep, ServerExecutor())
     table = rows(sweep.output)
-    assert len(table) == 4 and outcome.failed == 2
+    assert len(table) == 2 * len(modes) and outcome.failed == len(modes)
     for row in table:
         if row["project"] == "brokenproject":
             assert row["status"] == "failed"
@@ -192,7 +182,10 @@ def test_a_broken_project_gives_failed_rows_and_the_sweep_goes_on(tmp_path, run_
             assert row["status"] == "ok", row["error"]
 
 
-@pytest.mark.parametrize(("backend", "log_line"), [("uwsgi", "spawned uWSGI worker"), ("gunicorn", "")])
+@pytest.mark.parametrize(
+    ("backend", "log_line"),
+    [("uwsgi", "spawned uWSGI worker"), ("gunicorn", ""), ("granian", "Spawning worker-2")],
+)
 def test_a_server_too_slow_to_start_times_out_with_its_log(tmp_path, run_dirs, backend, log_line):
     sweep = load_sweep(
         write_sweep(
@@ -255,7 +248,7 @@ def test_what_would_configure_the_server_behind_our_back_stays_out(tmp_path, run
             {
                 "warmup_runs": 0,
                 "project": {"path": str(project), "wsgi": "tinysite.wsgi:application", "urls": ["/"]},
-                "server": {"backend": list(SERVER_NAMES), "modes": ["prefork"], "workers": 2},
+                "server": {"backend": list(PRELOADING), "modes": ["prefork"], "workers": 2},
                 "traffic": {"requests_per_worker": 2, "steady_state": False},
             },
         )
@@ -270,7 +263,7 @@ def test_what_would_configure_the_server_behind_our_back_stays_out(tmp_path, run
         assert measurement.memory_steady_mb is None and measurement.collect_ms_mean is None  # turned off
 
 
-@pytest.mark.parametrize("backend", SERVER_NAMES)
+@pytest.mark.parametrize("backend", PRELOADING)
 def test_a_database_connection_inherited_across_fork_fails_the_run(tmp_path, run_dirs, backend):
     """Opened while the app is imported in the master: every worker would share it. Prewarm closes it."""
     sweep = load_sweep(
@@ -324,7 +317,7 @@ def test_a_project_in_its_own_virtualenv_runs_on_that_environment_s_servers(tmp_
         {
             "warmup_runs": 0,
             "project": project,
-            "server": {"backend": list(SERVER_NAMES), "modes": ["prefork"], "workers": 1},
+            "server": {"backend": list(PRELOADING), "modes": ["prefork"], "workers": 1},
             "traffic": {"requests_per_worker": 2, "steady_state": False},
         },
     )
@@ -340,7 +333,7 @@ def test_a_project_in_its_own_virtualenv_runs_on_that_environment_s_servers(tmp_
     assert f"gunicorn not found next to {python}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("backend", SERVER_NAMES)
+@pytest.mark.parametrize("backend", PRELOADING)
 def test_one_interleaved_sweep_on_sqlite_and_postgresql(tmp_path, run_dirs, monkeypatch, backend):
     """Each PostgreSQL run gets its own copy of the project's template in the sweep's throwaway cluster (a
     pool included: prewarm closes it before fork); the runner's own DATABASE_URL and friends reach no project;

@@ -30,6 +30,9 @@ pytestmark = pytest.mark.slow
         ("gunicorn", signal.SIGTERM, "prefork-warm", 128 + signal.SIGTERM),
         ("gunicorn", signal.SIGKILL, "lazy", -signal.SIGKILL),
         ("gunicorn", signal.SIGKILL, "prewarm", -signal.SIGKILL),
+        ("granian", signal.SIGINT, "lazy", 128 + signal.SIGINT),
+        ("granian", signal.SIGTERM, "lazy-warm", 128 + signal.SIGTERM),
+        ("granian", signal.SIGKILL, "lazy", -signal.SIGKILL),  # its workers die with its main process
     ],
 )
 def test_killing_the_runner_leaves_no_server(tmp_path, monkeypatch, backend, signum, mode, returncode):

@@ -106,6 +106,12 @@ def test_existing_project_path_is_relative_to_the_sweep_file(tmp_path):
         ("project:\n  models: 10\nserver:\n  modes: []\n", "server.modes", 4),
         ("project:\n  models: 10\nserver:\n  backend: [uwsgi, waitress]\n", "server.backend[1]", 4),
         ("project:\n  models: 10\nserver:\n  threads: 0\n", "server.threads", 4),
+        (
+            "project:\n  models: 10\nserver:\n  backend: granian\n  modes: [lazy, prewarm]\n",
+            "server.modes",
+            5,
+        ),
+        ("project:\n  models: 10\nserver:\n  backend: [uwsgi, granian]\n", "server.modes", 3),  # every mode
         ("project:\n  models: 10\ntraffic:\n  steady_state: sometimes\n", "traffic.steady_state", 4),
         (
             "project:\n  models: 10\ntraffic:\n  allowed_statuses: {/x/: [404, 1000]}\n",
@@ -256,3 +262,19 @@ def test_database_axes_are_swept_and_defaults_keep_run_ids():
     assert len({p.key() for p in sweep.projects}) == 8
     assert sweep.projects[-1].database.env() == {"DATABASE_CONN_MAX_AGE": "0", "DATABASE_POOL": "4"}
     assert sweep.projects[2].database.env() == {"DATABASE_CONN_MAX_AGE": "none", "DATABASE_POOL": "0"}
+
+
+def test_granian_runs_the_lazy_modes_beside_the_other_servers():
+    sweep = parse(
+        "project:\n  models: 10\nserver:\n  backend: [uwsgi, granian]\n  modes: [lazy, lazy-warm]\n"
+    )
+    assert {(s.backend, s.mode) for s in sweep.servers} == {
+        (backend, mode) for backend in ("uwsgi", "granian") for mode in ("lazy", "lazy-warm")
+    }
+    error = error_of(
+        "project:\n  models: 10\nserver:\n  backend: granian\n  modes: [prefork, lazy, prewarm]\n"
+    )
+    assert str(error) == (
+        "server.modes (line 5): granian has no preload: prefork, prewarm need uwsgi or gunicorn "
+        "(granian runs lazy, lazy-warm)"
+    )

@@ -6,6 +6,11 @@ then memory is read again. The request carries a per-run secret token in a heade
 before the project sees anything; each worker holds its control request until every worker has collected, so
 that one held worker cannot take a second one (with gthread workers a busy worker may still answer a second
 request at once: that answer says "again" and another round is sent).
+
+Holding steers only where every worker accepts from one shared socket. Where the kernel hands each connection
+to one worker's own socket (granian: SO_REUSEPORT), a request meant for another worker would wait behind the
+hold: there each worker is released as soon as it has collected, and every round sends one request per worker,
+so that each missing worker is reached by chance within a few rounds.
 """
 
 from __future__ import annotations
@@ -52,14 +57,21 @@ def _parse(rest: str, pid: int) -> Collected:
 
 
 def _round(
-    inbox: Inbox, port: int, token: str, missing: list[int], deadline: float, collected: dict
+    inbox: Inbox,
+    port: int,
+    token: str,
+    missing: list[int],
+    deadline: float,
+    collected: dict,
+    requests: int,
+    hold: bool,
 ) -> list[threading.Thread]:
-    """Send one control request per missing worker and gather ``collected`` messages until none can come."""
+    """Send ``requests`` control requests and gather ``collected`` messages until none can come."""
     errors: list[str] = []
     remaining = max(0.1, deadline - time.monotonic())
     threads = [
         threading.Thread(target=_control_request, args=(port, token, remaining, errors), daemon=True)
-        for _ in missing
+        for _ in range(requests)
     ]
     for thread in threads:
         thread.start()
@@ -71,6 +83,8 @@ def _round(
             continue
         if message.kind == "collected":
             collected[message.pid] = _parse(message.rest, message.pid)
+            if not hold:
+                inbox.release(message.pid)
         elif message.kind in ("exited", "error"):
             raise TrafficError(f"control: worker {message.pid} {message.kind} {message.rest}".strip())
     if errors:
@@ -78,8 +92,13 @@ def _round(
     return threads
 
 
-def collect_everywhere(inbox: Inbox, port: int, workers: list[int], token: str, timeout: float) -> dict:
-    """pid -> Collected for every worker; TrafficError when one cannot be reached. Releases every hold."""
+def collect_everywhere(
+    inbox: Inbox, port: int, workers: list[int], token: str, timeout: float, hold: bool = True
+) -> dict:
+    """pid -> Collected for every worker; TrafficError when one cannot be reached. Releases every hold.
+
+    ``hold``: each worker holds its control request until every worker has collected (see above).
+    """
     collected: dict[int, Collected] = {}
     threads: list[threading.Thread] = []
     deadline = time.monotonic() + timeout
@@ -88,7 +107,8 @@ def collect_everywhere(inbox: Inbox, port: int, workers: list[int], token: str, 
             missing = [pid for pid in workers if pid not in collected]
             if not missing:
                 break
-            threads += _round(inbox, port, token, missing, deadline, collected)
+            requests = len(missing) if hold else len(workers)
+            threads += _round(inbox, port, token, missing, deadline, collected, requests, hold)
     finally:
         for pid in collected:
             inbox.release(pid)

@@ -352,7 +352,9 @@ def phase_metrics(details: dict) -> dict[str, float]:
 
 def measure_steady_state(run: RunSpec, live: _Live, inbox: Inbox, token: str, m: Measurement) -> None:
     t = time.monotonic()
-    collected = collect_everywhere(inbox, live.port, live.workers, token, run.traffic.timeout)
+    collected = collect_everywhere(
+        inbox, live.port, live.workers, token, run.traffic.timeout, hold=live.server.shared_listener
+    )
     steady = read_tree(live.process.pid, live.workers)
     m.timings["steady_state"] = time.monotonic() - t
     m.memory_steady_mb = steady.total_mb("pss")

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from experiments.errors import ExperimentError
 
-SERVER_NAMES: tuple[str, ...] = ("uwsgi", "gunicorn")
+SERVER_NAMES: tuple[str, ...] = ("uwsgi", "gunicorn", "granian")
 DEFAULT_SERVER = "uwsgi"
+# Servers that never import the app before their workers start: only the modes whose preload is False run on
+# them. Kept here, so that the sweep can refuse the others without importing a server module.
+LAZY_ONLY: tuple[str, ...] = ("granian",)
+
+
+def supports_preload(name: str) -> bool:
+    return name not in LAZY_ONLY
 
 
 def get_server(name: str, executable: str | None = None, python: str | None = None):
@@ -21,4 +28,8 @@ def get_server(name: str, executable: str | None = None, python: str | None = No
         from experiments.servers.gunicorn import Gunicorn
 
         return Gunicorn(executable, python)
+    if name == "granian":
+        from experiments.servers.granian import Granian
+
+        return Granian(executable, python)
     raise ExperimentError(f"unknown server {name!r}; choose from {', '.join(SERVER_NAMES)}")

@@ -40,6 +40,9 @@ class Server(ABC):
     minimum_version: tuple[int, ...] = ()
     log_noise: tuple[str, ...] = ()  # log lines that say nothing about a failure
     bind_errors: tuple[str, ...] = ("Address already in use",)
+    # Every worker accepts from the master's one listening socket, so a worker kept busy leaves the next
+    # connection to another; False where each worker listens on a socket of its own and the kernel picks one.
+    shared_listener: bool = True
 
     def __init__(self, executable: str | None = None, python: str | None = None):
         """``python``: the interpreter (virtualenv) that runs the measured project; default this one."""
