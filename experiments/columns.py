@@ -84,6 +84,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("db_connections", int, "", "client connections to the run's PostgreSQL database after traffic"),
     # where the run ran: this machine, or the cluster node of its job
     Column("host", str, "", "host name of the machine (cluster node) that ran the server"),
+    # probes.objects, preloading modes: the objects the master tracked just before fork, by the page that
+    # holds each one's GC header; read after steady state (after traffic when steady_state is off)
+    Column("inherited_objects_mb", float, "MB", "pages holding the Python objects the workers inherited"),
+    Column(
+        "worker_private_objects_mb_mean",
+        float,
+        "MB",
+        "mean over workers of those pages now private to the worker (exclusively mapped)",
+    ),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

@@ -52,11 +52,18 @@ class Plan:
         return len(self.runs) - len(self.todo)
 
 
-def run_id(project: ProjectSpec, server: ServerSpec, traffic: TrafficSpec, repetition: int) -> str:
+def run_id(
+    project: ProjectSpec,
+    server: ServerSpec,
+    traffic: TrafficSpec,
+    repetition: int,
+    probes: ProbeSpec | None = None,
+) -> str:
     """Stable id of one run: a hash of what is measured (not of timeouts, which only bound it).
 
     Server settings added after the first sweeps enter the hash only when they differ from their default, so
-    a sweep written before them keeps its run ids (and resumes).
+    a sweep written before them keeps its run ids (and resumes). So does the objects probe: its snapshot
+    allocates in the master before fork, so a run with it is not the same measurement as one without.
     """
     identity = {
         "project": project.identity(),
@@ -72,6 +79,8 @@ def run_id(project: ProjectSpec, server: ServerSpec, traffic: TrafficSpec, repet
         identity["backend"] = server.backend
     if server.threads != 1:
         identity["threads"] = server.threads
+    if probes is not None and probes.objects:
+        identity["objects"] = True
     return _short_hash(identity)
 
 
@@ -80,7 +89,7 @@ def make_plan(sweep: Sweep, done: frozenset[str] | set[str] = frozenset()) -> Pl
     runs = [
         RunSpec(
             sweep=sweep.name,
-            run_id=run_id(project, server, sweep.traffic, repetition),
+            run_id=run_id(project, server, sweep.traffic, repetition, sweep.probes),
             repetition=repetition,
             project=project,
             server=server,

@@ -35,7 +35,7 @@ TOP_KEYS = (
     "output",
     "launcher",
 )
-PROBE_KEYS = ("phases",)
+PROBE_KEYS = ("phases", "objects")
 EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name", "python")
 DATABASE_KEYS = ("database", "conn_max_age", "pool")  # generated projects: what they run on, not their source
 SERVER_KEYS = ("backend", "modes", "workers", "threads", "timeout", "max_fd")
@@ -159,6 +159,9 @@ class ProbeSpec:
     """What the runner measures beyond the figures themselves, to explain them."""
 
     phases: bool = True  # time loading and first requests step by step (prefork_lab_phases.py)
+    # preloading modes: snapshot the master's objects before fork, then find which of their pages each worker
+    # made private (experiments/measure/objects.py); it allocates in the master, so it is off by default
+    objects: bool = False
 
 
 @dataclass(frozen=True)
@@ -560,7 +563,10 @@ def _traffic(check: _Checker, raw: Any) -> TrafficSpec:
 def _probes(check: _Checker, raw: Any) -> ProbeSpec:
     raw = {} if raw is None else check.mapping("probes", raw)
     check.known("probes", raw, PROBE_KEYS)
-    return ProbeSpec(phases=check.flag("probes.phases", raw.get("phases", True)))
+    return ProbeSpec(
+        phases=check.flag("probes.phases", raw.get("phases", True)),
+        objects=check.flag("probes.objects", raw.get("objects", False)),
+    )
 
 
 def _allowed_statuses(check: _Checker, raw: Any) -> tuple[tuple[str, tuple[int, ...]], ...]:

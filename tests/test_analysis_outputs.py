@@ -241,3 +241,39 @@ def test_cli_runs_as_a_module(tmp_path):
         timeout=60,
     )
     assert done.returncode == 2 and done.stderr.startswith("Error: ") and "none.csv" in done.stderr
+
+
+def test_report_shows_inherited_objects_only_where_the_probe_ran(tmp_path):
+    header = "mode,models,workers,status,startup_s,memory_mb,first_query_ms,worker_private_anon_mb_mean,error"
+    rows = [
+        "lazy,30,2,ok,0.5,90,40,30,",
+        "prewarm,30,2,ok,0.4,60,5,12,",
+        "prewarm-freeze,30,2,ok,0.4,50,5,4,",
+    ]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    probed = tmp_path / "probed.csv"
+    probed.write_text(
+        "\n".join(
+            [
+                header + ",inherited_objects_mb,worker_private_objects_mb_mean",
+                rows[0] + ",,",
+                rows[1] + ",16.0,15.2",
+                rows[2] + ",16.4,2.5",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    texts = {}
+    for path in (plain, probed):
+        a = analysis.analyze(load_results(path), n_resamples=50)
+        texts[path.stem] = "\n".join(report.report_lines(a, [], [str(path)]))
+    assert (
+        "What each worker keeps private" in texts["plain"]
+        and "Inherited Python objects" not in texts["plain"]
+    )
+    assert "| prewarm | 16.0 | 15.2 | 95 % |" in texts["probed"]
+    assert "| prewarm-freeze | 16.4 | 2.5 | 15 % |" in texts["probed"]
+    objects_table = texts["probed"].split("Inherited Python objects")[1].split("\n\n")[1]
+    assert "| prewarm |" in objects_table and "| lazy |" not in objects_table

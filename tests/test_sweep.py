@@ -278,3 +278,23 @@ def test_granian_runs_the_lazy_modes_beside_the_other_servers():
         "server.modes (line 5): granian has no preload: prefork, prewarm need uwsgi or gunicorn "
         "(granian runs lazy, lazy-warm)"
     )
+
+
+def test_the_objects_probe_is_off_unless_asked_and_takes_only_a_flag():
+    assert parse("project:\n  models: 10\n").probes.objects is False
+    assert parse("project:\n  models: 10\nprobes:\n  objects: true\n").probes.objects is True
+    phases_only = parse("project:\n  models: 10\nprobes:\n  phases: false\n").probes
+    assert (phases_only.phases, phases_only.objects) == (False, False)
+    error = error_of("project:\n  models: 10\nprobes:\n  objects: yes please\n")
+    assert (error.key, error.line) == ("probes.objects", 4)
+    assert "\n" not in str(error) and "expected true or false" in str(error)
+
+
+def test_the_objects_probe_changes_run_ids_only_when_on():
+    from experiments.plan import make_plan
+
+    text = "project:\n  models: 10\nserver:\n  modes: [lazy, prewarm]\n"
+    plain = {r.run_id for r in make_plan(parse(text)).runs}
+    assert {r.run_id for r in make_plan(parse(text + "probes:\n  objects: false\n")).runs} == plain
+    probed = {r.run_id for r in make_plan(parse(text + "probes:\n  objects: true\n")).runs}
+    assert len(probed) == len(plain) and not probed & plain

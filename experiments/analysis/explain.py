@@ -75,8 +75,40 @@ def private_lines(a: Analysis) -> list[str]:
         *_table(bars, PRIVATE_PARTS, "MB per worker", "USS", 1, ("USS at steady state", _steady(a))),
         "![What each worker keeps private](private_memory.png)",
         "",
+        *_objects_lines(a),
     ]
     return lines
+
+
+OBJECT_PARTS = (
+    ("inherited_objects_mb", "pages holding inherited objects (MB)"),
+    ("worker_private_objects_mb_mean", "of them private per worker (MB)"),
+)
+
+
+def _objects_lines(a: Analysis) -> list[str]:
+    """probes.objects: how much of the pages holding the master's objects each worker made its own (columns
+    only; the top types and modules per worker are in the details, which the analysis does not read)."""
+    from experiments.analysis.report import markdown_table
+
+    bars = stacked_rows(a.summary, OBJECT_PARTS, a.seed_models, a.seed_workers, a.keys)
+    rows = [
+        [bar, f"{inherited:.1f}", f"{private:.1f}", f"{100 * private / inherited:.0f} %"]
+        for bar, (inherited, private) in bars.items()
+        if inherited > 0
+    ]
+    if not rows:
+        return []
+    return [
+        "Inherited Python objects (`probes.objects`, modes that preload): the pages that held the objects the "
+        "master's collector tracked just before fork, and how many of them each worker keeps private at the "
+        "end of the run (after its full collection when steady state is on). The top types and modules by "
+        "private MB of each run are in `<output>.details.jsonl` (`inherited_objects`). The probe's snapshot "
+        "allocates in the master before fork; see the README for its cost.",
+        "",
+        *markdown_table(["mode", *(label for _metric, label in OBJECT_PARTS), "private share"], rows),
+        "",
+    ]
 
 
 def _steady(a: Analysis) -> dict[str, float]:

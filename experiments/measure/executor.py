@@ -26,7 +26,7 @@ from experiments.measure.inbox import Inbox, Message
 from experiments.measure.memory import MAPPING_KINDS, cpu_seconds, private_by_mapping, read_tree
 from experiments.measure.processes import alive, child_setup, free_port, kill_group
 from experiments.measure.traffic import TrafficError, acceptable, drive
-from experiments.modes import wrapper_environment
+from experiments.modes import get_mode, wrapper_environment
 from experiments.plan import RunSpec
 from experiments.projects import PreparedProject
 from experiments.servers import get_server
@@ -228,6 +228,8 @@ class ServerExecutor:
         for name, source in live.server.run_files().items():
             shutil.copyfile(source, live.run_dir / name)
         port = free_port()
+        snapshot = snapshot_path(run, live)
+        objects_probe = {"PREFORK_LAB_OBJECTS": str(snapshot)} if snapshot else {}
         env = live.server.environment(
             {
                 **os.environ,
@@ -239,6 +241,7 @@ class ServerExecutor:
                 "PREFORK_LAB_HOST": f"127.0.0.1:{port}",
                 "PREFORK_LAB_CONTROL": token,
                 "PREFORK_LAB_PHASES": "1" if run.probes.phases else "0",
+                **objects_probe,
             }
         )
         command = live.server.command(run, Launch(live.run_dir, project.root, port))
@@ -282,6 +285,33 @@ class ServerExecutor:
         m.breakdown.update(phase_metrics(m.details))
         if run.traffic.steady_state:
             measure_steady_state(run, live, inbox, token, m)
+        snapshot = snapshot_path(run, live)
+        if snapshot:
+            measure_inherited_objects(snapshot, live, m)
+
+
+def snapshot_path(run: RunSpec, live: _Live) -> Path | None:
+    """Where the master writes its objects before fork: only with the probe on, in a mode that preloads
+    (a lazy master holds no object of the app's for its workers to inherit)."""
+    if not (run.probes.objects and get_mode(run.mode).preload):
+        return None
+    from experiments.measure.objects import SNAPSHOT_NAME
+
+    return live.run_dir / SNAPSHOT_NAME
+
+
+def measure_inherited_objects(path: Path, live: _Live, m: Measurement) -> None:
+    """After every memory reading of the row: which inherited objects sit on pages each worker keeps private."""
+    from experiments.measure.objects import measure_objects
+
+    t = time.monotonic()
+    try:
+        columns, details = measure_objects(path, live.workers)
+    except (OSError, ValueError) as exc:
+        raise RunFailed(f"objects probe: {type(exc).__name__}: {exc}") from None
+    m.breakdown.update(columns)
+    m.details["inherited_objects"] = details
+    m.timings["objects"] = time.monotonic() - t
 
 
 def measure_traffic(run: RunSpec, project: PreparedProject, live: _Live, m: Measurement) -> None:
