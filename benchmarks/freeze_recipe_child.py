@@ -6,50 +6,19 @@ RECIPE: ``none`` (prewarm: the collector on throughout), ``collect-freeze`` (the
 off while loading, ``gc.collect()`` then ``gc.freeze()`` before fork) or ``freeze`` (Python's gc documentation:
 collector off while loading, ``gc.freeze()`` before fork, no collection). One worker, collector on, serves
 REQUESTS requests over the URLs; prints one JSON line with its private memory (USS) after serving and after a
-full collection. Standard library and the project only: nothing of the lab is loaded into the master.
+full collection. Standard library, the test suite's fork probe and the project only: nothing of the lab is loaded into the master.
 """
 
 import gc
-import io
 import json
 import os
 import sys
+from pathlib import Path
 
-
-def uss_mb() -> float:
-    private = 0
-    with open("/proc/self/smaps_rollup") as handle:
-        for line in handle:
-            if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                private += int(line.split()[1])
-    return private / 1024
-
-
-def get(application, url: str) -> str:
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": url,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "localhost",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
-    status = []
-    body = application(environ, lambda code, headers, exc_info=None: status.append(code))
-    try:
-        for _chunk in body:
-            pass
-    finally:
-        getattr(body, "close", lambda: None)()
-    return status[0]
+# The test suite's fork probe is the same kind of child (standard library only): its WSGI GET and USS reading.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from fork_probe import _get as get  # noqa: E402
+from fork_probe import _uss_mb as uss_mb  # noqa: E402
 
 
 def serve(application, urls: list[str], requests: int, out) -> None:
