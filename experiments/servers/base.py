@@ -95,16 +95,7 @@ class Server(ABC):
         return self._version
 
     def _read_version(self) -> str:
-        try:
-            done = subprocess.run(
-                [self.executable, "--version"],
-                capture_output=True,
-                text=True,
-                timeout=VERSION_TIMEOUT_S,
-                stdin=subprocess.DEVNULL,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ExperimentError(f"{self.executable} --version failed: {exc}") from None
+        done = _run([self.executable, "--version"], f"{self.executable} --version failed")
         found = re.search(r"\d+(\.\d+)+", done.stdout + done.stderr)
         if done.returncode != 0 or not found:
             raise ExperimentError(f"{self.executable} --version gave no version (status {done.returncode})")
@@ -126,17 +117,18 @@ class Server(ABC):
         return line.startswith(self.log_noise)
 
 
-def _ask(python: str, code: str) -> str:
+def _run(argv: list[str], failure: str) -> subprocess.CompletedProcess:
+    """A short query of a program (its version, its prefix); ExperimentError ``failure: why`` when it cannot run."""
     try:
-        done = subprocess.run(
-            [python, "-c", code],
-            capture_output=True,
-            text=True,
-            timeout=VERSION_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=VERSION_TIMEOUT_S, stdin=subprocess.DEVNULL
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ExperimentError(f"{python} does not run: {exc}") from None
+        raise ExperimentError(f"{failure}: {exc}") from None
+
+
+def _ask(python: str, code: str) -> str:
+    done = _run([python, "-c", code], f"{python} does not run")
     if done.returncode != 0:
         raise ExperimentError(f"{python} does not run: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
     return done.stdout.strip()
