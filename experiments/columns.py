@@ -99,8 +99,8 @@ COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
 # What identifies a measured point: rows that differ in any of these are never pooled into one statistic
 # (the analysis, experiments/analysis/stats.py, and the runner's summary). A frame or row without one of them
-# ignores it: ``server`` and ``database`` exist only in CSVs written once the runner records them.
-IDENTITY: tuple[str, ...] = ("server", "database", "project", "models", "mode", "workers")
+# ignores it: ``server``, ``database`` and ``threads`` exist only in CSVs written once the runner records them.
+IDENTITY: tuple[str, ...] = ("server", "database", "project", "models", "mode", "workers", "threads")
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 METRICS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.type is float)
 

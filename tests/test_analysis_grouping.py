@@ -185,6 +185,13 @@ def test_optional_identity_columns_group_when_present(tmp_path):
     assert set(summarize(without)["database"]) == {"sqlite"}
 
 
+def test_runs_with_other_threads_per_worker_are_never_pooled(tmp_path):
+    rows = [{**run("p", 10, "lazy", 2, 100, rep=r), "threads": 1} for r in (1, 2)]
+    rows += [{**run("p", 10, "lazy", 2, 300, rep=r), "threads": 4} for r in (1, 2)]
+    s = summarize(load_results(write(rows, tmp_path / "r.csv")), ["memory_mb"], n_resamples=50)
+    assert sorted(s[["threads", "median"]].values.tolist()) == [[1, 100.0], [4, 300.0]]  # pooled: one of 200
+
+
 def test_the_runners_summary_names_projects_that_share_a_model_count():
     rows = [
         {"status": "ok", "mode": "lazy", "models": "89", "workers": "4", "project": p, "memory_mb": m}
