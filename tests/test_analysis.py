@@ -176,6 +176,7 @@ def test_summarize_median_ci_and_filtering(sweep):
         "models",
         "mode",
         "workers",
+        "threads",
         *analysis.STAT_COLUMNS,
     ]
     assert list(dict.fromkeys(s["mode"])) == ["lazy", "prefork", "prewarm"]

@@ -183,6 +183,7 @@ def test_optional_identity_columns_group_when_present(tmp_path):
     # a CSV written before the database was an axis ran on SQLite: load_results says so, in one place
     without = load_results(write([r for r in rows if r["server"] == "uwsgi"], tmp_path / "u.csv"))
     assert set(summarize(without)["database"]) == {"sqlite"}
+    assert set(summarize(without)["threads"]) == {1}
 
 
 def test_runs_with_other_threads_per_worker_are_never_pooled(tmp_path):

@@ -178,7 +178,17 @@ def test_cli_end_to_end(tmp_path, capsys):
         assert_real_png(out / name)
     header = (out / "summary.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header == ",".join(
-        ["sweep", "server", "database", "project", "models", "mode", "workers", *analysis.STAT_COLUMNS]
+        [
+            "sweep",
+            "server",
+            "database",
+            "project",
+            "models",
+            "mode",
+            "workers",
+            "threads",
+            *analysis.STAT_COLUMNS,
+        ]
     )
     assert "lazy, prefork, prewarm" in (out / "report.md").read_text(encoding="utf-8")
 

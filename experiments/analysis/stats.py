@@ -26,8 +26,9 @@ RENAMED_COLUMNS: dict[str, str] = {
 }
 
 # Columns added after CSVs were written, and the value every row written before them had: every run was on
-# uWSGI and SQLite before servers and databases became sweep axes. load_results() fills them in one place.
-ADDED_COLUMNS: dict[str, str] = {"server": "uwsgi", "database": "sqlite"}
+# uWSGI and SQLite, one thread per worker, before servers, databases and threads became sweep axes.
+# load_results() fills them in one place.
+ADDED_COLUMNS: dict[str, str | int] = {"server": "uwsgi", "database": "sqlite", "threads": 1}
 
 # A CSV without one of these cannot be analysed; every other registry column is optional (filled with NA).
 REQUIRED_COLUMNS: tuple[str, ...] = ("mode", "workers", "models", "status")
@@ -147,7 +148,7 @@ def _load_one(path: Path) -> pd.DataFrame:
     for name in COLUMN_NAMES:
         column = BY_NAME[name]
         if name not in raw.columns and name in ADDED_COLUMNS:
-            out[name] = pd.Series(ADDED_COLUMNS[name], index=raw.index, dtype="str")
+            out[name] = pd.Series(ADDED_COLUMNS[name], index=raw.index, dtype=_dtype(column.type))
         elif name not in raw.columns:
             out[name] = pd.Series(
                 pd.NA if column.type is int else np.nan, index=raw.index, dtype=_dtype(column.type)
