@@ -16,8 +16,11 @@ class Mode:
     preload: bool  # the app is imported in the master, before fork (uWSGI default, gunicorn --preload)
     warm_before_fork: bool  # the master sends the warm-up requests through the app before fork
     warm_after_fork: bool  # each worker sends them through its own app before it reports ready
-    freeze: bool  # gc disabled while loading, collected and frozen before fork, re-enabled in each worker
+    freeze: bool  # gc disabled while loading, frozen before fork, re-enabled in each worker
     sequence: str  # what happens, in the words of the talk's slides
+    # with freeze: one full collection just before gc.freeze(). Python's gc documentation leaves it out: it
+    # frees the master's garbage but leaves holes in the pages fork shares, which workers' allocations then copy
+    collect_before_freeze: bool = True
 
 
 MODES: tuple[Mode, ...] = (
@@ -33,6 +36,15 @@ MODES: tuple[Mode, ...] = (
         True,
         False,
         "load wsgi.py in the master → fork → each worker warms up → ready",
+    ),
+    Mode(
+        "prewarm-freeze-nocollect",
+        True,
+        True,
+        False,
+        True,
+        "as prewarm, then gc.freeze() without a collection (Python's documented recipe) → fork",
+        collect_before_freeze=False,
     ),
 )
 
@@ -65,4 +77,5 @@ def wrapper_environment(name: str) -> dict[str, str]:
         "PREFORK_LAB_PRELOAD": "1" if mode.preload else "0",
         "PREFORK_LAB_WARM": warm,
         "PREFORK_LAB_FREEZE": "1" if mode.freeze else "0",
+        "PREFORK_LAB_FREEZE_COLLECT": "1" if mode.collect_before_freeze else "0",
     }

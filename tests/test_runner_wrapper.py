@@ -33,7 +33,9 @@ import gc, json, sys
 sys.path.insert(0, sys.argv[1])
 import prefork_lab_wrapper as w
 import tinyapp
+full_before = gc.get_stats()[2]["collections"]
 app = w.create_app()         # what the server's adapter does where it loads the app
+full_in_create = gc.get_stats()[2]["collections"] - full_before
 w.worker_forked()            # then, in each worker (here: the same process)
 w.worker_ready()
 seen = []
@@ -47,6 +49,7 @@ control = app({**request, "HTTP_X_PREFORK_LAB_CONTROL": "s3cret"}, lambda status
 again = app({**request, "HTTP_X_PREFORK_LAB_CONTROL": "s3cret"}, lambda status, headers: None)
 print(json.dumps({"calls": tinyapp.calls, "headers": seen, "body": b"".join(body).decode(),
                   "frozen": gc.get_freeze_count(), "gc_enabled": gc.isenabled(),
+                  "full_in_create": full_in_create,
                   "control": json.loads(b"".join(control)), "again": json.loads(b"".join(again)),
                   "token_in_environ": "PREFORK_LAB_CONTROL" in __import__("os").environ}))
 """
@@ -122,6 +125,10 @@ def test_wrapper_loads_warms_collects_and_marks_responses(tmp_path, mode):
     assert first["X-Prefork-Lab-Warmed"] == ("3" if warm else "0")
     assert first["Content-Type"] == "text/plain" and result["body"] == "hello"
     assert (result["frozen"] > 0) == get_mode(mode).freeze
+    if get_mode(mode).freeze:  # the lab's recipe collects once before freezing; the documented one does not
+        assert (result["full_in_create"] > 0) == get_mode(mode).collect_before_freeze, result[
+            "full_in_create"
+        ]
     assert result["gc_enabled"]  # freeze disables collection while loading, never in a worker
     # the control request: one full collection, reported with the collections since ready
     collected = json.loads(messages[-1].split(" ", 3)[3])

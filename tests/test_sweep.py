@@ -173,7 +173,9 @@ def test_shipped_sweeps_are_valid():
     assert {s.mode for s in seed.servers} == set(MODES)
     assert sorted({p.models for p in scaling.projects}) == [30, 100, 300, 1000, 3000]
     assert sorted({s.workers for s in scaling.servers}) == [1, 2, 4, 8]
-    assert {s.mode for s in scaling.servers} == set(MODES) and scaling.repetitions == 2
+    # the committed scaling results were measured before the documented freeze recipe became a mode
+    assert {s.mode for s in scaling.servers} == set(MODES) - {"prewarm-freeze-nocollect"}
+    assert scaling.repetitions == 2
 
 
 def test_placement_sweep_moves_only_where_the_library_weight_sits():

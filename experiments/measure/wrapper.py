@@ -10,6 +10,7 @@ Configuration comes from the environment, never from which server imported us:
 PREFORK_LAB_PRELOAD  "1": ``create_app`` runs in the master before fork; "0": in each worker after fork
 PREFORK_LAB_WARM     "before-fork" | "after-fork" | "none": who sends the warm-up requests through the app
 PREFORK_LAB_FREEZE   "1": gc disabled while loading, collected and frozen before fork, re-enabled after fork
+PREFORK_LAB_FREEZE_COLLECT  "0": with freeze, no collection before gc.freeze() (Python's documented recipe)
 PREFORK_LAB_MODE     the mode's name, for messages only
 PREFORK_LAB_APP      "package.module:callable" of the project's WSGI application
 PREFORK_LAB_NOTIFY   the runner's unix datagram socket: a path, or "@name" (abstract)
@@ -64,6 +65,7 @@ MODE = os.environ.get("PREFORK_LAB_MODE", "")
 PRELOAD = os.environ.get("PREFORK_LAB_PRELOAD", "1") == "1"
 WARM = os.environ.get("PREFORK_LAB_WARM", "none")
 FREEZE = os.environ.get("PREFORK_LAB_FREEZE", "0") == "1"
+FREEZE_COLLECT = os.environ.get("PREFORK_LAB_FREEZE_COLLECT", "1") == "1"
 APP_SPEC = os.environ.get("PREFORK_LAB_APP", "")
 NOTIFY = os.environ.get("PREFORK_LAB_NOTIFY", "")
 if NOTIFY.startswith("@"):
@@ -221,7 +223,8 @@ def create_app():
         if WARM == "before-fork":
             _warm_up(_state["app"])
         if FREEZE:
-            gc.collect()
+            if FREEZE_COLLECT:
+                gc.collect()
             gc.freeze()  # everything so far goes to the permanent generation: no collection writes to it again
         if PRELOAD and OBJECTS:
             snapshot_objects(OBJECTS)
