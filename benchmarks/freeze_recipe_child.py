@@ -15,9 +15,11 @@ import os
 import sys
 from pathlib import Path
 
-# The test suite's fork probe is the same kind of child (standard library only): its WSGI GET and USS reading.
+# The test suite's fork probe is the same kind of child (standard library only): its WSGI GET, its USS reading
+# and its forked worker.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from fork_probe import _get as get  # noqa: E402
+from fork_probe import _in_worker as in_worker  # noqa: E402
 from fork_probe import _uss_mb as uss_mb  # noqa: E402
 
 
@@ -49,23 +51,8 @@ def main(project: str, recipe: str, requests: int, urls: list[str]) -> int:
     if recipe != "none":
         gc.freeze()
     master = uss_mb()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.close(read)
-            with os.fdopen(write, "wb") as out:
-                serve(application, urls, requests, out)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write)
-    with os.fdopen(read, "rb") as handle:
-        report = handle.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not report:
-        print(json.dumps({"error": f"worker exited with status {status}"}))
+    report = in_worker(lambda out: serve(application, urls, requests, out))
+    if report is None:
         return 1
     print(json.dumps({"recipe": recipe, "master_uss_mb": round(master, 1), **json.loads(report)}))
     return 0

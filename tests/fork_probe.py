@@ -86,6 +86,16 @@ def main(project: str, mode: str, requests: int | None = None) -> int:
         connections.close_all()
     gc.collect()
     gc.freeze()
+    report = _in_worker(lambda out: _worker(application, urls, requests or len(urls), out))
+    if report is None:
+        return 1
+    print(report.decode())
+    return 0
+
+
+def _in_worker(work) -> bytes | None:
+    """Fork one worker that runs ``work(out)`` and exits; what it wrote to ``out``, or None (an error line
+    printed) when it failed or wrote nothing."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker: never returns into the caller's code
@@ -93,7 +103,7 @@ def main(project: str, mode: str, requests: int | None = None) -> int:
         try:
             os.close(read)
             with os.fdopen(write, "wb") as out:
-                _worker(application, urls, requests or len(urls), out)
+                work(out)
             code = 0
         finally:
             os._exit(code)
@@ -103,9 +113,8 @@ def main(project: str, mode: str, requests: int | None = None) -> int:
     _, status = os.waitpid(pid, 0)
     if status != 0 or not report:
         print(json.dumps({"error": f"worker exited with status {status}"}))
-        return 1
-    print(report.decode())
-    return 0
+        return None
+    return report
 
 
 if __name__ == "__main__":
