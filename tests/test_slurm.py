@@ -41,6 +41,17 @@ def command(sweep: Path, *options: str) -> list[str]:
     return [sys.executable, "-m", "experiments", str(sweep), *options]
 
 
+def start_through_slurm(sweep: Path, env: dict) -> subprocess.Popen:
+    """The runner in the background, submitting ``sweep`` to the cluster; the test reads or signals it."""
+    return subprocess.Popen(
+        command(sweep, "--launcher", "slurm"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def environment(slurm, tmp_path: Path) -> tuple[dict, str]:
     """The cluster's client environment, with run directories under tmp_path: their path marks our servers,
     on the node as here (sbatch passes the environment on)."""
@@ -119,13 +130,7 @@ def test_a_node_failure_keeps_the_finished_row_and_resume_submits_only_the_rest(
         launcher={"runs_per_job": 3, "time_limit_min": 5, "folder": "shared"},
     )
     env, servers = environment(slurm, tmp_path)
-    runner = subprocess.Popen(
-        command(sweep, "--launcher", "slurm"),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    runner = start_through_slurm(sweep, env)
     try:
         parts = tmp_path / "shared"
         assert wait_for(
@@ -167,13 +172,7 @@ def test_sigterm_cancels_the_jobs_and_leaves_nothing(slurm, tmp_path):
         launcher={"runs_per_job": 1, "time_limit_min": 5, "folder": "shared"},
     )
     env, servers = environment(slurm, tmp_path)
-    runner = subprocess.Popen(
-        command(sweep, "--launcher", "slurm"),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    runner = start_through_slurm(sweep, env)
     try:
         assert wait_for(lambda: processes_with(servers), timeout=120), "no job started its server"
         runner.send_signal(signal.SIGTERM)
