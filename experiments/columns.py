@@ -93,14 +93,86 @@ COLUMNS: tuple[Column, ...] = (
         "MB",
         "mean over workers of those pages now private to the worker (exclusively mapped)",
     ),
+    # long traffic: the load, its latencies, memory over requests (traffic.sample_every), and recycling
+    Column("recycling", str, "", "when the server replaces a worker: off, or e.g. max_requests 1000±50"),
+    Column(
+        "requests_per_worker", int, "", "warm requests per worker the run sent (traffic.requests_per_worker)"
+    ),
+    Column("clients", int, "", "concurrent connections of the warm traffic"),
+    Column("requests_per_s", float, "1/s", "warm requests answered per second"),
+    Column("latency_p50_ms", float, "ms", "median latency of the warm requests"),
+    Column("latency_p99_ms", float, "ms", "99th percentile latency of the warm requests"),
+    Column(
+        "requests_failed",
+        int,
+        "",
+        "warm requests not answered (connection dropped, timed out), by any worker",
+    ),
+    Column("memory_peak_mb", float, "MB", "highest total PSS of master and workers read during the traffic"),
+    Column(
+        "worker_growth_mb_per_1k",
+        float,
+        "MB",
+        "growth of a worker's USS per 1,000 requests it serves, over the second half of its life (mean over workers)",
+    ),
+    Column("recycles", int, "", "workers the server replaced during the traffic"),
+    Column("recycle_requests_mean", float, "", "requests a recycled worker had served when it left"),
+    Column(
+        "recycle_unavailable_ms_mean",
+        float,
+        "ms",
+        "a recycled worker's slot without a worker: left → replacement ready",
+    ),
+    Column(
+        "recycle_first_request_ms_mean",
+        float,
+        "ms",
+        "a replacement worker's first request (cold in lazy modes)",
+    ),
+    Column("recycle_worker_uss_mb_mean", float, "MB", "a replacement worker's USS as it became ready"),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
+# The timeline beside the CSV (``<output>.timeline.csv``, traffic.sample_every): one line per process per reading.
+TIMELINE_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", str, "", "the run, as in the results CSV"),
+    Column(
+        "started_at", str, "", "the run's start, as in the results CSV (tells a retried run's attempts apart)"
+    ),
+    Column("requests", int, "", "warm requests answered by the server when the reading was taken"),
+    Column("seconds", float, "s", "since the warm traffic began"),
+    Column("process", str, "", "master or worker"),
+    Column("pid", int, "", "process id (a recycled worker's replacement has a new one)"),
+    Column("worker_requests", int, "", "warm requests this process had answered (0 for the master)"),
+    Column(
+        "pss_mb", float, "MB", "proportional set size: shared pages divided among the processes sharing them"
+    ),
+    Column("uss_mb", float, "MB", "unique set size: pages only this process maps"),
+    Column("gen0", int, "", "collections of generation 0 since the worker became ready (its last response)"),
+    Column("gen1", int, "", "collections of generation 1 since the worker became ready"),
+    Column("gen2", int, "", "full collections since the worker became ready"),
+    Column(
+        "window_p50_ms", float, "ms", "median latency of the requests answered since the previous reading"
+    ),
+    Column("window_p99_ms", float, "ms", "99th percentile latency of those requests"),
+)
+TIMELINE_NAMES: tuple[str, ...] = tuple(c.name for c in TIMELINE_COLUMNS)
+
 # What identifies a measured point: rows that differ in any of these are never pooled into one statistic
 # (the analysis, experiments/analysis/stats.py, and the runner's summary). A frame or row without one of them
-# ignores it: ``server``, ``database`` and ``threads`` exist only in CSVs written once the runner records them.
-IDENTITY: tuple[str, ...] = ("server", "database", "project", "models", "mode", "workers", "threads")
+# ignores it: ``server``, ``database``, ``threads`` and ``recycling`` exist only in CSVs written once the runner
+# records them.
+IDENTITY: tuple[str, ...] = (
+    "server",
+    "database",
+    "project",
+    "models",
+    "mode",
+    "workers",
+    "threads",
+    "recycling",
+)
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 METRICS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.type is float)
 

@@ -88,6 +88,18 @@ def write_atomically(path: Path, write, mode_from: os.stat_result | None = None)
         raise
 
 
+def drop_torn_line(path: Path) -> None:
+    """A line cut short by a killed writer is dropped, so that the next append starts a line of its own."""
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if not data or data.endswith(b"\n"):
+            return
+        if b"\n" in data:
+            handle.truncate(data.rfind(b"\n") + 1)
+        else:  # only the header, without its newline: complete it
+            handle.write(b"\n")
+
+
 class ResultsCsv:
     def __init__(self, path: Path, label: str = "output"):
         self.path = Path(path)
@@ -156,16 +168,6 @@ class ResultsCsv:
 
         write_atomically(self.path, write, mode_from)
 
-    def _drop_torn_line(self) -> None:
-        with open(self.path, "rb+") as handle:
-            data = handle.read()
-            if not data or data.endswith(b"\n"):
-                return
-            if b"\n" in data:
-                handle.truncate(data.rfind(b"\n") + 1)
-            else:  # only the header, without its newline: complete it
-                handle.write(b"\n")
-
     def prepare(self, fresh: bool = False) -> None:
         """Create the file with its header, or check (and repair) an existing one of ours before appending.
 
@@ -180,7 +182,7 @@ class ResultsCsv:
             if state == NEW:  # absent, or empty: keep an empty file's permissions
                 self._rewrite([], mode_from=os.stat(self.path) if self.path.exists() else None)
                 return
-            self._drop_torn_line()
+            drop_torn_line(self.path)
             if state == OLDER:
                 self._rewrite(self.read_rows(), mode_from=os.stat(self.path))
         except OSError as exc:  # a read-only directory, a full disk, a file mounted on its own

@@ -36,8 +36,11 @@ class RunSpec:
     def describe(self) -> str:
         server = "" if self.server.backend == DEFAULT_SERVER else f"{self.server.backend} "
         threads = f" threads={self.server.threads}" if self.server.threads != 1 else ""
+        recycling = self.server.recycling
+        recycles = f" recycling: {recycling.label()}" if recycling.active else ""
         return (
-            f"{server}{self.mode} {self.project.label} workers={self.workers}{threads} rep={self.repetition}"
+            f"{server}{self.mode} {self.project.label} workers={self.workers}{threads}{recycles} "
+            f"rep={self.repetition}"
         )
 
 
@@ -61,8 +64,8 @@ def run_id(
 ) -> str:
     """Stable id of one run: a hash of what is measured (not of timeouts, which only bound it).
 
-    Server settings added after the first sweeps enter the hash only when they differ from their default, so
-    a sweep written before them keeps its run ids (and resumes). So does the objects probe: its snapshot
+    Server and traffic settings added after the first sweeps enter the hash only when they differ from their
+    default, so a sweep written before them keeps its run ids (and resumes). So does the objects probe: its snapshot
     allocates in the master before fork, so a run with it is not the same measurement as one without.
     """
     identity = {
@@ -79,6 +82,12 @@ def run_id(
         identity["backend"] = server.backend
     if server.threads != 1:
         identity["threads"] = server.threads
+    if server.recycling.active:
+        identity["recycling"] = server.recycling.identity()
+    if traffic.clients:
+        identity["clients"] = traffic.clients
+    if traffic.sample_every:
+        identity["sample_every"] = traffic.sample_every
     if probes is not None and probes.objects:
         identity["objects"] = True
     return _short_hash(identity)

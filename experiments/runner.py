@@ -26,6 +26,7 @@ from experiments.environment import (
 )
 from experiments.errors import ExperimentError
 from experiments.export_csv import ResultsCsv
+from experiments.export_timeline import TimelineCsv
 from experiments.launchers.base import Batch, Launcher, make_row
 from experiments.launchers.local import LocalLauncher
 from experiments.measure.executor import RUN_DIR_PREFIX, Executor, Measurement
@@ -53,6 +54,7 @@ def check_output(output: Path, fresh: bool = False, label: str = "output") -> Re
     or sweep key it came from. Reads at most a first line and a small JSON file."""
     results = ResultsCsv(output, label)
     results.check(fresh)
+    TimelineCsv(output, label).check()
     check_sidecar(output, label)
     return results
 
@@ -90,6 +92,7 @@ def run_sweep(
     if fresh:
         remove_sidecar(output)
         details.remove()
+        TimelineCsv(output).remove()
         launcher.forget()
     results.prepare(fresh)
     launcher.recover(results, details, say)

@@ -38,8 +38,29 @@ TOP_KEYS = (
 PROBE_KEYS = ("phases", "objects")
 EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name", "python")
 DATABASE_KEYS = ("database", "conn_max_age", "pool")  # generated projects: what they run on, not their source
-SERVER_KEYS = ("backend", "modes", "workers", "threads", "timeout", "max_fd")
-TRAFFIC_KEYS = ("requests_per_worker", "urls", "max_urls", "timeout", "steady_state", "allowed_statuses")
+SERVER_KEYS = (
+    "backend",
+    "modes",
+    "workers",
+    "threads",
+    "timeout",
+    "max_fd",
+    "max_requests",
+    "max_requests_jitter",
+    "reload_on_rss",
+    "max_worker_lifetime",
+    "min_worker_lifetime",
+)
+TRAFFIC_KEYS = (
+    "requests_per_worker",
+    "urls",
+    "max_urls",
+    "timeout",
+    "steady_state",
+    "allowed_statuses",
+    "clients",
+    "sample_every",
+)
 LAUNCHER_KEYS = (
     "partition",
     "time_limit_min",
@@ -73,6 +94,9 @@ MAX_TIMEOUT_S = 86_400.0
 MAX_TIME_LIMIT_MIN = 60 * 24 * 30  # a Slurm job: a month
 MAX_RUNS = 100_000  # projects × server settings × repetitions: days of measurement already
 MAX_DEPTH = 20  # nesting of the YAML; a sweep file needs 4
+MAX_CLIENTS = 256  # concurrent loopback connections of the load generator
+MAX_RECYCLE_REQUESTS = 10_000_000
+MAX_RSS_MB = 1_048_576
 
 
 @dataclass(frozen=True)
@@ -130,6 +154,44 @@ class ProjectSpec:
 
 
 @dataclass(frozen=True)
+class Recycling:
+    """When the server replaces a worker by a fresh one (0: never, for each policy)."""
+
+    max_requests: int = 0  # after this many requests (both servers)
+    max_requests_jitter: int = 0  # up to this many more, so that workers do not recycle together
+    reload_on_rss: int = 0  # MB of RSS after a request (uWSGI)
+    max_worker_lifetime: int = 0  # seconds (uWSGI)
+    # seconds before uWSGI lets a worker go for max_requests or RSS (None: uWSGI's own default, 10 s)
+    min_worker_lifetime: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.max_requests or self.reload_on_rss or self.max_worker_lifetime)
+
+    def label(self) -> str:
+        """What the CSV's ``recycling`` column says: "off", or each policy, e.g. "max_requests 1000±50"."""
+        parts = []
+        if self.max_requests:
+            jitter = f"±{self.max_requests_jitter}" if self.max_requests_jitter else ""
+            parts.append(f"max_requests {self.max_requests}{jitter}")
+        if self.reload_on_rss:
+            parts.append(f"reload_on_rss {self.reload_on_rss} MB")
+        if self.max_worker_lifetime:
+            parts.append(f"max_worker_lifetime {self.max_worker_lifetime} s")
+        if parts and self.min_worker_lifetime is not None:
+            parts.append(f"min_worker_lifetime {self.min_worker_lifetime} s")
+        return ", ".join(parts) or "off"
+
+    def identity(self) -> dict[str, int]:
+        """The policies that are set: a run id changes only when recycling is on."""
+        return {
+            name: value
+            for name, value in vars(self).items()
+            if value or (value == 0 and name == "min_worker_lifetime")
+        }
+
+
+@dataclass(frozen=True)
 class ServerSpec:
     mode: str
     workers: int
@@ -137,6 +199,7 @@ class ServerSpec:
     max_fd: int = DEFAULT_MAX_FD
     backend: str = DEFAULT_SERVER
     threads: int = 1  # per worker; gunicorn then runs gthread workers
+    recycling: Recycling = Recycling()
 
 
 @dataclass(frozen=True)
@@ -148,6 +211,8 @@ class TrafficSpec:
     steady_state: bool = True  # after traffic, one full collection in every worker, then memory again
     # URL -> statuses besides 2xx/3xx that still measure the page (a URL that legitimately answers 404)
     allowed_statuses: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    clients: int = 0  # concurrent connections of the warm traffic; 0: one per worker thread
+    sample_every: int = 0  # read every process's memory each time this many requests per worker were served
 
     @property
     def allowed(self) -> dict[str, tuple[int, ...]]:
@@ -525,7 +590,62 @@ def _servers(check: _Checker, raw: Any) -> list[ServerSpec]:
         ),
     }
     _check_preload(check, choices["backend"], choices["mode"])
+    choices["recycling"] = _recycling(check, raw, choices["backend"])
     return [ServerSpec(**combo) for combo in check.product("server", choices)]
+
+
+# Which server offers which recycling policy; every one of them replaces the worker by a fresh fork.
+RECYCLING_SERVERS = {
+    "max_requests": ("uwsgi", "gunicorn"),
+    "reload_on_rss": ("uwsgi",),
+    "max_worker_lifetime": ("uwsgi",),
+    "min_worker_lifetime": ("uwsgi",),
+}
+DEFAULT_JITTER_SHARE = 0.05  # max_requests_jitter when not given: 5 % of max_requests
+
+
+def _recycling(check: _Checker, raw: dict, backends: list[str]) -> list[Recycling]:
+    """Every recycling setting swept (a list of max_requests, say); refused on a server that lacks it."""
+
+    def count(maximum: int):
+        return lambda k, v: check.whole(k, v, 0, maximum)
+
+    choices = {
+        "max_requests": check.swept(
+            "server.max_requests", raw.get("max_requests", 0), count(MAX_RECYCLE_REQUESTS)
+        ),
+        "reload_on_rss": check.swept("server.reload_on_rss", raw.get("reload_on_rss", 0), count(MAX_RSS_MB)),
+        "max_worker_lifetime": check.swept(
+            "server.max_worker_lifetime", raw.get("max_worker_lifetime", 0), count(int(MAX_TIMEOUT_S))
+        ),
+    }
+    if "min_worker_lifetime" in raw:
+        choices["min_worker_lifetime"] = check.swept(
+            "server.min_worker_lifetime", raw["min_worker_lifetime"], count(int(MAX_TIMEOUT_S))
+        )
+    for name, values in choices.items():
+        for backend in dict.fromkeys(backends):
+            given = name in raw and raw[name] is not None
+            if (
+                any(values) or (name == "min_worker_lifetime" and given)
+            ) and backend not in RECYCLING_SERVERS[name]:
+                offered = " or ".join(RECYCLING_SERVERS[name])
+                raise check.error(f"server.{name}", f"{backend} has no {name}; it needs {offered}")
+    jitter_key = "server.max_requests_jitter"
+    jitters = (
+        check.swept(jitter_key, raw["max_requests_jitter"], count(MAX_RECYCLE_REQUESTS))
+        if "max_requests_jitter" in raw
+        else [None]
+    )
+    found = []
+    for combo in check.product("server", {**choices, "max_requests_jitter": jitters}):
+        jitter = combo["max_requests_jitter"]
+        if jitter is None:
+            jitter = int(combo["max_requests"] * DEFAULT_JITTER_SHARE)
+        elif jitter and not combo["max_requests"]:
+            raise check.error(jitter_key, "needs server.max_requests")
+        found.append(Recycling(**{**combo, "max_requests_jitter": jitter}))
+    return list(dict.fromkeys(found))
 
 
 def _check_preload(check: _Checker, backends: list[str], modes: list[str]) -> None:
@@ -557,6 +677,10 @@ def _traffic(check: _Checker, raw: Any) -> TrafficSpec:
         timeout=check.positive("traffic.timeout", raw.get("timeout", DEFAULT_REQUEST_TIMEOUT_S)),
         steady_state=check.flag("traffic.steady_state", raw.get("steady_state", True)),
         allowed_statuses=_allowed_statuses(check, raw.get("allowed_statuses", {})),
+        clients=check.whole("traffic.clients", raw.get("clients", 0), 0, MAX_CLIENTS),
+        sample_every=check.whole(
+            "traffic.sample_every", raw.get("sample_every", 0), 0, MAX_REQUESTS_PER_WORKER
+        ),
     )
 
 

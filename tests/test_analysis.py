@@ -177,6 +177,7 @@ def test_summarize_median_ci_and_filtering(sweep):
         "mode",
         "workers",
         "threads",
+        "recycling",
         *analysis.STAT_COLUMNS,
     ]
     assert list(dict.fromkeys(s["mode"])) == ["lazy", "prefork", "prewarm"]

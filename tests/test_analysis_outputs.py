@@ -187,6 +187,7 @@ def test_cli_end_to_end(tmp_path, capsys):
             "mode",
             "workers",
             "threads",
+            "recycling",
             *analysis.STAT_COLUMNS,
         ]
     )

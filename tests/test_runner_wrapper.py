@@ -103,12 +103,16 @@ def test_wrapper_loads_warms_collects_and_marks_responses(tmp_path, mode):
     result, messages = run_wrapper(tmp_path, mode)
     kinds = [m.split()[0] for m in messages]
     warm = get_mode(mode).warm_before_fork or get_mode(mode).warm_after_fork
+    # the process ends normally, as a recycled worker does: it reports leaving, with the requests it served
     if get_mode(mode).warm_before_fork:
-        assert kinds == ["loaded", "warmed", "forked", "ready", "collected"]
+        assert kinds == ["loaded", "warmed", "forked", "ready", "collected", "retired"]
     elif warm:
-        assert kinds == ["loaded", "forked", "warmed", "ready", "collected"]
+        assert kinds == ["loaded", "forked", "warmed", "ready", "collected", "retired"]
     else:
-        assert kinds == ["loaded", "forked", "ready", "collected"]
+        assert kinds == ["loaded", "forked", "ready", "collected", "retired"]
+    assert (
+        messages[-1].split()[-1] == "3"
+    )  # two requests and the one with a wrong token: not the control ones
     if warm:
         assert messages[kinds.index("warmed")].split()[-1] == "200,404,200"
         assert result["calls"][:3] == [
@@ -120,6 +124,8 @@ def test_wrapper_loads_warms_collects_and_marks_responses(tmp_path, mode):
     assert len(result["calls"]) == (6 if warm else 3)
     first, second, third = result["headers"]
     assert first["X-Prefork-Lab-First"] == "1" and second["X-Prefork-Lab-First"] == "0"
+    # collections per generation since ready, as the runner's timeline reads them
+    assert [int(n) >= 0 for n in first["X-Prefork-Lab-GC"].split(",")] == [True, True, True]
     assert first["X-Prefork-Lab-Worker"] == second["X-Prefork-Lab-Worker"] == third["X-Prefork-Lab-Worker"]
     assert first["X-Prefork-Lab-Loaded-In"] == ("master" if get_mode(mode).preload else "worker")
     assert first["X-Prefork-Lab-Warmed"] == ("3" if warm else "0")
@@ -131,7 +137,7 @@ def test_wrapper_loads_warms_collects_and_marks_responses(tmp_path, mode):
         ]
     assert result["gc_enabled"]  # freeze disables collection while loading, never in a worker
     # the control request: one full collection, reported with the collections since ready
-    collected = json.loads(messages[-1].split(" ", 3)[3])
+    collected = json.loads(messages[kinds.index("collected")].split(" ", 3)[3])
     assert result["control"] == {**collected, "pid": result["control"]["pid"]}
     assert len(collected["collections"]) == 3 and collected["collect_ms"] >= 0
     assert result["again"]["again"] is True

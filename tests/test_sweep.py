@@ -137,6 +137,37 @@ def test_existing_project_path_is_relative_to_the_sweep_file(tmp_path):
             4,
         ),
         ("project:\n  path: tinyproject\n  wsgi: a.b:c\n  database: postgresql\n", "project.database", 4),
+        ("project:\n  models: 10\nserver:\n  max_requests: -1\n", "server.max_requests", 4),
+        ("project:\n  models: 10\nserver:\n  max_requests: [0, ten]\n", "server.max_requests[1]", 4),
+        ("project:\n  models: 10\nserver:\n  max_requests_jitter: 5\n", "server.max_requests_jitter", 4),
+        (
+            "project:\n  models: 10\nserver:\n  backend: gunicorn\n  reload_on_rss: 300\n",
+            "server.reload_on_rss",
+            5,
+        ),
+        (
+            "project:\n  models: 10\nserver:\n  backend: [uwsgi, gunicorn]\n  max_worker_lifetime: 60\n",
+            "server.max_worker_lifetime",
+            5,
+        ),
+        (
+            "project:\n  models: 10\nserver:\n  backend: gunicorn\n  min_worker_lifetime: 1\n",
+            "server.min_worker_lifetime",
+            5,
+        ),
+        (
+            "project:\n  models: 10\nserver:\n  backend: granian\n  modes: [lazy]\n  max_requests: 100\n",
+            "server.max_requests",
+            6,
+        ),
+        ("project:\n  models: 10\ntraffic:\n  clients: 0.5\n", "traffic.clients", 4),
+        ("project:\n  models: 10\ntraffic:\n  clients: 1000\n", "traffic.clients", 4),
+        ("project:\n  models: 10\ntraffic:\n  sample_every: -3\n", "traffic.sample_every", 4),
+        (
+            "project:\n  models: 10\ntraffic:\n  requests_per_worker: 100001\n",
+            "traffic.requests_per_worker",
+            4,
+        ),
     ],
 )
 def test_errors_name_the_key_and_line(text, key, line):
@@ -300,3 +331,41 @@ def test_the_objects_probe_changes_run_ids_only_when_on():
     assert {r.run_id for r in make_plan(parse(text + "probes:\n  objects: false\n")).runs} == plain
     probed = {r.run_id for r in make_plan(parse(text + "probes:\n  objects: true\n")).runs}
     assert len(probed) == len(plain) and not probed & plain
+
+
+def test_recycling_is_a_server_axis_with_jitter_and_changes_run_ids_only_when_on():
+    from experiments.plan import make_plan
+
+    base = "project:\n  models: 10\nserver:\n  modes: [lazy]\n  backend: [uwsgi, gunicorn]\n"
+    plain = parse(base)
+    swept = parse(base + "  max_requests: [0, 1000]\n")
+    assert [s.recycling.label() for s in swept.servers] == ["off", "max_requests 1000±50"] * 2
+    assert [s.recycling.max_requests_jitter for s in swept.servers] == [0, 50, 0, 50]  # 5 % unless given
+    ids = {run.run_id for run in make_plan(plain).runs}
+    swept_ids = {run.run_id for run in make_plan(swept).runs}
+    assert (
+        ids < swept_ids and len(swept_ids) == 4
+    )  # off keeps the run ids of a sweep written before recycling
+    exact = parse(base + "  max_requests: 500\n  max_requests_jitter: 0\n").servers[0].recycling
+    assert exact.label() == "max_requests 500" and exact.max_requests_jitter == 0
+    uwsgi = (
+        parse(
+            "project:\n  models: 10\nserver:\n  reload_on_rss: 300\n  max_worker_lifetime: 3600\n"
+            "  min_worker_lifetime: 0\n"
+        )
+        .servers[0]
+        .recycling
+    )
+    assert uwsgi.label() == "reload_on_rss 300 MB, max_worker_lifetime 3600 s, min_worker_lifetime 0 s"
+
+
+def test_long_traffic_keys_enter_run_ids_only_when_set():
+    from experiments.plan import make_plan
+
+    base = "project:\n  models: 10\nserver:\n  modes: [lazy]\n"
+    plain = {run.run_id for run in make_plan(parse(base)).runs}
+    assert plain == {
+        run.run_id for run in make_plan(parse(base + "traffic: {clients: 0, sample_every: 0}\n")).runs
+    }
+    for extra in ("traffic: {clients: 8}\n", "traffic: {sample_every: 100}\n"):
+        assert plain.isdisjoint(run.run_id for run in make_plan(parse(base + extra)).runs), extra

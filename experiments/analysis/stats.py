@@ -26,9 +26,14 @@ RENAMED_COLUMNS: dict[str, str] = {
 }
 
 # Columns added after CSVs were written, and the value every row written before them had: every run was on
-# uWSGI and SQLite, one thread per worker, before servers, databases and threads became sweep axes.
-# load_results() fills them in one place.
-ADDED_COLUMNS: dict[str, str | int] = {"server": "uwsgi", "database": "sqlite", "threads": 1}
+# uWSGI and SQLite, one thread per worker, no worker recycled, before servers, databases, threads and recycling
+# became sweep axes. load_results() fills them in one place.
+ADDED_COLUMNS: dict[str, str | int] = {
+    "server": "uwsgi",
+    "database": "sqlite",
+    "threads": 1,
+    "recycling": "off",
+}
 
 # A CSV without one of these cannot be analysed; every other registry column is optional (filled with NA).
 REQUIRED_COLUMNS: tuple[str, ...] = ("mode", "workers", "models", "status")

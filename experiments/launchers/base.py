@@ -16,6 +16,7 @@ from typing import Protocol
 from experiments.details import DetailsLog
 from experiments.environment import now_iso
 from experiments.export_csv import ResultsCsv
+from experiments.export_timeline import TimelineCsv
 from experiments.measure.executor import Executor, Measurement
 from experiments.plan import Plan, RunSpec
 from experiments.projects import PreparedProject
@@ -92,11 +93,24 @@ def make_row(
         "server": run.server.backend,
         "server_version": measurement.server_version,
         "threads": run.server.threads,
+        "recycling": run.server.recycling.label(),
+        "requests_per_worker": run.traffic.requests_per_worker,
+        "clients": run.traffic.clients or run.workers * run.server.threads,
         "database": run.project.database.kind,
         "host": host or socket.gethostname(),
     }
     row.update(measurement.metrics())
     return row
+
+
+def record(results: ResultsCsv, details: DetailsLog, row: dict, measurement: Measurement) -> None:
+    """Keep one run: its timeline (if it sampled), its details, then its row, each flushed and fsynced, so
+    that a row never lacks what explains it."""
+    records = measurement.details.pop("timeline", None)
+    if records:
+        TimelineCsv(results.path).append(row["run_id"], row["started_at"], records)
+    details.append(row["run_id"], measurement.details)
+    results.append(row)
 
 
 def _run_on_its_database(executor: Executor, run: RunSpec, project: PreparedProject, databases: dict | None):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from experiments.details import DetailsLog
 from experiments.export_csv import ResultsCsv
-from experiments.launchers.base import Batch, Tally, measure, warm_up
+from experiments.launchers.base import Batch, Tally, measure, record, warm_up
 from experiments.measure.executor import Executor
 from experiments.plan import Plan, estimate_run_s
 from experiments.progress import Progress
@@ -43,8 +43,7 @@ class LocalLauncher:
             project = batch.prepared.get(run.project)
             broken = batch.broken.get(run.project, "")
             row, measurement = measure(run, project, self.executor, broken, batch.databases)
-            batch.results.append(row)
-            batch.details.append(run.run_id, measurement.details)
+            record(batch.results, batch.details, row, measurement)
             tally.ran += 1
             if measurement.status != "ok":
                 tally.failed += 1

@@ -16,6 +16,7 @@ from experiments.columns import COLUMN_NAMES
 from experiments.details import DetailsLog
 from experiments.environment import read_json, write_json
 from experiments.export_csv import ResultsCsv, format_value
+from experiments.export_timeline import TimelineCsv
 
 PART_SUFFIX = ".part.csv"
 ENV_SUFFIX = ".env.json"
@@ -91,6 +92,7 @@ class Merger:
     def __init__(self, results: ResultsCsv, details: DetailsLog):
         self.results = results
         self.details = details
+        self.timeline = TimelineCsv(results.path)
         existing = results.read_rows()
         self.ok = {row["run_id"] for row in existing if row.get("status") == "ok"}
         self.attempts = {_attempt(row) for row in existing}
@@ -108,6 +110,9 @@ class Merger:
                 found = part.details.read()
             record = found.get(run_id)
             if record is not None:
+                timeline = record.pop("timeline", None)
+                if timeline:
+                    self.timeline.append(run_id, row.get("started_at", ""), timeline)
                 self.details.append(run_id, {k: v for k, v in record.items() if k != "run_id"})
             merged.append(row)
         return merged

@@ -85,7 +85,10 @@ def _round(
             collected[message.pid] = _parse(message.rest, message.pid)
             if not hold:
                 inbox.release(message.pid)
-        elif message.kind in ("exited", "error"):
+        elif message.kind == "error" or (
+            message.kind == "exited" and message.pid in missing + list(collected)
+        ):
+            # a recycled worker's exit, reported late, is not this round's concern
             raise TrafficError(f"control: worker {message.pid} {message.kind} {message.rest}".strip())
     if errors:
         raise TrafficError(errors[0])

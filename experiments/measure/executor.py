@@ -9,7 +9,6 @@ happens, the group is killed and the run directory removed before ``run`` return
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -23,9 +22,11 @@ from typing import Protocol
 
 from experiments.measure.control import collect_everywhere
 from experiments.measure.inbox import Inbox, Message
+from experiments.measure.lifecycle import drain, note
 from experiments.measure.memory import MAPPING_KINDS, cpu_seconds, private_by_mapping, read_tree
 from experiments.measure.processes import alive, child_setup, free_port, kill_group
-from experiments.measure.traffic import TrafficError, acceptable, drive
+from experiments.measure.traffic import TrafficError, acceptable
+from experiments.measure.traffic_phase import TrafficFailed, measure_traffic
 from experiments.modes import get_mode, wrapper_environment
 from experiments.plan import RunSpec
 from experiments.projects import PreparedProject
@@ -145,7 +146,8 @@ class _Live:
     run_dir: Path
     log_path: Path
     process: subprocess.Popen | None = None
-    workers: list[int] = field(default_factory=list)
+    workers: list[int] = field(default_factory=list)  # the workers serving now
+    seen: list[int] = field(default_factory=list)  # every worker that ever served, recycled ones too
     port: int = 0
     command: list[str] = field(default_factory=list)
 
@@ -200,13 +202,16 @@ class ServerExecutor:
                     t = time.monotonic()
                     if live.process is not None:
                         with signals_held():
-                            kill_group(live.process, live.workers)
+                            kill_group(live.process, list(dict.fromkeys([*live.seen, *live.workers])))
                     measurement.timings["stop"] = time.monotonic() - t
         except RunFailed as exc:
             measurement.status = exc.status
             measurement.error = self._with_tail(str(exc), live)
         except TrafficError as exc:
             measurement.status = "timeout" if "timed out" in str(exc) else "failed"
+            measurement.error = self._with_tail(str(exc), live)
+        except TrafficFailed as exc:
+            measurement.status = "failed"
             measurement.error = self._with_tail(str(exc), live)
         except OSError as exc:
             measurement.status = "failed"
@@ -279,7 +284,7 @@ class ServerExecutor:
             m.fork_span_ms = (max(forks.values()) - min(forks.values())) / 1e6
         m.startup_cpu_s = sum(cpu_seconds(pid) for pid in [live.process.pid, *live.workers])
         m.memory_ready_mb = read_tree(live.process.pid, live.workers).total_mb("pss")
-        measure_traffic(run, project, live, m)
+        measure_traffic(run, project, live, inbox, m)
         drain(inbox, m.details)
         m.breakdown.update(private_memory(live.workers))
         m.breakdown.update(phase_metrics(m.details))
@@ -312,40 +317,6 @@ def measure_inherited_objects(path: Path, live: _Live, m: Measurement) -> None:
     m.breakdown.update(columns)
     m.details["inherited_objects"] = details
     m.timings["objects"] = time.monotonic() - t
-
-
-def measure_traffic(run: RunSpec, project: PreparedProject, live: _Live, m: Measurement) -> None:
-    t = time.monotonic()
-    traffic = drive(
-        live.port,
-        live.workers,
-        list(project.urls),
-        run.traffic.requests_per_worker,
-        run.traffic.timeout,
-        run.traffic.allowed,
-    )
-    m.timings["traffic"] = time.monotonic() - t
-    m.first_query_ms = traffic.first_query_ms
-    m.first_request_ms_mean = traffic.first_request_ms_mean
-    m.first_request_ms_max = traffic.first_request_ms_max
-    m.steady_ms_median = traffic.steady_ms_median
-    headers = traffic.first_query.headers
-    m.details["loaded_in"] = headers.get("x-prefork-lab-loaded-in")
-    m.details["warmed"] = int(headers.get("x-prefork-lab-warmed", "0"))
-    m.details["frozen"] = int(headers.get("x-prefork-lab-frozen", "0"))
-    m.details["first_workers"] = sorted(traffic.first_requests)
-    m.details["statuses"] = sorted({r.status for r in traffic.steady} | {traffic.first_query.status})
-    after = read_tree(live.process.pid, live.workers)
-    m.memory_mb = after.total_mb("pss")
-    m.uss_mb = after.total_mb("uss")
-    m.rss_mb = after.total_mb("rss")
-    m.master_pss_mb = after.master.pss_kb / 1024
-    m.worker_uss_mb_mean = after.worker_uss_mb_mean
-    if traffic.missing_workers:
-        m.error = (
-            f"{len(traffic.missing_workers)} of {run.workers} workers served no first request "
-            f"(pids {traffic.missing_workers})"
-        )
 
 
 def private_memory(workers: list[int]) -> dict[str, float]:
@@ -393,22 +364,6 @@ def measure_steady_state(run: RunSpec, live: _Live, inbox: Inbox, token: str, m:
     m.worker_gen2_collections_mean = sum(r.collections[-1] for r in reports) / len(reports)
     m.collect_ms_mean = sum(r.collect_ms for r in reports) / len(reports)
     m.details["collections_since_ready"] = {pid: list(r.collections) for pid, r in collected.items()}
-
-
-def note(message: Message, details: dict) -> None:
-    """Keep what a wrapper reported about one process: its loading phases, a warm-up, a first request."""
-    if message.kind == "phases":
-        details.setdefault("startup_phases", {})[message.pid] = json.loads(message.rest)
-    elif message.kind == "firstreq":
-        details.setdefault("first_request_phases", {})[message.pid] = json.loads(message.rest)
-    elif message.kind == "warmed":
-        details.setdefault("warmup_seconds", {})[message.pid] = float(message.rest.partition(" ")[0])
-
-
-def drain(inbox: Inbox, details: dict) -> None:
-    """Read what the wrappers sent while we were busy (first requests report as they are served)."""
-    while (message := inbox.receive(0.0)) is not None:
-        note(message, details)
 
 
 def _check_warmup(message: Message, details: dict, allowed: Mapping[str, tuple[int, ...]], urls) -> None:

@@ -1,4 +1,4 @@
-"""HTTP traffic against a running server: the first query, every worker's first request, warm traffic.
+"""HTTP requests to a running server: one GET, a burst of concurrent ones, and the first requests of a run.
 
 Plain http.client, one connection per request (uWSGI's http-socket closes it anyway). The wrapper marks each
 response with the worker's pid and whether it was that worker's first request.
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 WORKER_HEADER = "X-Prefork-Lab-Worker"
 FIRST_HEADER = "X-Prefork-Lab-First"
+GC_HEADER = "X-Prefork-Lab-GC"  # collections per generation since the worker was ready, e.g. "41,3,1"
 
 
 class TrafficError(Exception):
@@ -100,10 +101,9 @@ def concurrent(
 
 
 @dataclass
-class TrafficResult:
+class FirstRequests:
     first_query: Response
     first_requests: dict[int, Response]  # worker pid -> that worker's first request
-    steady: list[Response]
     missing_workers: list[int]
 
     @property
@@ -120,27 +120,22 @@ class TrafficResult:
         values = [r.ms for r in self.first_requests.values()]
         return max(values) if values else None
 
-    @property
-    def steady_ms_median(self) -> float | None:
-        return statistics.median(r.ms for r in self.steady) if self.steady else None
 
-
-def drive(
+def first_requests(
     port: int,
     workers: list[int],
     urls: list[str],
-    requests_per_worker: int,
     timeout: float,
     allowed: Mapping[str, Collection[int]] | None = None,
     max_rounds: int = 40,
-) -> TrafficResult:
-    """The measured traffic of one run, right after every worker reported ready.
+) -> FirstRequests:
+    """The first measured requests of one run, right after every worker reported ready.
 
     1. the first query: one request to ``urls[0]``;
     2. rounds of ``len(workers)`` concurrent requests to ``urls[0]`` until every worker has served its first
-       request (bounded by ``max_rounds``);
-    3. warm traffic: ``requests_per_worker × workers`` requests cycling through ``urls``, as many at a time as
-       there are workers.
+       request (bounded by ``max_rounds``).
+
+    The warm traffic that follows is the load generator's (experiments/measure/load.py).
     """
     allowed = allowed or {}
     first_query = get(port, urls[0], timeout, allowed.get(urls[0], ()))
@@ -157,15 +152,8 @@ def drive(
         rounds += 1
         for response in concurrent(port, [urls[0]] * len(workers), len(workers), timeout, allowed):
             note(response)
-    total = requests_per_worker * len(workers)
-    steady = (
-        concurrent(port, [urls[i % len(urls)] for i in range(total)], len(workers), timeout, allowed)
-        if total
-        else []
-    )
-    return TrafficResult(
+    return FirstRequests(
         first_query=first_query,
         first_requests={pid: r for pid, r in firsts.items() if pid in expected},
-        steady=steady,
         missing_workers=sorted(expected - set(firsts)),
     )

@@ -22,7 +22,8 @@ PREFORK_LAB_OBJECTS  a file path: when preloading, snapshot the master's objects
                      runner then reads which of their pages each worker made private); absent: no snapshot
 
 The adapter's duties: ``application = create_app()`` where the server loads its app; ``worker_forked()`` right
-after each fork (in the worker); ``worker_ready()`` when a worker is about to accept requests.
+after each fork (in the worker); ``worker_ready()`` when a worker is about to accept requests;
+``worker_retiring()`` when a worker leaves on its server's orders (it is also registered with ``atexit``).
 
 Messages sent to the runner (one datagram each, ASCII, space separated):
     forked <pid> <monotonic_ns>
@@ -31,6 +32,7 @@ Messages sent to the runner (one datagram each, ASCII, space separated):
     ready <pid> <monotonic_ns>
     collected <pid> <monotonic_ns> <json: gc collections per generation since ready, collect_ms, frozen>
     exited <pid> <monotonic_ns> <exit status>  (sent by an adapter's child-exit hook, in the master)
+    retired <pid> <monotonic_ns> <requests served>  (the worker itself, as it leaves: recycled by its server)
     phases <pid> <monotonic_ns> <json: seconds per step of loading the app, the slowest apps>
     firstreq <pid> <monotonic_ns> <json: ms of URLconf import, DB connect, templates, view in a first request>
     error <pid> <monotonic_ns> <traceback>
@@ -44,8 +46,10 @@ another one. Every other response gets headers:
     X-Prefork-Lab-Loaded-In: "master" when the app was imported before fork, else "worker"
     X-Prefork-Lab-Warmed: number of warm-up requests sent through this worker's app before it was ready
     X-Prefork-Lab-Frozen: gc.get_freeze_count() in the worker when it became ready
+    X-Prefork-Lab-GC: collections per generation since the worker became ready, before this request, e.g. "41,3,1"
 """
 
+import atexit
 import contextlib
 import ctypes
 import gc
@@ -94,6 +98,8 @@ _state = {
     "frozen": "0",
     "gc_at_ready": None,
     "collected": False,
+    "requests": 0,
+    "retired": False,
 }
 
 
@@ -316,6 +322,7 @@ def worker_forked():
     if FREEZE:
         gc.enable()
     notify("forked", os.getpid(), time.monotonic_ns())
+    atexit.register(worker_retiring)  # uWSGI runs atexit hooks in a worker it recycles
     inherited = _open_connections()
     if inherited:
         message = f"a database connection was inherited across fork: {', '.join(inherited)}"
@@ -335,14 +342,26 @@ def worker_ready():
     notify("ready", os.getpid(), time.monotonic_ns())
 
 
+def worker_retiring():
+    """The worker leaves on its server's orders (max requests, RSS, lifetime): tell the runner, once."""
+    if _state["retired"] or _state["gc_at_ready"] is None:
+        return
+    _state["retired"] = True
+    notify("retired", os.getpid(), time.monotonic_ns(), _state["requests"])
+
+
+def _collections_since_ready():
+    now = [stats["collections"] for stats in gc.get_stats()]
+    return [a - b for a, b in zip(now, _state["gc_at_ready"] or [0] * len(now), strict=True)]
+
+
 def _collect_and_hold(start_response):
     pid = os.getpid()
     if _state["collected"]:  # a second control request met the same worker: answer at once
         body = json.dumps({"pid": pid, "again": True}).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
-    now = [stats["collections"] for stats in gc.get_stats()]
-    since_ready = [a - b for a, b in zip(now, _state["gc_at_ready"] or [0] * len(now), strict=True)]
+    since_ready = _collections_since_ready()
     release = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
         if NOTIFY:
@@ -372,12 +391,14 @@ def application(environ, start_response):
         return _collect_and_hold(start_response)
     first = "0" if _state["served"] else "1"
     _state["served"] = True
+    _state["requests"] += 1
     extra = [
         ("X-Prefork-Lab-Worker", str(os.getpid())),
         ("X-Prefork-Lab-First", first),
         ("X-Prefork-Lab-Loaded-In", _state["loaded_in"]),
         ("X-Prefork-Lab-Warmed", str(_state["warmed"])),
         ("X-Prefork-Lab-Frozen", _state["frozen"]),
+        ("X-Prefork-Lab-GC", ",".join(map(str, _collections_since_ready()))),
     ]
 
     def wrapped_start_response(status, headers, exc_info=None):

@@ -2,7 +2,7 @@
 
 Everything is on the command line except the hooks, which live in a config file of ours (``-c``): a project's
 own ``gunicorn.conf.py`` and ``GUNICORN_CMD_ARGS`` stay out. Sync workers (gthread when ``threads`` > 1),
-``--max-requests 0``, no control socket. gunicorn sleeps up to 0.1 s between forks (random): the executor
+``--max-requests`` as the sweep says (0: never recycle) with its jitter, no control socket. gunicorn sleeps up to 0.1 s between forks (random): the executor
 records the span from the first fork to the last as ``fork_span_ms``.
 """
 
@@ -48,7 +48,9 @@ class Gunicorn(Server):
             "--threads",
             str(run.server.threads),
             "--max-requests",
-            "0",
+            str(run.server.recycling.max_requests),
+            "--max-requests-jitter",
+            str(run.server.recycling.max_requests_jitter),
             "--timeout",
             str(timeout),
             "--graceful-timeout",

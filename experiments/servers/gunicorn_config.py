@@ -23,5 +23,9 @@ def post_worker_init(worker):
     wrapper.worker_ready()
 
 
+def worker_exit(server, worker):
+    wrapper.worker_retiring()
+
+
 def child_exit(server, worker):
     wrapper.notify("exited", worker.pid, time.monotonic_ns(), getattr(worker, "exitcode", ""))

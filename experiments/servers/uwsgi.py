@@ -53,6 +53,7 @@ class Uwsgi(Server):
         ]
         if run.server.threads > 1:
             command += ["--threads", str(run.server.threads)]
+        command += recycling_options(run)
         if not get_mode(run.mode).preload:
             command.append("--lazy-apps")
         return command
@@ -60,3 +61,24 @@ class Uwsgi(Server):
     def environment(self, base: dict[str, str]) -> dict[str, str]:
         # uWSGI reads any UWSGI_<OPTION> variable as an option: a user's shell must not change what we measure.
         return {key: value for key, value in base.items() if not key.startswith("UWSGI_")}
+
+
+def recycling_options(run: RunSpec) -> list[str]:
+    """uWSGI's recycling options. Its jitter is deterministic: worker i recycles after max-requests + (i - 1) ×
+    delta, so the delta spreads ``max_requests_jitter`` over the workers. uWSGI's own min-worker-lifetime (10 s
+    by default) is kept unless the sweep sets it: a worker that reaches max-requests sooner serves on until then,
+    as it would in production (where a day's traffic is not compressed into minutes)."""
+    recycling = run.server.recycling
+    options = []
+    if recycling.max_requests:
+        options += ["--max-requests", str(recycling.max_requests)]
+        if recycling.max_requests_jitter and run.workers > 1:
+            delta = recycling.max_requests_jitter // (run.workers - 1)
+            options += ["--max-requests-delta", str(delta)]
+    if recycling.reload_on_rss:
+        options += ["--reload-on-rss", str(recycling.reload_on_rss)]
+    if recycling.max_worker_lifetime:
+        options += ["--max-worker-lifetime", str(recycling.max_worker_lifetime)]
+    if recycling.min_worker_lifetime is not None:
+        options += ["--min-worker-lifetime", str(recycling.min_worker_lifetime)]
+    return options
