@@ -85,12 +85,21 @@ def run(args: argparse.Namespace) -> tuple[list[str], Path]:
         result.summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
         figures = plots.write_plots(result, out)
         report_path = out / "report.md"
-        report_path.write_text(
-            report.render_report(result, figures, [str(p) for p in args.csv]), encoding="utf-8"
-        )
+        text = report.render_report(result, figures, [str(p) for p in args.csv])
+        report_path.write_text(text + _day_section(args.csv, df, out), encoding="utf-8")
     except OSError as exc:
         raise ExperimentError(f"--out: cannot write into {out} ({exc.strerror})") from None
     return report.seed_block_lines(result.seed, labels=result.shown(result.seed, ["mode"])), report_path
+
+
+def _day_section(csv_paths: list[Path], df, out: Path) -> str:
+    """Long traffic and recycling, when the runs sent it (their figures and the timeline beside each CSV)."""
+    from experiments.analysis import day, day_plots
+
+    found = day.analyze_day(csv_paths, df)
+    if found is None:
+        return ""
+    return "\n" + "\n".join(day.report_lines(found, day_plots.write_day_plots(found, out)))
 
 
 def _check_point(df, models: int | None, workers: int | None) -> None:
