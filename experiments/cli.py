@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
     from experiments.measure.processes import become_subreaper
-    from experiments.summary import summarize
+    from experiments.summary import fork_warnings, summarize
 
     interactive = sys.stderr.isatty()
 
@@ -177,6 +177,6 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, handler)
     if interactive:
         sys.stderr.write("\n")
-    print("\n".join(summarize(outcome.rows)))
+    print("\n".join([*summarize(outcome.rows), *fork_warnings(outcome.rows)]))
     print(f"\n{outcome.ran} runs done ({outcome.failed} failed); results in {output}")
     return EXIT_FAILED_RUNS if outcome.failed else EXIT_OK

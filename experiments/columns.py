@@ -130,6 +130,13 @@ COLUMNS: tuple[Column, ...] = (
         "a replacement worker's first request (cold in lazy modes)",
     ),
     Column("recycle_worker_uss_mb_mean", float, "MB", "a replacement worker's USS as it became ready"),
+    Column(
+        "db_closed_before_fork",
+        int,
+        "",
+        "DB connections the project opened while it loaded, closed before fork (preloading modes; "
+        "server.strict_fork keeps them and fails the run)",
+    ),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

@@ -82,6 +82,8 @@ def run_id(
         identity["backend"] = server.backend
     if server.threads != 1:
         identity["threads"] = server.threads
+    if server.strict_fork:
+        identity["strict_fork"] = True
     if server.recycling.active:
         identity["recycling"] = server.recycling.identity()
     if traffic.clients:

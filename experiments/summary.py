@@ -20,6 +20,23 @@ def _median(rows: list[dict], column: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+def fork_warnings(rows: list[dict]) -> list[str]:
+    """What a project that opens DB connections while it loads must do in production, once per project."""
+    lines = []
+    for project in dict.fromkeys(row.get("project") for row in rows):
+        counts = [
+            _number(row.get("db_closed_before_fork")) or 0 for row in rows if row.get("project") == project
+        ]
+        if max(counts, default=0) > 0:
+            lines.append(
+                f"warning: {project} opens {max(counts):.0f} database connection(s) while it loads; the lab closed "
+                "them before fork. In production, preloading needs the same: django.db.connections.close_all() "
+                "before the workers fork (gunicorn's pre_fork hook, or the end of wsgi.py under uWSGI), or every "
+                "worker shares one connection."
+            )
+    return lines
+
+
 def summarize(rows: list[dict]) -> list[str]:
     """Median over repetitions of every ok run, grouped by experiments.columns.IDENTITY (project, workers,
     mode …). Identity columns other than models, workers and mode are named in the header only when more than

@@ -50,6 +50,7 @@ SERVER_KEYS = (
     "reload_on_rss",
     "max_worker_lifetime",
     "min_worker_lifetime",
+    "strict_fork",
 )
 TRAFFIC_KEYS = (
     "requests_per_worker",
@@ -200,6 +201,9 @@ class ServerSpec:
     backend: str = DEFAULT_SERVER
     threads: int = 1  # per worker; gunicorn then runs gthread workers
     recycling: Recycling = Recycling()
+    # a DB connection the project opens while loading: left open for the workers to inherit (the run fails)
+    # instead of closed before fork
+    strict_fork: bool = False
 
 
 @dataclass(frozen=True)
@@ -591,6 +595,7 @@ def _servers(check: _Checker, raw: Any) -> list[ServerSpec]:
     }
     _check_preload(check, choices["backend"], choices["mode"])
     choices["recycling"] = _recycling(check, raw, choices["backend"])
+    choices["strict_fork"] = [check.flag("server.strict_fork", raw.get("strict_fork", False))]
     return [ServerSpec(**combo) for combo in check.product("server", choices)]
 
 

@@ -266,25 +266,50 @@ def test_what_would_configure_the_server_behind_our_back_stays_out(tmp_path, run
 
 
 @pytest.mark.parametrize("backend", PRELOADING)
-def test_a_database_connection_inherited_across_fork_fails_the_run(tmp_path, run_dirs, backend):
-    """Opened while the app is imported in the master: every worker would share it. Prewarm closes it."""
-    sweep = load_sweep(
-        write_sweep(
-            tmp_path,
-            {
-                "warmup_runs": 0,
-                "project": tiny_project(env={"TINY_CONNECT": 1, "TINY_DB": str(tmp_path / "tiny.sqlite3")}),
-                "server": {"backend": backend, "modes": ["prefork", "prewarm", "lazy"], "workers": 2},
-                "traffic": {"requests_per_worker": 2, "steady_state": False},
-            },
+def test_a_connection_opened_while_loading_is_closed_before_fork_or_fails_when_strict(
+    tmp_path, run_dirs, backend
+):
+    """Opened while the app is imported in the master, every worker would share it: the wrapper closes it
+    before fork, as a careful deployment does, and says so in the row; ``strict_fork`` leaves it open and the
+    run fails. Lazy workers load for themselves: nothing to close."""
+    project = tiny_project(env={"TINY_CONNECT": 1, "TINY_DB": str(tmp_path / "tiny.sqlite3")})
+    tables = {}
+    for strict in (False, True):
+        sweep = load_sweep(
+            write_sweep(
+                tmp_path,
+                {
+                    "name": f"strict-{strict}",
+                    "warmup_runs": 0,
+                    "project": project,
+                    "server": {
+                        "backend": backend,
+                        "modes": ["prefork", "prewarm", "lazy"],
+                        "workers": 2,
+                        "strict_fork": strict,
+                    },
+                    "traffic": {"requests_per_worker": 2, "steady_state": False},
+                },
+                name=f"strict-{strict}.yaml",
+            )
         )
-    )
-    run_sweep(sweep, ServerExecutor())
-    table = {r["mode"]: r for r in rows(sweep.output)}
-    assert table["prefork"]["status"] == "failed"
-    assert "inherited across fork: default (sqlite connection)" in table["prefork"]["error"]
-    assert table["prewarm"]["status"] == "ok", table["prewarm"]["error"]
-    assert table["lazy"]["status"] == "ok", table["lazy"]["error"]
+        run_sweep(sweep, ServerExecutor())
+        tables[strict] = {r["mode"]: r for r in rows(sweep.output)}
+    closing = tables[False]
+    for mode in ("prefork", "prewarm", "lazy"):
+        assert closing[mode]["status"] == "ok", closing[mode]["error"]
+    assert closing["prefork"]["db_closed_before_fork"] == closing["prewarm"]["db_closed_before_fork"] == "1"
+    assert closing["lazy"]["db_closed_before_fork"] == ""
+    from experiments.summary import fork_warnings
+
+    (warning,) = fork_warnings(list(closing.values()))
+    assert "opens 1 database connection(s) while it loads" in warning and "close_all()" in warning
+    strict = tables[True]
+    assert strict["prefork"]["status"] == "failed"
+    assert "inherited across fork: default (sqlite connection)" in strict["prefork"]["error"]
+    assert strict["prewarm"]["status"] == "ok", strict["prewarm"][
+        "error"
+    ]  # the warm-up recipe closes it anyway
 
 
 def _venv_sharing_our_packages(path: Path) -> Path:

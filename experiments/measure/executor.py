@@ -246,6 +246,7 @@ class ServerExecutor:
                 "PREFORK_LAB_HOST": f"127.0.0.1:{port}",
                 "PREFORK_LAB_CONTROL": token,
                 "PREFORK_LAB_PHASES": "1" if run.probes.phases else "0",
+                "PREFORK_LAB_STRICT_FORK": "1" if run.server.strict_fork else "0",
                 **objects_probe,
             }
         )
@@ -284,6 +285,8 @@ class ServerExecutor:
             m.fork_span_ms = (max(forks.values()) - min(forks.values())) / 1e6
         m.startup_cpu_s = sum(cpu_seconds(pid) for pid in [live.process.pid, *live.workers])
         m.memory_ready_mb = read_tree(live.process.pid, live.workers).total_mb("pss")
+        if get_mode(run.mode).preload:
+            m.breakdown["db_closed_before_fork"] = m.details.get("closed_before_fork", {}).get("count", 0)
         measure_traffic(run, project, live, inbox, m)
         drain(inbox, m.details)
         m.breakdown.update(private_memory(live.workers))
@@ -400,6 +403,9 @@ def wait_ready(
             live.workers.append(message.pid)
         elif message.kind == "forked":
             forked.setdefault(message.pid, message.sent_ns)
+        elif message.kind == "closed":
+            count, _, names = message.rest.partition(" ")
+            details["closed_before_fork"] = {"count": int(count), "connections": names.split(",")}
         elif message.kind == "loaded":
             loads = details.setdefault("load_seconds", {})
             loads[message.pid] = float(message.rest.split(" ")[0])

@@ -20,6 +20,8 @@ PREFORK_LAB_CONTROL  secret token of the runner's control requests (removed from
 PREFORK_LAB_PHASES   "0": no phase probes (prefork_lab_phases.py, copied beside us, times loading and first requests)
 PREFORK_LAB_OBJECTS  a file path: when preloading, snapshot the master's objects there just before fork (the
                      runner then reads which of their pages each worker made private); absent: no snapshot
+PREFORK_LAB_STRICT_FORK  "1": leave DB connections the project opened while loading open, so that workers
+                     inherit them and the run fails; default: close them before fork and report ``closed``
 
 The adapter's duties: ``application = create_app()`` where the server loads its app; ``worker_forked()`` right
 after each fork (in the worker); ``worker_ready()`` when a worker is about to accept requests;
@@ -33,6 +35,8 @@ Messages sent to the runner (one datagram each, ASCII, space separated):
     collected <pid> <monotonic_ns> <json: gc collections per generation since ready, collect_ms, frozen>
     exited <pid> <monotonic_ns> <exit status>  (sent by an adapter's child-exit hook, in the master)
     retired <pid> <monotonic_ns> <requests served>  (the worker itself, as it leaves: recycled by its server)
+    closed <pid> <monotonic_ns> <count> <names joined by ",">  (DB connections the app opened while it loaded,
+                                                              closed before fork)
     phases <pid> <monotonic_ns> <json: seconds per step of loading the app, the slowest apps>
     firstreq <pid> <monotonic_ns> <json: ms of URLconf import, DB connect, templates, view in a first request>
     error <pid> <monotonic_ns> <traceback>
@@ -81,6 +85,7 @@ CONTROL_HEADER = "HTTP_X_PREFORK_LAB_CONTROL"
 CONTROL_HOLD_S = 120.0
 PHASES = os.environ.get("PREFORK_LAB_PHASES", "1") == "1"
 OBJECTS = os.environ.get("PREFORK_LAB_OBJECTS", "")
+STRICT_FORK = os.environ.get("PREFORK_LAB_STRICT_FORK", "0") == "1"
 SNAPSHOT_MAGIC = b"prefork-lab-objects 1\n"
 
 try:  # copied beside us by the runner; absent when the wrapper is used alone
@@ -226,8 +231,13 @@ def create_app():
             if FREEZE:
                 gc.disable()  # no collection while loading: fewer freed holes in the pages fork will share
         _state["app"] = _load_app()
+        opened = _open_connections() if PRELOAD else []
         if WARM == "before-fork":
             _warm_up(_state["app"])
+        if opened and not STRICT_FORK:
+            # the project queried while it loaded: close before fork, as a careful deployment's pre-fork hook does
+            _close_connections()
+            notify("closed", os.getpid(), time.monotonic_ns(), len(opened), ",".join(opened))
         if FREEZE:
             if FREEZE_COLLECT:
                 gc.collect()
