@@ -125,6 +125,16 @@ def _add_weight_options(parser: argparse.ArgumentParser) -> None:
         "in the master can move: stands for what real libraries rebuild after a fork (database, cache and HTTP "
         "clients with their TLS contexts, exporters restarted by os.register_at_fork, per-process caches)",
     )
+    after_fork.add_argument(
+        "--request-growth-kb",
+        help="KB of objects every process keeps per 1,000 requests it serves (0-100,000): what real projects' "
+        "workers gather over long traffic (per-request caches that fill, objects that outlive their request)",
+    )
+    after_fork.add_argument(
+        "--request-cache-kb",
+        help="where that growth stops: the per-process cache holds at most this many KB, new entries then "
+        "evict the oldest (0: no bound, a slow leak)",
+    )
 
 
 WEIGHT_OPTIONS = (
@@ -140,6 +150,8 @@ WEIGHT_OPTIONS = (
     "view_library_work",
     "view_touch_share",
     "worker_init_work",
+    "request_growth_kb",
+    "request_cache_kb",
 )
 
 
@@ -234,6 +246,8 @@ def _generate(args) -> int:
                 view_library_work=args.view_library_work,
                 view_touch_share=args.view_touch_share,
                 worker_init_work=args.worker_init_work,
+                request_growth_kb=args.request_growth_kb,
+                request_cache_kb=args.request_cache_kb,
             )
         output = args.output or default_output(options, like=args.like)
         started = time.perf_counter()

@@ -10,7 +10,12 @@ from generator.errors import OptionError
 PROFILES = ("minimal", "realistic", "startup-heavy", "request-heavy")
 
 # Knobs that act after a pre-fork server has forked; 0 (their default in `realistic`) writes nothing for them.
-POST_FORK_DEFAULTS = {"view_touch_share": 0.0, "worker_init_work": 0}
+POST_FORK_DEFAULTS = {
+    "view_touch_share": 0.0,
+    "worker_init_work": 0,
+    "request_growth_kb": 0.0,
+    "request_cache_kb": 0,
+}
 
 # Per-profile defaults of the weight knobs. `realistic` is calibrated against real projects (results/calibration):
 # its library weight lies between them. The presets are the `--like` twins of two of them (calibration/fit.py,
@@ -56,6 +61,8 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "view_library_work": 1.0,
         "view_touch_share": 0.612,
         "worker_init_work": 707,
+        "request_growth_kb": 0.0,
+        "request_cache_kb": 0,
     },
     # pretix 2026.8's twin (fitted at 118 models).
     "request-heavy": {
@@ -69,6 +76,8 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "view_library_work": 1.064,
         "view_touch_share": 0.0,
         "worker_init_work": 532,
+        "request_growth_kb": 0.0,
+        "request_cache_kb": 0,
     },
 }
 
@@ -83,6 +92,8 @@ MAX_LOC_PER_MODEL = 5000
 MAX_LIBRARY_LOC = 2_000_000
 MAX_WORKER_INIT_WORK = 1_000_000
 MAX_LIBRARY_WORK = 4.0  # above 1, every component also validates references at import
+MAX_REQUEST_GROWTH_KB = 100_000.0  # per 1,000 requests: 100 KB a request
+MAX_REQUEST_CACHE_KB = 10_000_000  # 10 GB
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,10 @@ class GenOptions:
     # and the entries of per-process tables the first request in each process builds (no warm-up can move it).
     view_touch_share: float = 0.0
     worker_init_work: int = 0
+    # Over long traffic: KB of objects each process keeps per 1,000 requests it serves, in a per-process cache
+    # bounded at request_cache_kb (0: unbounded, a slow leak); past the bound, new entries evict the oldest.
+    request_growth_kb: float = 0.0
+    request_cache_kb: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -183,6 +198,8 @@ def resolve_options(
     view_library_work=None,
     view_touch_share=None,
     worker_init_work=None,
+    request_growth_kb=None,
+    request_cache_kb=None,
 ) -> GenOptions:
     """Validate raw option values (ints or strings) and fill profile defaults.
 
@@ -208,6 +225,8 @@ def resolve_options(
     view_library_work = defaults["view_library_work"] if view_library_work is None else view_library_work
     view_touch_share = defaults["view_touch_share"] if view_touch_share is None else view_touch_share
     worker_init_work = defaults["worker_init_work"] if worker_init_work is None else worker_init_work
+    request_growth_kb = defaults["request_growth_kb"] if request_growth_kb is None else request_growth_kb
+    request_cache_kb = defaults["request_cache_kb"] if request_cache_kb is None else request_cache_kb
     return GenOptions(
         models=models,
         apps=apps,
@@ -229,6 +248,12 @@ def resolve_options(
         view_touch_share=_fraction("view_touch_share", view_touch_share, minimum=0.0, maximum=1.0),
         worker_init_work=_whole(
             "worker_init_work", worker_init_work, minimum=0, maximum=MAX_WORKER_INIT_WORK
+        ),
+        request_growth_kb=_fraction(
+            "request_growth_kb", request_growth_kb, minimum=0.0, maximum=MAX_REQUEST_GROWTH_KB
+        ),
+        request_cache_kb=_whole(
+            "request_cache_kb", request_cache_kb, minimum=0, maximum=MAX_REQUEST_CACHE_KB
         ),
     )
 

@@ -65,6 +65,8 @@ def render_project(spec: ProjectSpec) -> dict[str, str]:
         files["config/library_use.py"] = _render("project/library_use.py.j2", **ctx)
     if spec.process_table_words:
         files["config/process_tables.py"] = _render("project/process_tables.py.j2", **ctx)
+    if spec.options.request_growth_kb:
+        files["config/request_cache.py"] = _render("project/request_cache.py.j2", **ctx)
     if spec.library:
         files["config/vendor/__init__.py"] = ""
     for module in spec.library:

@@ -227,6 +227,8 @@ def structure_options(real: ProjectProfile, *, seed: int = 0, rows_per_model: in
         view_library_work=0.5,
         view_touch_share=0.0,
         worker_init_work=0,
+        request_growth_kb=0.0,
+        request_cache_kb=0,
     )
 
 
@@ -375,6 +377,8 @@ def scale_to(options: GenOptions, models: int) -> GenOptions:
         view_library_work=options.view_library_work,
         view_touch_share=options.view_touch_share,
         worker_init_work=options.worker_init_work,
+        request_growth_kb=options.request_growth_kb,
+        request_cache_kb=options.request_cache_kb,
     )
 
 
