@@ -18,8 +18,8 @@ from experiments.measure.load import LoadGenerator, parse_gc, percentile
 from experiments.measure.timeline import Reading, growth_mb_per_1k, peak_pss_mb
 
 
-def reading(requests, pid, worker_requests, uss, pss=None, process="worker") -> Reading:
-    return Reading(requests, 0.0, process, pid, worker_requests, pss or uss, uss, 1, 0, 0, None, None)
+def reading(requests, pid, worker_requests, uss, pss=None, process="worker", gen2=0) -> Reading:
+    return Reading(requests, 0.0, process, pid, worker_requests, pss or uss, uss, 1, 0, gen2, None, None)
 
 
 def test_percentile_is_nearest_rank():
@@ -46,6 +46,18 @@ def test_growth_is_the_slope_over_each_workers_second_half_of_life():
     assert growth_mb_per_1k(one[:3]) is None  # too few readings in the second half
     flat = [reading(0, 3, 0, 5.0)] * 4
     assert growth_mb_per_1k(flat) is None  # requests did not move
+    # a prewarmed worker's first full collection late in its life makes its inherited objects private: a step,
+    # not growth; with too few readings after it, no figure at all
+    step = [
+        reading(n, 4, n, 20 + (100 if n >= 9000 else 0) + 0.0002 * n, gen2=int(n >= 9000))
+        for n in range(0, 10001, 1000)
+    ]
+    assert growth_mb_per_1k(step) is None
+    later = [
+        reading(n, 5, n, 20 + (100 if n >= 6000 else 0) + 0.0002 * n, gen2=int(n >= 6000))
+        for n in range(0, 10001, 1000)
+    ]
+    assert growth_mb_per_1k(later) == pytest.approx(0.2)
 
 
 def test_peak_sums_every_process_of_one_reading():

@@ -132,18 +132,29 @@ def _slope(points: list[tuple[float, float]]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
+def _settled(points: list[tuple[int, float, int | None]]) -> list[tuple[float, float]]:
+    """The readings of one worker's second half of life (requests, USS), from its first full collection on
+    when that happened there: the step a first collection makes (every inherited object turned private) is not
+    growth, and the steady-state reading (``memory_steady_mb``) reports it."""
+    last = max(requests for requests, _, _ in points)
+    half = [point for point in sorted(points) if point[0] >= last / 2]
+    first = next((i for i, (_, _, gen2) in enumerate(half) if gen2), None)
+    if first is not None and half[0][2] == 0:
+        half = half[first:]
+    return [(requests, uss) for requests, uss, _ in half]
+
+
 def growth_mb_per_1k(readings: list[Reading]) -> float | None:
     """How fast a worker's USS grows once it has settled: per worker, the slope of its USS against the
-    requests it answered over the second half of its life (what it served when last read); the mean over the
-    workers read at least ``MIN_GROWTH_POINTS`` times there. MB per 1,000 requests."""
-    by_pid: dict[int, list[tuple[float, float]]] = {}
+    requests it answered over the second half of its life (``_settled``); the mean over the workers read at
+    least ``MIN_GROWTH_POINTS`` times there. MB per 1,000 requests."""
+    by_pid: dict[int, list[tuple[int, float, int | None]]] = {}
     for reading in readings:
         if reading.process == "worker":
-            by_pid.setdefault(reading.pid, []).append((reading.worker_requests, reading.uss_mb))
+            by_pid.setdefault(reading.pid, []).append((reading.worker_requests, reading.uss_mb, reading.gen2))
     slopes = []
     for points in by_pid.values():
-        last = max(x for x, _ in points)
-        settled = [(x, y) for x, y in points if x >= last / 2]
+        settled = _settled(points)
         if len(settled) >= MIN_GROWTH_POINTS:
             slope = _slope(settled)
             if slope is not None:
