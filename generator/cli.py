@@ -161,6 +161,7 @@ def _twin_options(args):
     from generator.inspect_project import inspect_project, resolve_target
     from generator.options import resolve_options
     from generator.twin import (
+        GROWTH_REQUESTS,
         PROBE_REQUESTS,
         REAL_INSPECTIONS,
         fit_twin,
@@ -182,7 +183,10 @@ def _twin_options(args):
     if not args.like_rounds.isdigit() or int(args.like_rounds) < 1:
         raise OptionError("--like-rounds", f"expected a whole number of at least 1, got {args.like_rounds!r}")
     target = resolve_target(args.like)
-    real = [inspect_project(target, urls=urls, requests=PROBE_REQUESTS) for _ in range(REAL_INSPECTIONS)]
+    real = [
+        inspect_project(target, urls=urls, requests=PROBE_REQUESTS, growth_requests=GROWTH_REQUESTS)
+        for _ in range(REAL_INSPECTIONS)
+    ]
     print(
         f"{args.like}: {real[0].own_models} models in {real[0].own_apps} apps outside django.contrib "
         f"({real[0].models} models in all), {real[0].url_patterns} URL patterns; first request {urls[0]} "

@@ -52,6 +52,7 @@ class ModeFigures:
     uss_mb: float  # a worker's private memory after serving, mean
     uss_collected_mb: float  # after one full collection in it
     full_collections: float  # run by a worker's own collector while serving, mean
+    growth_mb_per_1k: float | None = None  # USS a worker keeps per 1,000 more requests (when probed)
 
     @classmethod
     def of(cls, mode: ModeProbe) -> ModeFigures:
@@ -64,6 +65,7 @@ class ModeFigures:
             uss_mb=mode.child_uss_served_mb,
             uss_collected_mb=mode.child_uss_collected_mb,
             full_collections=mode.child_full_collections,
+            growth_mb_per_1k=mode.child_growth_mb_per_1k,
         )
 
 
@@ -125,11 +127,13 @@ def inspect_project(
     python: str = "",
     children: int = DEFAULT_CHILDREN,
     requests: int = 0,
+    growth_requests: int = 0,
 ) -> ProjectProfile:
     """Probe ``target`` in every mode with ``children`` workers each serving ``requests`` (at least the URLs once)
     and profile it: the first of ``urls`` (default ``url``) is the first request, the others are served after it.
     With no children only the prewarming master is probed (no ``modes``). GeneratorError (naming --like) when it
-    does not load."""
+    does not load. ``growth_requests``: lazy workers then serve that many more after a full collection, and
+    their growth is read (``ModeFigures.growth_mb_per_1k``)."""
     environment = {**(env or {}), "DJANGO_SETTINGS_MODULE": target.settings_module}
     try:
         result = probe(
@@ -138,6 +142,7 @@ def inspect_project(
             modes=MODES if children else ("prewarm",),
             children=children,
             requests=requests,
+            growth_requests=growth_requests,
             timeout=INSPECT_TIMEOUT_S,
         )
     except ProbeError as exc:

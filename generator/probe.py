@@ -105,6 +105,8 @@ class ChildProbe:
     pss_collected_mb: float
     load: Phase | None = None  # lazy: the child loaded the app
     full_collections: int = 0  # run by the child's own collector while it served (before ours)
+    uss_grown_mb: float | None = None  # after growth_requests more requests, when asked for
+    growth_requests: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,17 @@ class ModeProbe:
     @property
     def child_full_collections(self) -> float | None:
         return _mean([c.full_collections for c in self.children])
+
+    @property
+    def child_growth_mb_per_1k(self) -> float | None:
+        """MB of USS a child kept per 1,000 requests served after its full collection (None: not asked for)."""
+        return _mean(
+            [
+                (c.uss_grown_mb - c.uss_collected_mb) * 1000 / c.growth_requests
+                for c in self.children
+                if c.uss_grown_mb is not None and c.growth_requests
+            ]
+        )
 
 
 @dataclass(frozen=True)
@@ -209,6 +222,8 @@ def _mode_probe(data: dict, urls: tuple[str, ...], min_modules: int, min_mb: flo
             pss_collected_mb=c["pss_collected_mb"],
             load=_phase(c.get("load")),
             full_collections=c.get("full_collections", 0),
+            uss_grown_mb=c.get("uss_grown_mb"),
+            growth_requests=data.get("growth_requests", 0) if "uss_grown_mb" in c else 0,
         )
         for c in data.get("children", [])
     )
@@ -281,13 +296,20 @@ def run_child(target: ProbeTarget, request: dict, timeout: float = PROBE_TIMEOUT
 
 
 def _request(
-    target: ProbeTarget, mode: str, urls: tuple[str, ...], children: int, count: bool, requests: int = 0
+    target: ProbeTarget,
+    mode: str,
+    urls: tuple[str, ...],
+    children: int,
+    count: bool,
+    requests: int = 0,
+    growth_requests: int = 0,
 ) -> dict:
     return {
         "mode": mode,
         "wsgi": target.wsgi,
         "urls": list(urls),
         "requests": requests,
+        "growth_requests": growth_requests,
         "host": "127.0.0.1",
         "children": children,
         "count": count,
@@ -302,12 +324,15 @@ def probe(
     modes: tuple[str, ...] = MODES,
     children: int = DEFAULT_CHILDREN,
     requests: int = 0,
+    growth_requests: int = 0,
+    growth_modes: tuple[str, ...] = ("lazy",),
     min_modules: int = MIN_FIRST_REQUEST_MODULES,
     min_mb: float = MIN_FIRST_REQUEST_MB,
     timeout: float = PROBE_TIMEOUT_S,
 ) -> ProbeResult:
     """Probe ``target`` in each of ``modes`` with ``children`` children serving ``urls`` (in rounds, ``requests``
-    in all per child when that is more than the URLs); ProbeError when it fails."""
+    in all per child when that is more than the URLs); in ``growth_modes``, each child then serves
+    ``growth_requests`` more after a full collection, and its memory is read again; ProbeError when it fails."""
     if not urls or not modes:
         raise ProbeError("probe needs at least one URL and one mode")
     unknown = [m for m in modes if m not in MODES]
@@ -316,7 +341,10 @@ def probe(
     results, structure = [], None
     for index, mode in enumerate(modes):
         # Count once, in the first interpreter: after its measurements, so counting cannot warm anything measured.
-        request = _request(target, mode, urls, children, count=index == 0, requests=requests)
+        grow = growth_requests if mode in growth_modes else 0
+        request = _request(
+            target, mode, urls, children, count=index == 0, requests=requests, growth_requests=grow
+        )
         data = run_child(target, request, timeout)
         structure = structure or Structure(**data["structure"])
         results.append(_mode_probe(data, tuple(urls), min_modules, min_mb))

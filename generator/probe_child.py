@@ -29,6 +29,14 @@ import time
 
 PR_SET_PDEATHSIG = 1
 STAGES = ("served", "collected")
+
+
+def stages(request):
+    """Where the master reads every child's memory: after serving, after a full collection, and, when asked,
+    after ``growth_requests`` more requests (how memory grows over long traffic)."""
+    return (*STAGES, "grown") if request.get("growth_requests") else STAGES
+
+
 _SMAPS_FIELDS = {"Pss:": "pss", "Private_Clean:": "private", "Private_Dirty:": "private"}
 STDLIB = tuple({sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]})
 
@@ -177,9 +185,12 @@ def child_main(request, app, report, go):
     )
     # Whether the worker's own collector has already reached what the master shared decides its private memory.
     out["full_collections"] = full_collections() - before
-    for stage in STAGES:
+    for stage in stages(request):
         if stage == "collected":
             gc.collect()
+        elif stage == "grown":  # after the collection: what serving keeps, without the step a first one makes
+            for number in range(request["growth_requests"]):
+                serve(app, request["urls"][number % len(request["urls"])], request["host"])
         os.write(report, (json.dumps({**out, "stage": stage}) + "\n").encode())
         out = {}
         if os.read(go, 1) != b"g":
@@ -240,7 +251,7 @@ def run_children(request, app):
     master = {}
     reaped = False
     try:
-        for stage in STAGES:
+        for stage in stages(request):
             for pid, report, _go in children:
                 results[pid].update(
                     {k: v for k, v in read_report(pid, report, deadline).items() if k != "stage"}
@@ -299,7 +310,11 @@ def count_structure():
 
 def main(request):
     """Run one mode and return its JSON-able result."""
-    result = {"mode": request["mode"], "baseline_rss_mb": round(rss_mb(), 2)}
+    result = {
+        "mode": request["mode"],
+        "baseline_rss_mb": round(rss_mb(), 2),
+        "growth_requests": request.get("growth_requests", 0),
+    }
     app = None
     if request["mode"] in ("prefork", "prewarm"):
         phase = Phase()

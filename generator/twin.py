@@ -16,6 +16,8 @@ knob                          target it moves
 ``library_work``              seconds of the start-up (the prefork master's load)
 ``view_library_work``         a prefork worker's first request (ms)
 ``worker_init_work``          a prewarm worker's first request (ms): what no warm-up in the master moves
+``request_growth_kb``         the MB a lazy worker keeps per 1,000 requests once it has run a full
+                              collection: how it grows over long traffic
 ============================  =========================================================================
 
 Memory is deterministic, so it fits within ``FIT_TOLERANCE`` (or ``MB_ABSOLUTE``); seconds are noisy, so the real
@@ -42,6 +44,7 @@ from generator.options import (
     MAX_FIELDS_PER_MODEL,
     MAX_LIBRARY_LOC,
     MAX_LIBRARY_WORK,
+    MAX_REQUEST_GROWTH_KB,
     MAX_WORKER_INIT_WORK,
     GenOptions,
     resolve_options,
@@ -54,6 +57,11 @@ TIME_TOLERANCE = 0.15  # on seconds, which are not
 REAL_INSPECTIONS = 3  # the real project's seconds are the median of this many probes
 PROBE_REQUESTS = 21  # per worker, as the runner's: its first request and requests_per_worker (20) more
 RUNNER_URLS = 8  # the URLs the runner serves a generated project over (experiments.sweep.DEFAULT_MAX_URLS)
+GROWTH_REQUESTS = 2000  # per lazy worker, after its full collection: what it keeps of them is its growth
+GROWTH_TOLERANCE, GROWTH_ABSOLUTE = (
+    0.15,
+    0.15,
+)  # MB per 1,000 requests: a difference of a few pages over 2,000
 # The twin's own code beyond its models: business logic is part of what the library knobs fit, so none here.
 TWIN_LOC_PER_MODEL = 0
 
@@ -123,6 +131,15 @@ KNOBS = (
     ),
     # Milliseconds per table entry built; it adds memory to the first request too, so it moves before placement fits.
     Knob("worker_init_work", "prewarm_first_ms", 0.08, MAX_WORKER_INIT_WORK, TIME_TOLERANCE, 5.0, whole=True),
+    # MB per 1,000 requests per KB per 1,000 requests: what is kept, less than what is allocated (reused holes)
+    Knob(
+        "request_growth_kb",
+        "lazy_growth_mb_per_1k",
+        0.00077,
+        MAX_REQUEST_GROWTH_KB,
+        GROWTH_TOLERANCE,
+        GROWTH_ABSOLUTE,
+    ),
 )
 
 
@@ -136,6 +153,7 @@ def targets(profile: ProjectProfile) -> dict[str, float]:
         "startup_s": prefork.load_s,
         "first_request_ms": prefork.first_ms,
         "prewarm_first_ms": prewarm.first_ms,
+        "lazy_growth_mb_per_1k": profile.mode("lazy").growth_mb_per_1k or 0.0,
     }
 
 
@@ -267,6 +285,7 @@ def inspect_generated(
     database: Path | None = None,
     requests: int = PROBE_REQUESTS,
     probes: int = 1,
+    growth_requests: int = 0,
 ) -> list[ProjectProfile]:
     """Generate ``options`` into ``path``, compile it and probe it ``probes`` times in every mode over the URLs the
     runner would choose. ``database`` is a db.sqlite3 built earlier for the same models (the library knobs leave
@@ -279,7 +298,10 @@ def inspect_generated(
     compileall.compile_dir(str(path), quiet=2, workers=1)  # real projects are measured with their bytecode
     urls = choose_urls(list(manifest["urls"]), RUNNER_URLS)
     target = Target(path, "config.settings")
-    return [inspect_project(target, urls=urls, requests=requests) for _ in range(probes)]
+    return [
+        inspect_project(target, urls=urls, requests=requests, growth_requests=growth_requests)
+        for _ in range(probes)
+    ]
 
 
 def fit_twin(
@@ -292,7 +314,9 @@ def fit_twin(
     progress: Callable[[FitRound], None] | None = None,
 ) -> Twin:
     """Generate, probe and adjust ``knobs`` until the twin shows what the ``real`` probes show (≤ ``rounds``
-    rounds); the other knobs keep the structure's values."""
+    rounds); the other knobs keep the structure's values. Growth is fitted only where the real probes read it."""
+    if any(m.mode == "lazy" and m.growth_mb_per_1k is None for m in real[0].modes):
+        knobs = tuple(k for k in knobs if k.name != "request_growth_kb")
     options = structure_options(real[0], seed=seed, rows_per_model=rows_per_model)
     wanted = median_targets(real)
     fits = {knob.name: _KnobFit(knob, wanted[knob.target]) for knob in knobs}
@@ -301,7 +325,10 @@ def fit_twin(
         database, probes = None, 1
         for number in range(rounds):
             path = Path(workdir) / f"round-{number}"
-            profiles = inspect_generated(options, path, database=database, probes=probes)
+            growth = GROWTH_REQUESTS if any(k.name == "request_growth_kb" for k in knobs) else 0
+            profiles = inspect_generated(
+                options, path, database=database, probes=probes, growth_requests=growth
+            )
             if database is None:
                 database = shutil.copyfile(path / "db.sqlite3", Path(workdir) / "db.sqlite3")
             shutil.rmtree(path)
@@ -382,16 +409,13 @@ def scale_to(options: GenOptions, models: int) -> GenOptions:
     )
 
 
-_UNITS = {"mb": "MB", "_s": "s", "ms": "ms"}
+_UNITS = {"mb": "MB", "_s": "s", "ms": "ms", "per_1k": "MB/1k"}
 
 
 def _shown(name: str, value: float) -> str:
-    unit = next(u for suffix, u in _UNITS.items() if name.endswith(suffix))
-    return (
-        f"{name.rsplit('_', 1)[0]} {value:.2f} {unit}"
-        if unit == "s"
-        else f"{name.rsplit('_', 1)[0]} {value:.1f} {unit}"
-    )
+    suffix, unit = next((s, u) for s, u in _UNITS.items() if name.endswith(s))
+    label = name.removesuffix("_mb_per_1k") if suffix == "per_1k" else name.rsplit("_", 1)[0]
+    return f"{label} {value:.2f} {unit}" if unit in ("s", "MB/1k") else f"{label} {value:.1f} {unit}"
 
 
 def format_targets(real: dict[str, float]) -> list[str]:

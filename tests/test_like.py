@@ -172,7 +172,12 @@ def test_a_knob_moves_only_once_the_targets_it_depends_on_fit():
     # A prewarm worker's first request too slow: the per-process tables shrink; they cannot go below 0.
     assert _next_options(options, _fits(), _measured(prewarm_first_ms=500.0)).worker_init_work == 0
     more = _next_options(options, _fits(), _measured(prewarm_first_ms=40.0))
-    assert more.worker_init_work == round(60.0 / KNOBS[-1].guess)
+    tables = next(k for k in KNOBS if k.name == "worker_init_work")
+    assert more.worker_init_work == round(60.0 / tables.guess)
+    # A lazy worker that keeps less than the real one's per 1,000 requests: the per-process cache grows faster.
+    growth = next(k for k in KNOBS if k.name == "request_growth_kb")
+    faster = _next_options(options, _fits(), _measured(lazy_growth_mb_per_1k=80.0))
+    assert faster.request_growth_kb == round(20.0 / growth.guess, 3)
     assert _next_options(options, _fits(), _measured()) == options
 
 
@@ -289,3 +294,22 @@ def test_the_fit_probes_a_twin_as_the_runner_serves_it():
     assert (
         PROBE_REQUESTS == DEFAULT_REQUESTS_PER_WORKER + 1
     )  # its first request, then its share of the traffic
+
+
+def test_fit_finds_how_fast_a_known_project_grows(tmp_path, monkeypatch):
+    """A project whose workers keep 3,000 KB per 1,000 requests: probed with long traffic, its twin's growth
+    knob lands near it (the twin's other code differs, so near, not on). Shorter traffic than --like's keeps
+    the test quick; the growth of a minimal project's worker is steady from its first requests on."""
+    from generator import twin as fitting
+
+    monkeypatch.setattr(fitting, "GROWTH_REQUESTS", 1000)
+    options = resolve_options(12, apps=2, rows_per_model=3, profile="minimal", request_growth_kb=3000)
+    path = tmp_path / "growing"
+    generate_project(options, path)
+    real = inspect_project(Target(path, "config.settings"), requests=12, growth_requests=1000)
+    wanted = real.mode("lazy").growth_mb_per_1k
+    assert 1.5 < wanted < 3.5, wanted  # about 2.9 MB allocated per 1,000 requests, less what reuses holes
+    growth = next(k for k in KNOBS if k.name == "request_growth_kb")
+    twin = fit_twin([real], seed=1, rows_per_model=3, knobs=(growth,), rounds=3)
+    assert not twin.misses(), twin.rounds
+    assert 0.6 * 3000 <= twin.options.request_growth_kb <= 1.4 * 3000, twin.rounds
