@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test lint bench clean calibration calibration-projects
+.PHONY: demo test lint docs bench clean calibration calibration-projects
 # django-wiki lives in a virtual environment of its own (its pins conflict with pretix's); its sweep names that
 # interpreter (python:), so one runner measures every project.
 CALIBRATION_SWEEPS := calibration-oscarshop calibration-pretix calibration-wagtailsite calibration-wikisite \
@@ -15,6 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
+
+$(DOCS_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	@touch $(DOCS_STAMP)
 
 # The main job on SQLite: build projects, run the quick sweep under real uWSGI, analyse it.
 demo: $(STAMP)
@@ -28,6 +35,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check generator experiments tests calibration
 	$(BIN)/ruff format --check generator experiments tests calibration
+
+# The docs site (mkdocs.yml, docs/) into site/; --strict: a broken link or a page left out is an error.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generator.py
@@ -47,4 +58,4 @@ calibration: calibration-projects
 	$(BIN)/python calibration/table.py
 
 clean:
-	rm -rf generated .pytest_cache
+	rm -rf generated .pytest_cache site
