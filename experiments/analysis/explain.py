@@ -104,7 +104,7 @@ def _objects_lines(a: Analysis) -> list[str]:
         "master's collector tracked just before fork, and how many of them each worker keeps private at the "
         "end of the run (after its full collection when steady state is on). The top types and modules by "
         "private MB of each run are in `<output>.details.jsonl` (`inherited_objects`). The probe's snapshot "
-        "allocates in the master before fork; see the README for its cost.",
+        "allocates in the master before fork; its cost is in docs/measurement.md (Which objects).",
         "",
         *markdown_table(["mode", *(label for _metric, label in OBJECT_PARTS), "private share"], rows),
         "",
