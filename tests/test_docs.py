@@ -249,6 +249,45 @@ def test_every_registry_column_is_documented():
     assert missing == []
 
 
+# --------------------------------------------------------------------------------------------- sweep keys
+
+
+def test_every_sweep_key_is_in_the_sweep_reference():
+    """Each key experiments/sweep.py accepts has a row in docs/sweep.md; a generated project's options are named."""
+    from experiments import sweep
+    from generator.options import OPTION_NAMES
+
+    text = (DOCS / "sweep.md").read_text()
+    keys = (
+        *sweep.TOP_KEYS,
+        *sweep.SERVER_KEYS,
+        *sweep.TRAFFIC_KEYS,
+        *sweep.PROBE_KEYS,
+        *sweep.LAUNCHER_KEYS,
+        *sweep.EXISTING_KEYS,
+        *sweep.DATABASE_KEYS,
+    )
+    missing = [key for key in keys if f"| `{key}` |" not in text]
+    missing += [name for name in OPTION_NAMES if f"`{name}`" not in text]
+    assert missing == [], f"docs/sweep.md does not document {missing}"
+
+
+@pytest.mark.parametrize(
+    "tool, page",
+    [
+        ("gen-project", "gen-project.md"),
+        ("run-experiments", "sweep.md"),
+        ("analyze-results", "analyze-results.md"),
+    ],
+)
+def test_every_option_of_a_tool_is_in_its_reference(tool, page):
+    result = subprocess.run([str(BIN / tool), "--help"], capture_output=True, text=True)
+    options = set(re.findall(r"(--[a-z][a-z-]+)", result.stdout)) - {"--help"}
+    text = (DOCS / page).read_text()
+    missing = sorted(option for option in options if f"`{option}" not in text)
+    assert missing == [], f"docs/{page} does not document {missing}"
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         sys.exit(
