@@ -20,7 +20,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("repetition", int, "", "1-based repetition number"),
     Column("mode", str, "", "loading mode (experiments/modes.py): lazy, prefork, prewarm, …"),
     Column("workers", int, "", "worker processes"),
-    Column("project", str, "", "label of the measured project (generated options or path)"),
+    Column(
+        "project",
+        str,
+        "",
+        "label of the measured project: its name, or <profile>-m<models>-s<seed> and a hash of the other "
+        "generator options set",
+    ),
     Column(
         "models", int, "", "models in the project outside django.contrib (what gen-project --models counts)"
     ),
