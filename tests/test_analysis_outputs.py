@@ -233,6 +233,34 @@ def test_cli_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, args, f
     assert not (FIXTURES / "analysis").exists()
 
 
+def test_cli_when_no_run_succeeded_exits_1_and_names_the_causes(tmp_path, capsys):
+    """Three runs failed for two causes: the log lines after each cause differ (pids), the causes do not."""
+    log = " | log: spawned uWSGI worker 1 (pid: {pid}, cores: 1)"
+    errors = [
+        ("failed", "warm-up GET /shop/: HTTP 404 (an error page is not a measurement)" + log.format(pid=101)),
+        ("failed", "warm-up GET /shop/: HTTP 404 (an error page is not a measurement)" + log.format(pid=202)),
+        ("timeout", "timeout: 0 of 2 workers ready after 60 s"),
+    ]
+    lines = ["mode,models,workers,status,error"]
+    lines += [f'lazy,30,2,{status},"{error}"' for status, error in errors]
+    csv = tmp_path / "failed.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    assert analyze_cli.main([str(csv), "--out", str(tmp_path / "out"), "--resamples", "20"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "No run succeeded: 3 run(s), none ok. The causes (runs, status: cause):",
+        "  2× failed: warm-up GET /shop/: HTTP 404 (an error page is not a measurement)",
+        "  1× timeout: timeout: 0 of 2 workers ready after 60 s",
+    ]
+    assert "no successful runs to tabulate" not in captured.out
+    report_text = (tmp_path / "out" / "report.md").read_text()
+    assert "| failed | warm-up GET /shop/: HTTP 404 (an error page is not a measurement) |" in report_text
+    empty = tmp_path / "empty.csv"
+    empty.write_text("mode,models,workers,status,error\n")
+    assert analyze_cli.main([str(empty), "--out", str(tmp_path / "none"), "--resamples", "20"]) == 1
+    assert capsys.readouterr().err == "No run to analyse: the CSV holds no runs.\n"
+
+
 def test_cli_modules_do_not_import_pandas_or_matplotlib_at_import_time():
     code = (
         "import sys, experiments.analysis.cli, experiments.analysis.plots, experiments.analysis.report;"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from experiments.analysis import explain
 from experiments.columns import BY_NAME
+from experiments.errors import error_cause
 
 if TYPE_CHECKING:
     from experiments.analysis.plots import PlotResult
@@ -372,9 +373,7 @@ def _failures_section(a: Analysis, limit: int = 20) -> list[str]:
     rows = []
     for _, r in failed.head(limit).iterrows():
         error = r.get("error")
-        first = "" if _isnan(error) else str(error).strip().splitlines()[0] if str(error).strip() else ""
-        if len(first) > 120:
-            first = first[:117] + "..."
+        first = "" if _blank(error) else error_cause(str(error), 120)
         ident = r.get("run_id")
         rows.append(
             [
