@@ -34,7 +34,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("url_patterns", int, "", "URL patterns of the project"),
     # outcome
     Column("status", str, "", "ok, failed or timeout"),
-    Column("error", str, "", "why the run failed, with the tail of the server log"),
+    Column(
+        "error",
+        str,
+        "",
+        "why the run failed: the cause (the project's exception, or an error page's status and URL), then "
+        "' | log: ' and the server log's lines about the failure",
+    ),
     # timings
     Column("startup_s", float, "s", "launch until every worker is ready to accept"),
     Column("first_query_ms", float, "ms", "latency of the first request after ready"),
