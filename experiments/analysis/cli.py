@@ -96,6 +96,8 @@ def run(args: argparse.Namespace) -> tuple[list[str], Path, list[str]]:
     except OSError as exc:
         raise ExperimentError(f"--out: cannot write into {out} ({exc.strerror})") from None
     lines = report.seed_block_lines(result.seed, labels=result.shown(result.seed, ["mode"]))
+    glossary = report.seed_glossary_lines(result.seed)
+    lines += ["", *glossary] if glossary else []
     if (df["status"] == "ok").any():
         return lines, report_path, []
     from experiments.analysis.failures import no_success_lines
