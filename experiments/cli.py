@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _dry_run(sweep, results, fresh: bool, cache_dir, launcher) -> list[str]:
+    from experiments.history import Estimates
     from experiments.plan import estimate_s, make_plan
     from experiments.progress import format_duration
     from experiments.projects import default_cache_dir, is_built
@@ -67,6 +68,10 @@ def _dry_run(sweep, results, fresh: bool, cache_dir, launcher) -> list[str]:
     plan = make_plan(sweep, done)
     cache_dir = cache_dir or launcher.default_cache_dir() or default_cache_dir()
     built = {p.key() for p in plan.projects if is_built(p, cache_dir)}
+    estimates = Estimates.from_cache(cache_dir)
+    seconds = estimate_s(
+        plan, built, warmup_runs=sweep.warmup_runs, run_s=estimates.run_s, build_s=estimates.build_s
+    )
     modes = sorted({s.mode for s in sweep.servers})
     workers = sorted({s.workers for s in sweep.servers})
     lines = [
@@ -77,7 +82,7 @@ def _dry_run(sweep, results, fresh: bool, cache_dir, launcher) -> list[str]:
         f"output: {output}" + (f" ({plan.done_count} runs already done)" if plan.done_count else ""),
         f"to run: {len(plan.todo)} runs; projects to build: {len(plan.projects) - len(built)} "
         f"of {len(plan.projects)} (cache {cache_dir})",
-        f"estimated time: {format_duration(estimate_s(plan, built, warmup_runs=sweep.warmup_runs))}",
+        f"estimated time: {format_duration(seconds)} ({estimates.basis()})",
     ]
     for index, run in enumerate(plan.todo[:20], 1):
         lines.append(f"  {index:3d}. {run.run_id}  {run.describe()}")

@@ -11,6 +11,7 @@ class Column:
     type: type  # str, int or float
     unit: str  # "" when dimensionless
     description: str
+    heading: str = ""  # a short name for people (axis labels); the column's name when empty
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -19,24 +20,53 @@ COLUMNS: tuple[Column, ...] = (
     Column("run_id", str, "", "stable id of (parameters, repetition); used to resume"),
     Column("repetition", int, "", "1-based repetition number"),
     Column("mode", str, "", "loading mode (experiments/modes.py): lazy, prefork, prewarm, …"),
-    Column("workers", int, "", "worker processes"),
-    Column("project", str, "", "label of the measured project (generated options or path)"),
+    Column("workers", int, "", "worker processes", "workers"),
     Column(
-        "models", int, "", "models in the project outside django.contrib (what gen-project --models counts)"
+        "project",
+        str,
+        "",
+        "label of the measured project: its name, or <profile>-m<models>-s<seed> and a hash of the other "
+        "generator options set",
+    ),
+    Column(
+        "models",
+        int,
+        "",
+        "models in the project outside django.contrib (what gen-project --models counts)",
+        "models in the project",
     ),
     Column("apps", int, "", "Django apps outside django.contrib that define a model (what --apps counts)"),
     Column("url_patterns", int, "", "URL patterns of the project"),
     # outcome
     Column("status", str, "", "ok, failed or timeout"),
-    Column("error", str, "", "why the run failed, with the tail of the server log"),
+    Column(
+        "error",
+        str,
+        "",
+        "why the run failed: the cause (the project's exception, or an error page's status and URL), then "
+        "' | log: ' and the server log's lines about the failure",
+    ),
     # timings
-    Column("startup_s", float, "s", "launch until every worker is ready to accept"),
-    Column("first_query_ms", float, "ms", "latency of the first request after ready"),
+    Column("startup_s", float, "s", "launch until every worker is ready to accept", "start-up time"),
+    Column(
+        "first_query_ms",
+        float,
+        "ms",
+        "latency of the run's first request once every worker is ready: one request, to whichever worker takes "
+        "it (a worker's first-request phases are the mean over every worker's own first request)",
+        "first request after ready",
+    ),
     Column("first_request_ms_mean", float, "ms", "mean over workers of each worker's first request"),
     Column("first_request_ms_max", float, "ms", "slowest worker's first request"),
     Column("steady_ms_median", float, "ms", "median latency of warm traffic"),
     # memory, from /proc/<pid>/smaps_rollup of master and workers
-    Column("memory_mb", float, "MB", "total PSS of master and workers after warm traffic"),
+    Column(
+        "memory_mb",
+        float,
+        "MB",
+        "total PSS of master and workers after warm traffic",
+        "memory after traffic, PSS of master + workers",
+    ),
     Column("memory_ready_mb", float, "MB", "total PSS at ready, before any request"),
     Column("uss_mb", float, "MB", "total USS (private pages) after warm traffic"),
     Column("rss_mb", float, "MB", "total RSS after warm traffic (counts shared pages once per process)"),
@@ -51,7 +81,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("server_version", str, "", "version of the server program"),
     Column("threads", int, "", "threads per worker (gunicorn: gthread workers when > 1)"),
     Column("fork_span_ms", float, "ms", "first worker forked until the last one (gunicorn staggers forks)"),
-    Column("memory_steady_mb", float, "MB", "total PSS after every worker ran one full garbage collection"),
+    Column(
+        "memory_steady_mb",
+        float,
+        "MB",
+        "total PSS after every worker ran one full garbage collection",
+        "memory at steady state, PSS of master + workers",
+    ),
     Column("worker_uss_steady_mb_mean", float, "MB", "mean USS per worker after that full collection"),
     Column(
         "worker_gen2_collections_mean", float, "", "full (generation 2) collections per worker during traffic"
@@ -185,6 +221,7 @@ METRICS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.type is float)
 
 
 def label(name: str) -> str:
-    """Axis/table label with unit, e.g. 'memory_mb (MB)'."""
-    unit = BY_NAME[name].unit
-    return f"{name} ({unit})" if unit else name
+    """Axis label for people, with the unit: 'start-up time (s)' (the column's name without a heading)."""
+    column = BY_NAME[name]
+    text = column.heading or name
+    return f"{text} ({column.unit})" if column.unit else text

@@ -16,3 +16,15 @@ class SweepError(ExperimentError):
         self.line = line
         where = f"{key} (line {line})" if line is not None else key
         super().__init__(f"{where}: {message}")
+
+
+# In a failed run's ``error`` (the CSV column): the cause, then this mark and the server log's lines about it.
+LOG_MARK = " | log: "
+
+
+def error_cause(error: str | None, limit: int = 160) -> str:
+    """The cause of a failed run's ``error``, without the log lines after it, on one line of at most ``limit``
+    characters."""
+    text = (error or "").split(LOG_MARK, 1)[0].strip()
+    first = text.splitlines()[0].strip() if text else ""
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"

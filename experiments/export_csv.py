@@ -71,7 +71,8 @@ def write_atomically(path: Path, write, mode_from: os.stat_result | None = None)
     """Write through a temporary file beside ``path``, fsync it, then rename it over ``path``.
 
     ``write(handle)`` fills the text file. The temporary name is unique, so no file of the user's is touched;
-    it is removed whatever happens before the rename.
+    it is removed whatever happens before the rename. The file gets the permissions of ``mode_from`` (the file
+    it replaces), else those of any new file (0666 less the umask), not the temporary file's private 0600.
     """
     handle_fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -79,13 +80,28 @@ def write_atomically(path: Path, write, mode_from: os.stat_result | None = None)
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode_from is not None:
-            os.chmod(temporary, stat.S_IMODE(mode_from.st_mode))
+        mode = stat.S_IMODE(mode_from.st_mode) if mode_from is not None else 0o666 & ~current_umask()
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (setting it to read it back would
+    leave other threads a moment with another umask)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def drop_torn_line(path: Path) -> None:

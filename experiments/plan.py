@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from experiments.modes import get_mode, warms
@@ -118,22 +119,26 @@ def make_plan(sweep: Sweep, done: frozenset[str] | set[str] = frozenset()) -> Pl
 
 
 # --------------------------------------------------------------------------- time estimates
-# A coarse model fitted on a 2-core machine with realistic generated projects (quick.yaml); good to a factor
-# of ~1.5. The progress bar rescales it by the actual / estimated time of the runs already done.
+# A coarse model of this machine's kind (2 cores, realistic generated projects, uWSGI): the fallback of the
+# estimates, which come from measured history where there is some (experiments/history.py). Refitted on the
+# committed sweeps (scaling, seed-300, databases, servers-workers: 463 runs): actual ÷ model 0.88 in the median,
+# 0.65–1.27 for eight runs in ten. The progress bar rescales it by the actual / estimated time of the runs done.
 
 BASE_START_S = 0.3  # uWSGI + Django core
-MASTER_IMPORT_S_PER_MODEL = 0.002  # django.setup() with the models, in the master
-LAZY_IMPORT_S_PER_MODEL = 0.006  # the same in each lazy worker, several at a time on few cores
-WARMUP_S_PER_MODEL = 0.006  # prewarm: the warm-up requests (URLconf, views, templates) in the master
-FIRST_REQUEST_S_PER_MODEL = 0.005  # a cold worker's first request, rounds included
+MASTER_IMPORT_S_PER_MODEL = 0.001  # django.setup() with the models, in the master
+LAZY_IMPORT_S_PER_MODEL = 0.003  # the same in each lazy worker, several at a time on few cores
+WARMUP_S_PER_MODEL = 0.003  # prewarm: the warm-up requests (URLconf, views, templates) in the master
+FIRST_REQUEST_S_PER_MODEL = 0.004  # a cold worker's first request, rounds included
 REQUEST_S = 0.003  # one warm request …
 REQUEST_S_PER_MODEL = 0.00008  # … growing with the project
+FORK_S = 0.05  # a preloaded master forks a replacement worker
+SAMPLE_S_PER_PROCESS = 0.005  # traffic.sample_every: reading one process's memory and collections
 STOP_S = 0.1
 BUILD_S_PER_MODEL = 0.03  # generate + migrate + fill the DB, per model
 # Library weight (gen-project's --library-loc at start-up, --view-library-loc on the first request), per 1,000
 # lines imported by one process: fitted on 590,000-line projects at 300 models under uWSGI, 8 workers.
-IMPORT_S_PER_KLOC = 0.008
-BUILD_S_PER_KLOC = 0.1  # writing the library, and importing the start-up part to build the DB
+IMPORT_S_PER_KLOC = 0.004
+BUILD_S_PER_KLOC = 0.02  # writing the library, and importing the start-up part to build the DB
 ASSUMED_MODELS = 50  # existing projects, before they are looked at
 
 
@@ -145,6 +150,8 @@ def _cores() -> int:
 
 
 def estimate_run_s(run: RunSpec, cores: int | None = None) -> float:
+    """The model's seconds for one run: start-up, cold first requests, the warm traffic (linear in the requests
+    sent, with every recycled worker's start and the memory readings), stop."""
     cores = cores or _cores()
     models = (run.project.models or ASSUMED_MODELS) * (
         0.3 if run.project.options_dict.get("profile") == "minimal" else 1.0
@@ -155,18 +162,36 @@ def estimate_run_s(run: RunSpec, cores: int | None = None) -> float:
     startup_import = IMPORT_S_PER_KLOC * options.get("library_loc", 0) / 1000
     view_import = IMPORT_S_PER_KLOC * options.get("view_library_loc", 0) / 1000
     first_request = FIRST_REQUEST_S_PER_MODEL * models + view_import
+    lazy_load = LAZY_IMPORT_S_PER_MODEL * models + startup_import  # one worker loading the app itself
     if mode.preload:
         startup = BASE_START_S + MASTER_IMPORT_S_PER_MODEL * models + startup_import
     else:
-        startup = BASE_START_S + (LAZY_IMPORT_S_PER_MODEL * models + startup_import) * waves
+        startup = BASE_START_S + lazy_load * waves
     if mode.warm_before_fork:
         startup += WARMUP_S_PER_MODEL * models + view_import
     if mode.warm_after_fork:
         startup += first_request * waves
     first = 0.0 if warms(run.mode) else first_request * waves
-    requests = run.workers * (run.traffic.requests_per_worker + 2)
-    traffic = (REQUEST_S + REQUEST_S_PER_MODEL * models) * requests / min(cores, run.workers)
-    return startup + first + traffic + STOP_S
+    return startup + first + _traffic_s(run, models, cores, lazy_load, first_request) + STOP_S
+
+
+def _traffic_s(run: RunSpec, models: float, cores: int, load: float, first_request: float) -> float:
+    """The warm traffic: every request, the replacements of recycled workers, and the memory readings."""
+    traffic = run.traffic
+    requests = run.workers * (traffic.requests_per_worker + 2)
+    seconds = (
+        (REQUEST_S + REQUEST_S_PER_MODEL * models) * requests / min(cores, run.workers * run.server.threads)
+    )
+    recycling = run.server.recycling
+    if recycling.max_requests:
+        recycles = run.workers * traffic.requests_per_worker / recycling.max_requests
+        mode = get_mode(run.mode)
+        fresh = FORK_S if mode.preload else load
+        seconds += recycles * (fresh + (0.0 if mode.warm_before_fork else first_request))
+    if traffic.sample_every:
+        readings = traffic.requests_per_worker / traffic.sample_every
+        seconds += readings * (run.workers + 1) * SAMPLE_S_PER_PROCESS
+    return seconds
 
 
 def estimate_build_s(project: ProjectSpec) -> float:
@@ -179,9 +204,23 @@ def estimate_build_s(project: ProjectSpec) -> float:
 
 
 def estimate_s(
-    plan: Plan, built: set[str] | frozenset[str] = frozenset(), cores: int | None = None, warmup_runs: int = 1
+    plan: Plan,
+    built: set[str] | frozenset[str] = frozenset(),
+    cores: int | None = None,
+    warmup_runs: int = 1,
+    *,
+    run_s: Callable[[RunSpec], float] | None = None,
+    build_s: Callable[[ProjectSpec], float] = estimate_build_s,
 ) -> float:
-    """Seconds for the runs still to do, plus building the projects not in ``built`` (project keys)."""
-    build = sum(estimate_build_s(p) for p in plan.projects if p.key() not in built)
-    warmup = sum(estimate_run_s(next(r for r in plan.todo if r.project == p), cores) for p in plan.projects)
-    return build + warmup * warmup_runs + sum(estimate_run_s(run, cores) for run in plan.todo)
+    """Seconds for the runs still to do, plus building the projects not in ``built`` (project keys).
+
+    ``run_s`` and ``build_s`` estimate one run and one build (default: the model; experiments/history.py
+    scales it by what this machine measured)."""
+    if run_s is None:
+
+        def run_s(run: RunSpec) -> float:
+            return estimate_run_s(run, cores)
+
+    build = sum(build_s(p) for p in plan.projects if p.key() not in built)
+    warmup = sum(run_s(next(r for r in plan.todo if r.project == p)) for p in plan.projects)
+    return build + warmup * warmup_runs + sum(run_s(run) for run in plan.todo)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,11 +28,12 @@ from experiments.environment import (
 from experiments.errors import ExperimentError
 from experiments.export_csv import ResultsCsv
 from experiments.export_timeline import TimelineCsv
+from experiments.history import Estimates, append_history, build_record, rows_to_records
 from experiments.launchers.base import Batch, Launcher, make_row
 from experiments.launchers.local import LocalLauncher
 from experiments.measure.executor import RUN_DIR_PREFIX, Executor, Measurement
 from experiments.plan import Plan, RunSpec, estimate_build_s, make_plan
-from experiments.projects import build_project_database, bytecode_dir, default_cache_dir, prepare
+from experiments.projects import build_project_database, bytecode_dir, default_cache_dir, is_built, prepare
 from experiments.sweep import Sweep
 
 __all__ = ["SweepOutcome", "check_output", "make_row", "run_sweep"]
@@ -102,10 +104,12 @@ def run_sweep(
     environment, invocation = _open_invocation(sweep, plan, output, fresh, server_versions, launcher.name)
 
     cache_dir = cache_dir or launcher.default_cache_dir() or default_cache_dir()
+    estimates = Estimates.from_cache(cache_dir)
     try:
         with database_servers(plan.projects, database_url, launcher.name) as servers:
-            prepared, broken = prepare_projects(plan, sweep, cache_dir, servers, say)
+            prepared, broken = prepare_projects(plan, sweep, cache_dir, servers, say, estimates)
             batch = Batch(sweep, plan, prepared, broken, results, details, say, progress, on_run, servers)
+            batch.estimate = estimates.run_s  # the progress bar's ETA, from this machine's history
             tally = launcher.launch(batch)
     finally:
         prune_run_bytecode(cache_dir)
@@ -116,6 +120,7 @@ def run_sweep(
     write_sidecar(output, environment)
     planned = {run.run_id for run in plan.runs}
     rows = [row for row in results.read_rows() if row.get("run_id") in planned]
+    append_history(cache_dir, rows_to_records(plan.todo, rows))  # what the next estimates rest on
     return SweepOutcome(plan=plan, ran=tally.ran, failed=tally.failed, rows=rows)
 
 
@@ -162,13 +167,20 @@ def database_servers(
         }
 
 
-def prepare_projects(plan: Plan, sweep: Sweep, cache_dir: Path, servers: dict, say) -> tuple[dict, dict]:
-    """Build (or reuse) every project, then its database as a template: (prepared, broken) by spec."""
+def prepare_projects(
+    plan: Plan, sweep: Sweep, cache_dir: Path, servers: dict, say, estimates: Estimates | None = None
+) -> tuple[dict, dict]:
+    """Build (or reuse) every project, then its database as a template: (prepared, broken) by spec. Each
+    build's time goes into the cache's history, for the next estimates."""
+    estimates = estimates or Estimates()
     prepared: dict = {}
     broken: dict = {}
     templates: dict = {}  # (tree, kind) -> template: projects differing only in connection settings share one
     for spec in plan.projects:
-        say(f"preparing project {spec.label} (~{estimate_build_s(spec):.0f} s if not cached)")
+        cached = spec.kind == "generated" and is_built(spec, cache_dir)
+        expected = estimates.build_s(spec)
+        say(f"preparing project {spec.label} " + ("(cached)" if cached else f"(~{expected:.0f} s)"))
+        started = time.monotonic()
         try:
             project = prepare(spec, sweep.traffic, cache_dir)
             server = servers[spec.database.kind]
@@ -181,6 +193,10 @@ def prepare_projects(plan: Plan, sweep: Sweep, cache_dir: Path, servers: dict, s
         except ExperimentError as exc:
             broken[spec] = str(exc)
             say(f"cannot prepare {spec.label}: {exc}")
+            continue
+        if not cached:
+            seconds = time.monotonic() - started
+            append_history(cache_dir, [build_record(spec, seconds, estimate_build_s(spec))])
     for server in servers.values():
         server.end_build()
     return prepared, broken

@@ -458,10 +458,7 @@ def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> lis
         except ImportError as exc:  # pragma: no cover - generator half-installed
             raise ExperimentError(f"the project generator is not available: {exc}") from None
         items = tuple(sorted(options.as_dict().items()))
-        label = given_name or f"{options.profile}-m{options.models}-s{options.seed}"
-        default = resolve_options(options.models, profile=options.profile, seed=options.seed)
-        if default != options and not given_name:
-            label += "-" + _short_hash(dict(items), 6)
+        label = given_name or _generated_label(options, set(combo))
         if database.tag() and not given_name:
             label += "-" + database.tag()
         projects.append(
@@ -473,6 +470,25 @@ def _generated_projects(check: _Checker, raw: dict, key: str = "project") -> lis
             f"names one project, but the block sweeps {len(projects)}: drop the list or the name",
         )
     return projects
+
+
+def _generated_label(options, given: set[str]) -> str:
+    """``<profile>-m<models>-s<seed>``, then a hash of the other options the sweep sets, when they change the
+    project: the hash leaves the size out, so that every size of one option set shares the label but its
+    ``-m<models>-`` (the analysis joins them into a series: ``stats.series_of``)."""
+    from generator.options import resolve_options
+
+    resolved = options.as_dict()
+    default = resolve_options(options.models, profile=options.profile, seed=options.seed).as_dict()
+    # apps' default follows the model count: an app count the sweep sets is an option at every size, even
+    # at the one where it happens to equal the default
+    changed = {
+        name: resolved[name]
+        for name in sorted(given - {"models", "profile", "seed"})
+        if name == "apps" or resolved[name] != default[name]
+    }
+    label = f"{options.profile}-m{options.models}-s{options.seed}"
+    return f"{label}-{_short_hash(changed, 6)}" if changed else label
 
 
 def _database_settings(check: _Checker, key: str, raw: dict) -> DatabaseSettings:

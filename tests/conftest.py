@@ -32,6 +32,16 @@ def probe_project(path: Path, env: dict[str, str] | None = None) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture(autouse=True)
+def history_of_the_test(tmp_path, monkeypatch):
+    """The tests' runs (fake ones among them) never enter the history the estimates of this machine rest on."""
+    from experiments import history
+
+    path = tmp_path / "history.jsonl"
+    monkeypatch.setattr(history, "history_path", lambda _cache_dir: path)
+    return path
+
+
 @pytest.fixture
 def probe():
     return probe_project

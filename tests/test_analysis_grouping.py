@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from experiments.analysis import cli as analyze_cli
 from experiments.analysis import plots, report
 from experiments.analysis import stats as analysis
 from experiments.analysis.stats import load_results, per_worker_memory, scaling, seed_table, summarize
 from experiments.summary import summarize as runner_summary
+from experiments.sweep import parse_sweep
 
 FIXTURES = Path(__file__).parent / "fixtures" / "analysis"
 
@@ -124,6 +126,29 @@ def test_growth_across_sizes_joins_a_projects_sizes_never_another_project(tmp_pa
         )
     legend = [t.get_text() for t in figures[-1].axes[0].get_legend().get_texts()]
     assert legend == ["lazy · realistic-m*-s0", "lazy · shop"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"rows_per_model": [5, 7]}, {"apps": [1, 2]}],
+    ids=["rows_per_model", "apps (its default follows the size)"],
+)
+def test_a_generated_option_set_is_one_series_across_sizes_and_never_another(tmp_path, options):
+    """A sweep of two sizes (24 and 48 models) and two values of an option: each value is one project at two
+    sizes (memory = 50 + models, +100 for the second value), so growth is measured once per value, exactly."""
+    name, values = next(iter(options.items()))
+    text = yaml.safe_dump({"project": {"models": [24, 48], **options}, "server": {"modes": ["lazy"]}})
+    sweep = parse_sweep(text, base_dir=tmp_path)
+    rows = [
+        run(p.label, p.models, "lazy", 2, 50 + p.models + 100 * values.index(p.options_dict[name]), rep=r)
+        for p in sweep.projects
+        for r in (1, 2)
+    ]
+    df = load_results(write(rows, tmp_path / "r.csv"))
+    fits = scaling(df, ["memory_mb"])
+    assert len(fits) == 2, sorted({p.label for p in sweep.projects})
+    assert fits["slope"].tolist() == pytest.approx([100.0, 100.0])  # MB per 100 models
+    assert sorted(fits["intercept"].round(6)) == pytest.approx([50.0, 150.0])
 
 
 def test_two_sweeps_stay_apart_unless_pooled(tmp_path, capsys):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from report_support import assert_every_table_described
 
 from experiments.analysis import cli as analyze_cli
 from experiments.analysis import plots, report
@@ -231,6 +232,95 @@ def test_cli_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, args, f
     assert fragment in captured.err
     assert not (tmp_path / "out").exists()
     assert not (FIXTURES / "analysis").exists()
+
+
+def test_cli_when_no_run_succeeded_exits_1_and_names_the_causes(tmp_path, capsys):
+    """Three runs failed for two causes: the log lines after each cause differ (pids), the causes do not."""
+    log = " | log: spawned uWSGI worker 1 (pid: {pid}, cores: 1)"
+    errors = [
+        ("failed", "warm-up GET /shop/: HTTP 404 (an error page is not a measurement)" + log.format(pid=101)),
+        ("failed", "warm-up GET /shop/: HTTP 404 (an error page is not a measurement)" + log.format(pid=202)),
+        ("timeout", "timeout: 0 of 2 workers ready after 60 s"),
+    ]
+    lines = ["mode,models,workers,status,error"]
+    lines += [f'lazy,30,2,{status},"{error}"' for status, error in errors]
+    csv = tmp_path / "failed.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    assert analyze_cli.main([str(csv), "--out", str(tmp_path / "out"), "--resamples", "20"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "No run succeeded: 3 run(s), none ok. The causes (runs, status: cause):",
+        "  2× failed: warm-up GET /shop/: HTTP 404 (an error page is not a measurement)",
+        "  1× timeout: timeout: 0 of 2 workers ready after 60 s",
+    ]
+    assert "no successful runs to tabulate" not in captured.out
+    report_text = (tmp_path / "out" / "report.md").read_text()
+    assert "| failed | warm-up GET /shop/: HTTP 404 (an error page is not a measurement) |" in report_text
+    empty = tmp_path / "empty.csv"
+    empty.write_text("mode,models,workers,status,error\n")
+    assert analyze_cli.main([str(empty), "--out", str(tmp_path / "none"), "--resamples", "20"]) == 1
+    assert capsys.readouterr().err == "No run to analyse: the CSV holds no runs.\n"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["results/scaling.csv"],
+        ["results/servers.csv", "results/servers-workers.csv", "--pool-sweeps", "--models", "300"],
+        ["{sweep}"],
+    ],
+    ids=["scaling", "servers", "fixture with failures and two hosts"],
+)
+def test_every_table_of_the_report_and_the_terminal_has_a_glossary(tmp_path, capsys, arguments):
+    """One line under every table per column, naming what it counts with its unit (the registry's words)."""
+    fixture = tmp_path / "sweep.csv"
+    text = SWEEP.read_text().splitlines()
+    fixture.write_text(
+        "\n".join([text[0], *text[1:5], *(t.replace("fixture-box", "node-2") for t in text[5:])])
+    )
+    argv = [
+        a.format(sweep=fixture) if a.startswith("{") else str(REPO / a) if a.endswith(".csv") else a
+        for a in arguments
+    ]
+    assert analyze_cli.main([*argv, "--out", str(tmp_path / "out"), "--resamples", "20"]) == 0
+    report_text = (tmp_path / "out" / "report.md").read_text()
+    assert_every_table_described(report_text)
+    if "fixture" in arguments[0]:
+        assert "## Per host" in report_text and "## Runs left out" in report_text
+    out = capsys.readouterr().out
+    assert "\nstartup: launch until every worker is ready to accept (s)\n" in out
+    assert "memory: total PSS of master and workers after warm traffic (MB)" in out
+
+
+def test_plots_read_without_the_readme(tmp_path, monkeypatch):
+    """Axes labelled for people with units, a log axis saying so, server and project in every title, values on
+    bars, both memory readings, and error bars promised only where drawn."""
+    import re
+
+    figures = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.setdefault(Path(path).stem, fig) or path)
+    a = analysis.analyze(load_results(REPO / "results" / "scaling.csv"), n_resamples=50)
+    results = {r.name: r for r in plots.write_plots(a, tmp_path)}
+    assert set(figures) == set(results)
+    for name, fig in figures.items():
+        title = fig.get_suptitle() or fig.axes[0].get_title()
+        assert "uWSGI" in title and "realistic-m" in title, (name, title)
+        for ax in fig.axes:
+            for text in (ax.get_xlabel(), ax.get_ylabel()):
+                assert not re.search(r"[a-z]_[a-z]", text), (name, text)  # no column name
+            for axis, scale in ((ax.get_xlabel(), ax.get_xscale()), (ax.get_ylabel(), ax.get_yscale())):
+                assert (scale == "log") == axis.endswith("(log scale)"), (name, axis, scale)
+    assert figures["first_query_vs_models"].axes[0].get_yscale() == "log"
+    assert [ax.get_title() for ax in figures["memory_vs_models"].axes] == ["after traffic", "at steady state"]
+    for name in ("startup_phases", "first_request_phases", "private_memory"):
+        ax = figures[name].axes[0]
+        totals = [t.get_text() for t in ax.texts]
+        assert len(totals) >= len(ax.get_xticks()) and all(totals), (name, totals)
+        assert not results[name].error_bars
+    legend = [t.get_text() for t in figures["private_memory"].axes[0].get_legend().get_texts()]
+    assert legend[0].startswith("USS at steady state")
+    plots_text = "\n".join(report._plots_section(list(results.values())))
+    assert plots_text.count("error bars") == sum(r.error_bars for r in results.values()) == 6
 
 
 def test_cli_modules_do_not_import_pandas_or_matplotlib_at_import_time():

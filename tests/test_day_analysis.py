@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from report_support import assert_every_table_described
+
 from experiments.analysis import cli
 from experiments.analysis.day import analyze_day
 from experiments.analysis.stats import load_results
@@ -115,6 +117,7 @@ def test_analyze_results_adds_the_day_section_and_figures(tmp_path):
     )
     assert "one recycle: prewarm 120 ms without a worker, then a 6.00 ms first request" in section
     assert "- *peak*: highest total PSS of master and workers read during the traffic (MB)" in section
+    assert_every_table_described(report)  # the day's table too: its identity columns, mode and runs
     for figure in ("memory_over_requests", "recycle_cost"):
         assert (out / f"{figure}.png").stat().st_size > 10_000
         assert f"({figure}.png)" in section

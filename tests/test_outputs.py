@@ -208,6 +208,49 @@ def test_a_migrated_file_keeps_its_permissions_and_leaves_no_temporary_file(tmp_
     assert (tmp_path / "r.csv.tmp").read_text().startswith("a file of the user's")
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=["umask-022", "umask-077"])
+def test_new_outputs_get_the_usual_permissions_and_an_existing_one_keeps_its_own(tmp_path, umask):
+    """Files written through a temporary file: a new one gets 0666 less the umask, as any new file would."""
+    previous = os.umask(umask)
+    try:
+        path = write_sweep(tmp_path, {**SWEEP, "output": "r.csv"})
+        assert cli.main([str(path)]) == 0
+        kept = tmp_path / "kept.csv"
+        kept.write_text("")
+        kept.chmod(0o640)
+        ResultsCsv(kept).prepare()
+    finally:
+        os.umask(previous)
+    for written in (tmp_path / "r.csv", sidecar_path(tmp_path / "r.csv")):
+        assert stat.S_IMODE(written.stat().st_mode) == 0o666 & ~umask, written
+    assert kept.read_text().startswith("sweep,") and stat.S_IMODE(kept.stat().st_mode) == 0o640
+
+
+def test_the_demos_outputs_are_ignored_by_git():
+    """Every file `make demo` writes beside results/quick.csv is left out of `git status`."""
+    import shutil
+    import subprocess
+
+    from experiments.details import details_path
+    from experiments.export_timeline import timeline_path
+
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    csv = root / "results" / "quick.csv"
+    paths = [
+        csv,
+        sidecar_path(csv),
+        details_path(csv),
+        timeline_path(csv),
+        root / "results" / "quick-analysis" / "report.md",
+    ]
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", *map(str, paths)], cwd=root, capture_output=True, text=True
+    )
+    assert sorted(done.stdout.split()) == sorted(map(str, paths)), done.stderr
+
+
 def test_the_library_refuses_too(tmp_path):
     os.mkfifo(tmp_path / "ff")
     with pytest.raises(ExperimentError, match="is a FIFO"):

@@ -257,3 +257,22 @@ def test_cli_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
     assert cli.main([str(path), "--dry-run", "--output", str(tmp_path / "other.csv")]) == 0
     assert f"output: {tmp_path / 'other.csv'}" in capsys.readouterr().out
+
+
+def test_a_sweep_leaves_its_times_in_the_history_and_the_estimates_come_from_them(
+    tmp_path, capsys, history_of_the_test
+):
+    from experiments.history import Estimates
+
+    path = write_sweep(tmp_path, SWEEP)
+    sweep = load_sweep(path)
+    runner.run_sweep(sweep, FakeExecutor(delay_s=0.02), cache_dir=tmp_path / "cache")
+    recorded = [json.loads(line) for line in history_of_the_test.read_text().splitlines()]
+    assert [r["record"] for r in recorded].count("run") == 16
+    took = sum(float(row["duration_s"]) for row in rows(sweep.output))
+    estimates = Estimates.from_cache(tmp_path / "cache")
+    guessed = sum(estimates.run_s(run) for run in runner.make_plan(sweep).runs)
+    assert took / 2 < guessed < took * 2
+    assert cli.main([str(path), "--dry-run", "--fresh", "--cache-dir", str(tmp_path / "cache")]) == 0
+    # the fake builds took no measurable time: projects to build are still estimated by the model
+    assert re.search(r"estimated time: \S+ \(from 16 measured runs and 0 builds ", capsys.readouterr().out)

@@ -51,6 +51,11 @@ def test_generated_options_are_resolved_with_profile_defaults():
     assert a == b and a.label == "realistic-m30-s0"
     c = parse("project:\n  models: 30\n  rows_per_model: 3\n").projects[0]
     assert c.key() != a.key() and c.label.startswith("realistic-m30-s0-")
+    # the hash leaves the size out: the same option at another size differs only in -m<models>-
+    bigger = parse("project:\n  models: 90\n  rows_per_model: 3\n").projects[0]
+    assert bigger.label == c.label.replace("-m30-", "-m90-")
+    # an option set to its default changes nothing, label included
+    assert parse("project:\n  models: 30\n  rows_per_model: 20\n").projects[0].label == a.label
 
 
 def test_existing_project_path_is_relative_to_the_sweep_file(tmp_path):

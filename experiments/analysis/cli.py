@@ -2,8 +2,9 @@
 
 Prints the talk-style seed table and the path of report.md. Bad input (missing file, bad CSV, one CSV given
 twice, a --models/--workers point without runs, an --out that cannot be one) prints one ``Error: ...`` line and
-exits with status 2. Runs of different sweeps stay apart unless --pool-sweeps. pandas and matplotlib are
-imported only once the arguments are parsed.
+exits with status 2. When no run succeeded, report.md is still written (it lists every failed run) and the
+distinct causes are printed with their counts: exit status 1. Runs of different sweeps stay apart unless
+--pool-sweeps. pandas and matplotlib are imported only once the arguments are parsed.
 """
 
 from __future__ import annotations
@@ -43,10 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        lines, report_path = run(args)
+        lines, report_path, failures = run(args)
     except ExperimentError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
+    if failures:
+        print("\n".join(failures), file=sys.stderr)
+        print(f"Report: {report_path}")
+        return 1
     for line in lines:
         print(line)
     print()
@@ -54,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> tuple[list[str], Path]:
-    """Load, check, analyse, then write; returns the seed table lines and the path of report.md."""
+def run(args: argparse.Namespace) -> tuple[list[str], Path, list[str]]:
+    """Load, check, analyse, then write; returns the seed table lines, the path of report.md, and why no run
+    succeeded (empty when one did)."""
     out = args.out if args.out is not None else args.csv[0].parent / "analysis"
     if out.exists() and not out.is_dir():
         raise ExperimentError(f"{out}: exists and is not a directory")
@@ -89,7 +95,14 @@ def run(args: argparse.Namespace) -> tuple[list[str], Path]:
         report_path.write_text(text + _day_section(args.csv, df, out), encoding="utf-8")
     except OSError as exc:
         raise ExperimentError(f"--out: cannot write into {out} ({exc.strerror})") from None
-    return report.seed_block_lines(result.seed, labels=result.shown(result.seed, ["mode"])), report_path
+    lines = report.seed_block_lines(result.seed, labels=result.shown(result.seed, ["mode"]))
+    glossary = report.seed_glossary_lines(result.seed)
+    lines += ["", *glossary] if glossary else []
+    if (df["status"] == "ok").any():
+        return lines, report_path, []
+    from experiments.analysis.failures import no_success_lines
+
+    return lines, report_path, no_success_lines(df)
 
 
 def _day_section(csv_paths: list[Path], df, out: Path) -> str:

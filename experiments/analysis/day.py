@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from experiments.columns import BY_NAME, IDENTITY, TIMELINE_COLUMNS
+from experiments.analysis.glossary import glossary_lines
+from experiments.columns import IDENTITY, TIMELINE_COLUMNS
 from experiments.export_timeline import timeline_path
 
 if TYPE_CHECKING:
@@ -100,17 +101,6 @@ def _cell(value, name: str) -> str:
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.0f}"
 
 
-def glossary_lines(names: list[str]) -> list[str]:
-    """One line per column: what it counts and its unit, from the registry."""
-    lines = []
-    for name, heading in DAY_COLUMNS:
-        if name in names:
-            column = BY_NAME[name]
-            unit = f" ({column.unit})" if column.unit else ""
-            lines.append(f"- *{heading}*: {column.description}{unit}")
-    return lines
-
-
 def report_lines(day: Day, figures: list[PlotResult]) -> list[str]:
     """The report's section: the table, its glossary, a verdict per point group, and the figures."""
     table = day.table
@@ -123,7 +113,8 @@ def report_lines(day: Day, figures: list[PlotResult]) -> list[str]:
             [str(row[k]) for k in day.keys] + [row["mode"]] + [_cell(row[name], name) for name, _ in shown]
         )
         lines.append("| " + " | ".join([*cells, str(row["runs"])]) + " |")
-    lines += ["", *glossary_lines([name for name, _ in shown]), ""]
+    columns = {heading: name for name, heading in shown}
+    lines += ["", *glossary_lines(header, columns), ""]
     lines += verdict_lines(day)
     for figure in figures:
         if figure.path is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from experiments.analysis.plots import DPI, PlotResult, mode_style
+from experiments.analysis.plots import DPI, PlotResult, mode_style, subject_of
 
 if TYPE_CHECKING:
     from experiments.analysis.day import Day
@@ -76,7 +76,7 @@ def plot_memory_over_requests(day: Day, out_dir: Path) -> PlotResult:
         ax.set_ylabel("total PSS, master + workers (MB)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, title="× a full collection in a worker", title_fontsize=7)
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(_with_subject(title, day.table), fontsize=11)
     fig.tight_layout()
     path = out_dir / f"{name}.png"
     fig.savefig(path)
@@ -109,11 +109,16 @@ def plot_recycle_cost(day: Day, out_dir: Path) -> PlotResult:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, axis="y")
         ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(_with_subject(title, recycled), fontsize=11)
     fig.tight_layout()
     path = out_dir / f"{name}.png"
     fig.savefig(path)
     return PlotResult(name, title, path)
+
+
+def _with_subject(title: str, rows) -> str:
+    subject = subject_of(rows)
+    return f"{title}\n{subject}" if subject else title
 
 
 def write_day_plots(day: Day, out_dir: Path) -> list[PlotResult]:

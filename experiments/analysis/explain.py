@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def _table(bars: dict[str, list[float]], parts, unit: str, total: str, digits: int, extra=None) -> list[str]:
     """``extra``: (header, {bar: value}) of one more column after the total."""
-    from experiments.analysis.report import markdown_table
+    from experiments.analysis.report import described_table
 
     header = ["mode", *(label for _metric, label in parts), total, *([extra[0]] if extra else [])]
     rows = []
@@ -23,7 +23,8 @@ def _table(bars: dict[str, list[float]], parts, unit: str, total: str, digits: i
             value = extra[1].get(bar)
             row.append("n/a" if value is None else f"{value:.{digits}f}")
         rows.append(row)
-    return [f"Medians in {unit}.", "", *markdown_table(header, rows), ""]
+    columns = {label: metric for metric, label in parts}
+    return [f"Medians in {unit}.", "", *described_table(header, rows, columns=columns)]
 
 
 def startup_lines(a: Analysis) -> list[str]:
@@ -89,7 +90,7 @@ OBJECT_PARTS = (
 def _objects_lines(a: Analysis) -> list[str]:
     """probes.objects: how much of the pages holding the master's objects each worker made its own (columns
     only; the top types and modules per worker are in the details, which the analysis does not read)."""
-    from experiments.analysis.report import markdown_table
+    from experiments.analysis.report import described_table
 
     bars = stacked_rows(a.summary, OBJECT_PARTS, a.seed_models, a.seed_workers, a.keys)
     rows = [
@@ -106,8 +107,11 @@ def _objects_lines(a: Analysis) -> list[str]:
         "private MB of each run are in `<output>.details.jsonl` (`inherited_objects`). The probe's snapshot "
         "allocates in the master before fork; its cost is in docs/measurement.md (Which objects).",
         "",
-        *markdown_table(["mode", *(label for _metric, label in OBJECT_PARTS), "private share"], rows),
-        "",
+        *described_table(
+            ["mode", *(label for _metric, label in OBJECT_PARTS), "private share"],
+            rows,
+            columns={label: metric for metric, label in OBJECT_PARTS},
+        ),
     ]
 
 

@@ -7,7 +7,7 @@ one host.
 
 from __future__ import annotations
 
-from experiments.analysis.report import SEED_LABELS, fmt, markdown_table
+from experiments.analysis.report import SEED_LABELS, described_table, fmt, seed_columns
 from experiments.columns import BY_NAME
 
 HOST_METRICS: tuple[str, ...] = tuple(SEED_LABELS)
@@ -48,4 +48,5 @@ def host_section_lines(df) -> list[str]:
         "host at each point. Hosts that disagree at a point measure different machines, not noise.",
         "",
     ]
-    return lines + markdown_table(header, rows, "lrrlr" + "r" * len(HOST_METRICS)) + [""]
+    align = "lrrlr" + "r" * len(HOST_METRICS)
+    return lines + described_table(header, rows, align, columns=seed_columns(HOST_METRICS))

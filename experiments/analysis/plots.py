@@ -1,4 +1,6 @@
-"""PNG figures of an analysis: one file per figure, one line per mode, error bars from bootstrap CIs.
+"""PNG figures of an analysis: one file per figure, one line per mode, error bars from bootstrap CIs where a
+figure says so. Every figure names its server(s) and project(s) in its title and labels its axes for people
+(the registry's headings and units); a log axis says so.
 
 matplotlib is imported inside the functions (Agg canvas, no pyplot global state); pandas objects are
 only received, never imported here.
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from experiments.columns import label
+from experiments.columns import BY_NAME, label
 
 if TYPE_CHECKING:
     from experiments.analysis.stats import Analysis
@@ -38,6 +40,7 @@ class PlotResult:
     path: Path | None  # the written PNG; None when skipped
     skipped: str = ""  # why the figure was not drawn
     note: str = ""  # remark for the report (e.g. the slice shown)
+    error_bars: bool = False  # whether it draws the bootstrap CIs of its medians
 
     @property
     def filename(self) -> str:
@@ -52,14 +55,51 @@ def mode_style(mode: str, modes: list[str]) -> tuple[str, str]:
 
 
 def _figure():
+    fig, (ax,) = _figures(1)
+    return fig, ax
+
+
+def _figures(panels: int):
+    """A figure of ``panels`` side by side sharing their y axis, each a grid."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=FIGSIZE, dpi=DPI)
+    fig = Figure(figsize=(FIGSIZE[0] * (1 + 0.6 * (panels - 1)), FIGSIZE[1]), dpi=DPI)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.grid(True, which="major", alpha=0.35)
-    return fig, ax
+    axes = fig.subplots(1, panels, sharey=True, squeeze=False)[0]
+    for ax in axes:
+        ax.grid(True, which="major", alpha=0.35)
+    return fig, list(axes)
+
+
+SERVER_NAMES = {"uwsgi": "uWSGI", "gunicorn": "gunicorn", "granian": "granian"}
+
+
+def subject_of(rows, limit: int = 3) -> str:
+    """The server(s) and project(s) a figure shows, for its title: "uWSGI · realistic-m*-s0"."""
+    parts = []
+    for column, names in (
+        ("server", SERVER_NAMES),
+        ("series" if "series" in rows.columns else "project", {}),
+    ):
+        if column not in rows.columns:
+            continue
+        values = list(dict.fromkeys(str(v) for v in rows[column].dropna()))
+        if values:
+            more = f" and {len(values) - limit} more" if len(values) > limit else ""
+            parts.append(", ".join(names.get(v, v) for v in values[:limit]) + more)
+    return " · ".join(parts)
+
+
+def _title(target, title: str, detail: str, rows) -> None:
+    """``title (detail)`` over a second line naming the server(s) and project(s); ``target``: an axis or a
+    figure (its suptitle)."""
+    subject = subject_of(rows)
+    text = f"{title} ({detail})" + (f"\n{subject}" if subject else "")
+    if hasattr(target, "suptitle"):
+        target.suptitle(text, fontsize=11)
+    else:
+        target.set_title(text, fontsize=10)
 
 
 LOG_X_RATIO = 20  # x values spanning this factor or more get a log axis
@@ -72,14 +112,17 @@ def _errors(rows) -> list[list[float]]:
     return [low, high]
 
 
-def _set_ticks(ax, xs) -> None:
+def _set_x(ax, xs, name: str) -> None:
+    """Ticks at the measured values and the axis label, which says when the axis is logarithmic."""
     xs = sorted({int(x) for x in xs})
-    if xs and xs[0] > 0 and xs[-1] / xs[0] >= LOG_X_RATIO:
+    logarithmic = bool(xs and xs[0] > 0 and xs[-1] / xs[0] >= LOG_X_RATIO)
+    if logarithmic:
         ax.set_xscale("log")  # 30 → 3,000 models: a linear axis crushes the small sizes together
         ax.minorticks_off()
     if len(xs) <= 12:
         ax.set_xticks(xs)
         ax.set_xticklabels([str(x) for x in xs])
+    ax.set_xlabel(label(name) + (" (log scale)" if logarithmic else ""))
 
 
 def _save(fig, path: Path) -> Path:
@@ -143,10 +186,13 @@ def plot_metric_vs_models(
     title: str,
     log_y: bool = False,
     keys: list[str] | None = None,
+    steady: str | None = None,
 ) -> PlotResult:
     """Median of ``metric`` against models at a fixed worker count: one line per mode and per series of
-    projects (``stats.series_of``: a project's sizes), named in the legend when there are several."""
-    from experiments.analysis.stats import SERIES, with_series
+    projects (``stats.series_of``: a project's sizes), named in the legend when there are several. With
+    ``steady`` (the same reading at steady state) a second panel beside it, on the same y axis, where any run
+    has it."""
+    from experiments.analysis.stats import with_series
 
     name = Path(path).stem
     rows, xs, skipped = _slice(summary, metric, "workers", workers, "models")
@@ -156,10 +202,37 @@ def plot_metric_vs_models(
     if log_y and (rows["median"] <= 0).any():
         log_y = False
         note += "; linear y axis because some values are not positive"
-    rows = with_series(rows)
+    panels = [(metric, rows)]
+    later = _slice(summary, steady, "workers", workers, "models") if steady else (None, [], "none asked")
+    if not later[2]:
+        panels.append((steady, later[0]))
+        note += "; left: after traffic, right: at steady state (after a full collection in every worker)"
+    fig, axes = _figures(len(panels))
+    for ax, (shown_metric, data) in zip(axes, panels, strict=True):
+        legend_title = _draw_vs_models(ax, with_series(data), keys, log_y)
+        _set_x(ax, xs, "models")
+        if len(panels) > 1:
+            ax.set_title("after traffic" if shown_metric == metric else "at steady state", fontsize=10)
+    ylabel = label(metric) if len(panels) == 1 else _unit_label(metric)
+    axes[0].set_ylabel(ylabel + (" (log scale)" if log_y else ""))
+    axes[0].legend(title=legend_title, fontsize="small")
+    if not log_y:
+        axes[0].set_ylim(bottom=0)
+    _title(fig if len(panels) > 1 else axes[0], title, f"workers={workers}", with_series(rows))
+    return PlotResult(name, title, _save(fig, Path(path)), note=note, error_bars=True)
+
+
+def _unit_label(metric: str) -> str:
+    """The y label shared by an after-traffic and a steady-state panel: what both read, and the unit."""
+    return f"total PSS of master + workers ({BY_NAME[metric].unit})"
+
+
+def _draw_vs_models(ax, rows, keys: list[str] | None, log_y: bool) -> str:
+    """The lines of one panel: per mode and series; returns the legend's title."""
+    from experiments.analysis.stats import SERIES
+
     keys = [k for k in (keys or ["mode"]) if k not in ("models", "workers", "project")] + [SERIES]
     lines, shown = _lines(rows, keys, [k for k in keys if k != "mode"])
-    fig, ax = _figure()
     modes = _modes(rows)
     for values, suffix, index, data in lines:
         mode = values["mode"]
@@ -185,14 +258,7 @@ def plot_metric_vs_models(
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.grid(True, which="minor", alpha=0.15)
-    _set_ticks(ax, xs)
-    ax.set_xlabel(label("models"))
-    ax.set_ylabel(label(metric) + (", log scale" if log_y else ""))
-    ax.set_title(f"{title} (workers={workers})")
-    ax.legend(title=" · ".join(["mode", *shown]), fontsize="small" if shown else None)
-    if not log_y:
-        ax.set_ylim(bottom=0)
-    return PlotResult(name, title, _save(fig, Path(path)), note=note)
+    return " · ".join(["mode", *shown])
 
 
 def plot_memory_vs_workers(
@@ -249,13 +315,12 @@ def plot_memory_vs_workers(
             linewidth=1.2,
             capsize=4,
         )
-    _set_ticks(ax, xs)
-    ax.set_xlabel(label("workers"))
+    _set_x(ax, xs, "workers")
     ax.set_ylabel(label(metric))
-    ax.set_title(f"{title} (models={models}" + ("; dashed: linear fit)" if fits is not None else ")"))
+    _title(ax, title, f"models={models}" + ("; dashed: linear fit" if fits is not None else ""), rows)
     ax.set_ylim(bottom=0)
     ax.legend(title=" · ".join(["mode", *shown]), fontsize="small")
-    return PlotResult(name, title, _save(fig, Path(path)), note=f"models={models}")
+    return PlotResult(name, title, _save(fig, Path(path)), note=f"models={models}", error_bars=True)
 
 
 # Stacked parts of the "explain why" figures: (metric, label), bottom first.
@@ -304,8 +369,12 @@ def stacked_rows(summary, parts, models: int | None, workers: int | None, keys: 
     return bars
 
 
-def plot_stacked(summary, parts, path: Path, *, models, workers, keys, title: str, unit: str) -> PlotResult:
-    """One stacked bar per mode (and project) at the seed point: where a total goes, part by part."""
+def plot_stacked(
+    summary, parts, path: Path, *, models, workers, keys, title: str, unit: str, marker=None
+) -> PlotResult:
+    """One stacked bar per mode (and project) at the seed point: where a total goes, part by part, the total
+    written on each bar. ``marker``: (metric, legend) of one more reading drawn as a bar-wide line, its value
+    beside it (a worker's USS at steady state beside what it keeps after traffic)."""
     name = Path(path).stem
     bars = stacked_rows(summary, parts, models, workers, keys)
     if not bars:
@@ -313,15 +382,51 @@ def plot_stacked(summary, parts, path: Path, *, models, workers, keys, title: st
     fig, ax = _figure()
     labels = list(bars)
     bottoms = [0.0] * len(labels)
+    container = None
     for index, (_metric, part) in enumerate(parts):
         heights = [bars[label][index] for label in labels]
-        ax.bar(labels, heights, bottom=bottoms, label=part, color=_PART_COLOURS[index % len(_PART_COLOURS)])
+        colour = _PART_COLOURS[index % len(_PART_COLOURS)]
+        container = ax.bar(labels, heights, bottom=bottoms, label=part, color=colour)
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    # the totals, so that a bar too short to see (5 ms beside 3,000) still says what it is
+    ax.bar_label(container, labels=[_value(total) for total in bottoms], padding=2, fontsize=8)
+    top = max(bottoms)
+    if marker is not None:
+        values = stacked_rows(summary, [marker], models, workers, keys)
+        top = max([top, *(v[0] for v in values.values())])
+        _draw_marker(ax, values, dict(zip(labels, bottoms, strict=True)), marker[1], top)
     ax.set_ylabel(unit)
-    ax.set_title(f"{title} (models={models}, workers={workers})")
-    ax.tick_params(axis="x", labelrotation=20)
-    ax.legend(fontsize="small")
+    ax.set_ylim(bottom=0, top=top * 1.4 or 1)  # room above the bars for the totals and the legend
+    at = summary[(summary["models"] == models) & (summary["workers"] == workers)]
+    _title(ax, title, f"models={models}, workers={workers}", at)
+    # slanted and anchored at their end, so that long labels (mode · server) stay apart
+    ax.set_xticks(range(len(labels)), labels, rotation=25, ha="right", fontsize=8 if len(labels) > 6 else 9)
+    ax.legend(fontsize="small", loc="upper center", ncol=2)
     return PlotResult(name, title, _save(fig, Path(path)), note=f"models={models}, workers={workers}")
+
+
+def _draw_marker(
+    ax, values: dict[str, list[float]], totals: dict[str, float], legend: str, top: float
+) -> None:
+    """A black bar-wide line at each bar's value of one more reading, its value above it unless the bar's own
+    total, written there, already says it."""
+    xs = [i for i, label in enumerate(totals) if label in values]
+    if not xs:
+        return
+    labels = list(totals)
+    ys = [values[labels[i]][0] for i in xs]
+    ax.hlines(
+        ys, [x - 0.4 for x in xs], [x + 0.4 for x in xs], color="black", linewidth=2.2, zorder=3, label=legend
+    )
+    for x, y in zip(xs, ys, strict=True):
+        if abs(y - totals[labels[x]]) > 0.03 * top:
+            ax.annotate(_value(y), (x, y), xytext=(0, 2), textcoords="offset points", fontsize=8, ha="center")
+
+
+def _value(v: float) -> str:
+    """A value written on a figure, at a precision one takes in at a glance: 0.46, 9.3, 132."""
+    size = abs(v)
+    return f"{v:.0f}" if size >= 10 or size == 0 else f"{v:.1f}" if size >= 1 else f"{v:.2f}"
 
 
 def _explain_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
@@ -329,38 +434,42 @@ def _explain_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
     s = analysis.summary
     return [
         plot_stacked(
-            s, STARTUP_PARTS, out_dir / "startup_phases.png", title="Where loading goes", unit="s", **point
+            s,
+            STARTUP_PARTS,
+            out_dir / "startup_phases.png",
+            title="Where loading goes",
+            unit="time in the process that loads the app (s)",
+            **point,
         ),
         plot_stacked(
             s,
             FIRST_REQUEST_PARTS,
             out_dir / "first_request_phases.png",
             title="Where a worker's first request goes",
-            unit="ms",
+            unit="a worker's first request, mean over workers (ms)",
             **point,
         ),
         plot_stacked(
             s,
             PRIVATE_PARTS,
             out_dir / "private_memory.png",
-            title="What each worker keeps private after traffic",
-            unit="MB per worker",
+            title="What each worker keeps private",
+            unit="private memory (USS) of the mean worker (MB)",
+            marker=("worker_uss_steady_mb_mean", "USS at steady state (after a full collection)"),
             **point,
         ),
     ]
 
 
-def write_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
-    """Write every figure into ``out_dir``; a skipped figure removes any stale PNG of the same name."""
-    out_dir = Path(out_dir)
+def _vs_models_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
     s, w, keys = analysis.summary, analysis.models_plot_workers, analysis.keys
-    results = [
+    return [
         plot_metric_vs_models(
             s,
             "startup_s",
             out_dir / "startup_vs_models.png",
             workers=w,
-            title="Startup time vs project size",
+            title="Start-up time vs project size",
             keys=keys,
         ),
         plot_metric_vs_models(
@@ -368,44 +477,58 @@ def write_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
             "memory_mb",
             out_dir / "memory_vs_models.png",
             workers=w,
-            title="Memory (PSS) vs project size",
+            title="Memory vs project size",
             keys=keys,
+            steady="memory_steady_mb",
         ),
         plot_metric_vs_models(
             s,
             "first_query_ms",
             out_dir / "first_query_vs_models.png",
             workers=w,
-            title="First query latency vs project size",
+            title="First request after ready vs project size",
             log_y=True,
             keys=keys,
         ),
+    ]
+
+
+def _vs_workers_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
+    s, keys = analysis.summary, analysis.keys
+    at = {"models": analysis.workers_plot_models, "keys": keys}
+    return [
         plot_memory_vs_workers(
             s,
             analysis.per_worker,
             out_dir / "memory_vs_workers.png",
-            models=analysis.workers_plot_models,
-            title="Memory (PSS) vs workers",
-            keys=keys,
+            title="Memory after traffic vs workers",
+            **at,
         ),
         plot_memory_vs_workers(
             s,
             analysis.per_worker_steady,
             out_dir / "memory_steady_vs_workers.png",
-            models=analysis.workers_plot_models,
-            title="Memory (PSS) at steady state vs workers",
+            title="Memory at steady state vs workers",
             metric="memory_steady_mb",
-            keys=keys,
+            **at,
         ),
         plot_memory_vs_workers(
             s,
             None,
             out_dir / "startup_vs_workers.png",
-            models=analysis.workers_plot_models,
-            title="Startup time vs workers",
+            title="Start-up time vs workers",
             metric="startup_s",
-            keys=keys,
+            **at,
         ),
+    ]
+
+
+def write_plots(analysis: Analysis, out_dir: Path) -> list[PlotResult]:
+    """Write every figure into ``out_dir``; a skipped figure removes any stale PNG of the same name."""
+    out_dir = Path(out_dir)
+    results = [
+        *_vs_models_plots(analysis, out_dir),
+        *_vs_workers_plots(analysis, out_dir),
         *_explain_plots(analysis, out_dir),
     ]
     for result in results:

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from experiments.analysis import explain
+from experiments.analysis.glossary import glossary_lines
 from experiments.columns import BY_NAME
+from experiments.errors import error_cause
 
 if TYPE_CHECKING:
     from experiments.analysis.plots import PlotResult
@@ -130,6 +132,26 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence], align: str =
     return out
 
 
+def described_table(
+    header: Sequence[str], rows: Sequence[Sequence], align: str = "", **glossary
+) -> list[str]:
+    """A markdown table, a blank line, and its glossary (``glossary.glossary_lines``: ``columns``, ``notes``)."""
+    return [*markdown_table(header, rows, align), "", *glossary_lines(header, **glossary), ""]
+
+
+def seed_columns(metrics: Sequence[str] = tuple(SEED_LABELS)) -> dict[str, str]:
+    """Heading -> registry column of the talk's metrics as the tables head them ("startup (s)")."""
+    return {f"{SEED_LABELS[m]} ({_unit(m)})": m for m in metrics}
+
+
+def seed_glossary_lines(seed) -> list[str]:
+    """The glossary of the seed blocks, for a terminal: the metrics they show."""
+    if seed is None or len(seed) == 0:
+        return []
+    shown = [m for m in SEED_LABELS if m not in OPTIONAL_SEED_METRICS or seed[m].notna().any()]
+    return glossary_lines([SEED_LABELS[m] for m in shown], {SEED_LABELS[m]: m for m in shown}, markdown=False)
+
+
 def _seed_section(a: Analysis) -> list[str]:
     metrics = list(SEED_LABELS)
     lines = ["## Seed table beside the talk", ""]
@@ -157,11 +179,11 @@ def _seed_section(a: Analysis) -> list[str]:
         for m in metrics:
             row += [fmt_ci(r[m], r[f"{m}_ci_low"], r[f"{m}_ci_high"]), f"{talk[m]:g}" if m in talk else "—"]
         rows.append(row)
-    lines += markdown_table(header, rows, "l" * len(shown) + "l" + "r" * (len(header) - len(shown) - 1)) + [
-        ""
-    ]
+    align = "l" * len(shown) + "l" + "r" * (len(header) - len(shown) - 1)
+    lines += described_table(header, rows, align, columns=seed_columns(metrics))
     lines += _relative_to_lazy(a.seed, shown, metrics)
-    lines += ["```", *seed_block_lines(a.seed, labels=shown), "```", ""]
+    terminal = [*seed_block_lines(a.seed, labels=shown), "", *seed_glossary_lines(a.seed)]
+    lines += ["```", *terminal, "```", ""]
     return lines
 
 
@@ -181,7 +203,7 @@ def _sequences_lines(modes: list[str]) -> list[str]:
         "loads the rest of Django, which its first request then pays for.",
         "",
     ]
-    return lines + markdown_table(["talk's row", "its sequence", "our modes"], rows, "lll") + [""]
+    return lines + described_table(["talk's row", "its sequence", "our modes"], rows, "lll")
 
 
 def _relative_to_lazy(seed, shown: list[str], metrics: list[str]) -> list[str]:
@@ -204,11 +226,13 @@ def _relative_to_lazy(seed, shown: list[str], metrics: list[str]) -> list[str]:
             theirs = talk[m] / TALK["lazy"][m] if m in talk else math.nan
             row += [_ratio(ours), _ratio(theirs)]
         rows.append(row)
-    return (
-        lines
-        + markdown_table(header, rows, "l" * (len(shown) + 1) + "r" * (len(header) - len(shown) - 1))
-        + [""]
-    )
+    notes = {
+        f"{SEED_LABELS[m]} ours": f"this mode's median {SEED_LABELS[m]} ÷ lazy's, same project"
+        for m in metrics
+    }
+    notes["talk"] = "the same ratio in the talk"
+    align = "l" * (len(shown) + 1) + "r" * (len(header) - len(shown) - 1)
+    return lines + described_table(header, rows, align, notes=notes)
 
 
 def _ratio(v: float) -> str:
@@ -225,17 +249,17 @@ def _per_worker_section(a: Analysis) -> list[str]:
         "workers over the individual ok runs, per mode and project size.",
         "",
     ]
-    lines += _fits_table(a, a.per_worker)
+    lines += _fits_table(a, a.per_worker, "memory after traffic (memory_mb)")
     if len(a.per_worker_steady):
         lines += [
             "At steady state (memory_steady_mb: after one full collection in every worker):",
             "",
-            *_fits_table(a, a.per_worker_steady),
+            *_fits_table(a, a.per_worker_steady, "memory at steady state (memory_steady_mb)"),
         ]
     return lines
 
 
-def _fits_table(a: Analysis, fits) -> list[str]:
+def _fits_table(a: Analysis, fits, reading: str) -> list[str]:
     if len(fits) == 0:
         return ["Not measured: no mode has ok runs at two or more worker counts for the same models.", ""]
     shown = a.shown(fits, ["mode", "models"])
@@ -266,7 +290,12 @@ def _fits_table(a: Analysis, fits) -> list[str]:
         "runs",
         "talk",
     ]
-    return markdown_table(header, rows, "l" * (len(shown) + 1) + "r" * 8) + [""]
+    notes = {
+        "workers": "the worker counts fitted, fewest–most",
+        "MB per extra worker": f"slope of the least-squares fit of {reading} on workers (MB)",
+        "talk": "the talk's memory per extra worker (MB)",
+    }
+    return described_table(header, rows, "l" * (len(shown) + 1) + "r" * 8, notes=notes)
 
 
 def _scaling_section(a: Analysis) -> list[str]:
@@ -298,7 +327,8 @@ def _scaling_section(a: Analysis) -> list[str]:
         for _, r in a.scaling.iterrows()
     ]
     header = [*shown, "mode", "workers", "metric", "per 100 models", "at 0 models", "R²", "models", "runs"]
-    return lines + markdown_table(header, rows, "l" * len(shown) + "lrlrrrrr") + [""]
+    notes = {"models": "the model counts fitted, fewest–most"}
+    return lines + described_table(header, rows, "l" * len(shown) + "lrlrrrrr", notes=notes)
 
 
 def _plots_section(plots: Sequence[PlotResult]) -> list[str]:
@@ -310,8 +340,10 @@ def _plots_section(plots: Sequence[PlotResult]) -> list[str]:
             lines.append(f"_Skipped: {p.skipped}._")
         else:
             lines.append(f"![{p.title}]({p.filename})")
-            if p.note:
-                lines += ["", f"_{p.note}; error bars: 95 % bootstrap CI of the median._"]
+            caption = [p.note] if p.note else []
+            caption += ["error bars: 95 % bootstrap CI of the median"] if p.error_bars else []
+            if caption:
+                lines += ["", f"_{'; '.join(caption)}._"]
         lines.append("")
     return lines
 
@@ -347,11 +379,8 @@ def _summary_section(a: Analysis) -> list[str]:
         rows.append(
             [*(_text(p[c]) for c in shown), p["mode"], int(p["models"]), int(p["workers"]), n, *cells]
         )
-    return (
-        lines
-        + markdown_table(header, rows, "l" * (len(shown) + 1) + "r" * (len(header) - len(shown) - 1))
-        + [""]
-    )
+    align = "l" * (len(shown) + 1) + "r" * (len(header) - len(shown) - 1)
+    return lines + described_table(header, rows, align, columns=seed_columns(metrics))
 
 
 def _failures_section(a: Analysis, limit: int = 20) -> list[str]:
@@ -372,9 +401,7 @@ def _failures_section(a: Analysis, limit: int = 20) -> list[str]:
     rows = []
     for _, r in failed.head(limit).iterrows():
         error = r.get("error")
-        first = "" if _isnan(error) else str(error).strip().splitlines()[0] if str(error).strip() else ""
-        if len(first) > 120:
-            first = first[:117] + "..."
+        first = "" if _blank(error) else error_cause(str(error), 120)
         ident = r.get("run_id")
         rows.append(
             [
@@ -388,10 +415,13 @@ def _failures_section(a: Analysis, limit: int = 20) -> list[str]:
             ]
         )
     header = ["run_id", *shown, "mode", "models", "workers", "status", "error"]
-    lines += markdown_table(header, rows, "l" * (len(shown) + 2) + "rrll")
+    notes = {
+        "error": "the cause of the failure; the whole error, with the server log's lines about it, is in the CSV"
+    }
+    lines += described_table(header, rows, "l" * (len(shown) + 2) + "rrll", notes=notes)
     if len(failed) > limit:
-        lines.append(f"\n… and {len(failed) - limit} more.")
-    return lines + [""]
+        lines += [f"… and {len(failed) - limit} more.", ""]
+    return lines
 
 
 def _int_or_blank(v) -> str:

@@ -18,7 +18,7 @@ from experiments.environment import now_iso
 from experiments.export_csv import ResultsCsv
 from experiments.export_timeline import TimelineCsv
 from experiments.measure.executor import Executor, Measurement
-from experiments.plan import Plan, RunSpec
+from experiments.plan import Plan, RunSpec, estimate_run_s
 from experiments.projects import PreparedProject
 from experiments.sweep import ProjectSpec, Sweep
 
@@ -41,6 +41,7 @@ class Batch:
     progress: Callable[[str, bool], None] = lambda _line, _final: None
     on_run: Callable[[RunSpec, Measurement], None] | None = None
     databases: dict | None = None  # kind -> DatabaseServer, open for the sweep (None: SQLite, on a node)
+    estimate: Callable[[RunSpec], float] = estimate_run_s  # seconds of one run, for the progress bar's ETA
 
 
 @dataclass

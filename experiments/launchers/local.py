@@ -9,7 +9,7 @@ from experiments.details import DetailsLog
 from experiments.export_csv import ResultsCsv
 from experiments.launchers.base import Batch, Tally, measure, record, warm_up
 from experiments.measure.executor import Executor
-from experiments.plan import Plan, estimate_run_s
+from experiments.plan import Plan
 from experiments.progress import Progress
 
 
@@ -34,7 +34,7 @@ class LocalLauncher:
     def launch(self, batch: Batch) -> Tally:
         todo = batch.plan.todo
         warm_up(todo, batch.prepared, self.executor, batch.sweep.warmup_runs, batch.say, batch.databases)
-        bar = Progress(len(todo), [estimate_run_s(run) for run in todo])
+        bar = Progress(len(todo), [batch.estimate(run) for run in todo])
         tally = Tally()
         batch.progress(bar.line(), False)
         for run in todo:

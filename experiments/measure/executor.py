@@ -25,6 +25,7 @@ from experiments.measure.inbox import Inbox, Message
 from experiments.measure.lifecycle import drain, note
 from experiments.measure.memory import MAPPING_KINDS, cpu_seconds, private_by_mapping, read_tree
 from experiments.measure.processes import alive, child_setup, free_port, kill_group
+from experiments.measure.server_log import explain_failure
 from experiments.measure.traffic import TrafficError, acceptable
 from experiments.measure.traffic_phase import TrafficFailed, measure_traffic
 from experiments.modes import get_mode, wrapper_environment
@@ -38,8 +39,6 @@ WRAPPER_SOURCE = Path(__file__).with_name("wrapper.py")
 PHASES_SOURCE = Path(__file__).with_name("phases.py")
 PHASES_MODULE = "prefork_lab_phases"
 RUN_DIR_PREFIX = "prefork-lab-run-"
-LOG_TAIL_LINES = 15
-LOG_TAIL_CHARS = 2000
 
 METRIC_FIELDS = (
     "startup_s",
@@ -111,15 +110,6 @@ class RunFailed(Exception):
 
 class RunTimedOut(RunFailed):
     status = "timeout"
-
-
-def log_tail(path: Path, server: Server) -> str:
-    try:
-        data = path.read_bytes()[-20000:].decode("utf-8", "replace")
-    except OSError:
-        return ""
-    lines = [line.rstrip() for line in data.splitlines() if line.strip() and not server.is_noise(line)]
-    return " | ".join(lines[-LOG_TAIL_LINES:])[-LOG_TAIL_CHARS:]
 
 
 def make_run_dir() -> Path:
@@ -223,8 +213,7 @@ class ServerExecutor:
 
     @staticmethod
     def _with_tail(message: str, live: _Live) -> str:
-        tail = log_tail(live.log_path, live.server)
-        return f"{message} | log: {tail}" if tail else message
+        return explain_failure(message, live.log_path, live.server)
 
     def _launch(self, run: RunSpec, project: PreparedProject, live: _Live, inbox: Inbox, token: str) -> int:
         """Write the run directory and start the server; the launch time (monotonic ns)."""

@@ -38,7 +38,9 @@ class Server(ABC):
     program: str = ""  # the executable's name
     install_hint: str = ""
     minimum_version: tuple[int, ...] = ()
-    log_noise: tuple[str, ...] = ()  # log lines that say nothing about a failure
+    # log lines that say nothing about a failure, even where they look as if they did (a failed run's error
+    # keeps only the lines about the failure: experiments/measure/server_log.py)
+    log_noise: tuple[str, ...] = ()
     bind_errors: tuple[str, ...] = ("Address already in use",)
     # Every worker accepts from the master's one listening socket, so a worker kept busy leaves the next
     # connection to another; False where each worker listens on a socket of its own and the kernel picks one.
