@@ -105,7 +105,7 @@ def make_launcher(name: str, sweep, output: Path, servers: dict | None = None):
 
 def find_servers(sweep) -> dict:
     """Every server the sweep names, found and version-checked before anything runs (ExperimentError if not)."""
-    from experiments.servers import get_server
+    from experiments.servers.factory import get_server
 
     servers = {}
     pythons = dict.fromkeys(project.python for project in sweep.projects)

@@ -21,7 +21,7 @@ from experiments.databases.base import KINDS, DatabaseSettings
 from experiments.errors import ExperimentError, SweepError
 from experiments.modes import MODE_NAMES as MODES
 from experiments.modes import get_mode
-from experiments.servers import DEFAULT_SERVER, SERVER_NAMES, supports_preload
+from experiments.servers import DEFAULT_SERVER, RECYCLING_SERVERS, SERVER_NAMES, supports_preload
 
 TOP_KEYS = (
     "name",
@@ -615,13 +615,6 @@ def _servers(check: _Checker, raw: Any) -> list[ServerSpec]:
     return [ServerSpec(**combo) for combo in check.product("server", choices)]
 
 
-# Which server offers which recycling policy; every one of them replaces the worker by a fresh fork.
-RECYCLING_SERVERS = {
-    "max_requests": ("uwsgi", "gunicorn"),
-    "reload_on_rss": ("uwsgi",),
-    "max_worker_lifetime": ("uwsgi",),
-    "min_worker_lifetime": ("uwsgi",),
-}
 DEFAULT_JITTER_SHARE = 0.05  # max_requests_jitter when not given: 5 % of max_requests
 
 

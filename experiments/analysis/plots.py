@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from experiments.columns import BY_NAME, label
+from experiments.servers import SERVER_LABELS
 
 if TYPE_CHECKING:
     from experiments.analysis.stats import Analysis
@@ -72,14 +73,11 @@ def _figures(panels: int):
     return fig, list(axes)
 
 
-SERVER_NAMES = {"uwsgi": "uWSGI", "gunicorn": "gunicorn", "granian": "granian"}
-
-
 def subject_of(rows, limit: int = 3) -> str:
     """The server(s) and project(s) a figure shows, for its title: "uWSGI · realistic-m*-s0"."""
     parts = []
     for column, names in (
-        ("server", SERVER_NAMES),
+        ("server", SERVER_LABELS),
         ("series" if "series" in rows.columns else "project", {}),
     ):
         if column not in rows.columns:

@@ -31,8 +31,8 @@ from experiments.measure.traffic_phase import TrafficFailed, measure_traffic
 from experiments.modes import get_mode, wrapper_environment
 from experiments.plan import RunSpec
 from experiments.projects import PreparedProject
-from experiments.servers import get_server
 from experiments.servers.base import WRAPPER_MODULE, Launch, Server
+from experiments.servers.factory import get_server
 from generator.process import signals_held
 
 WRAPPER_SOURCE = Path(__file__).with_name("wrapper.py")
