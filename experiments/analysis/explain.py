@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from experiments.analysis.plots import FIRST_REQUEST_PARTS, PRIVATE_PARTS, STARTUP_PARTS, stacked_rows
+from experiments.analysis.tables import described_table
 
 if TYPE_CHECKING:
     from experiments.analysis.stats import Analysis
@@ -13,8 +14,6 @@ if TYPE_CHECKING:
 
 def _table(bars: dict[str, list[float]], parts, unit: str, total: str, digits: int, extra=None) -> list[str]:
     """``extra``: (header, {bar: value}) of one more column after the total."""
-    from experiments.analysis.report import described_table
-
     header = ["mode", *(label for _metric, label in parts), total, *([extra[0]] if extra else [])]
     rows = []
     for bar, values in bars.items():
@@ -90,8 +89,6 @@ OBJECT_PARTS = (
 def _objects_lines(a: Analysis) -> list[str]:
     """probes.objects: how much of the pages holding the master's objects each worker made its own (columns
     only; the top types and modules per worker are in the details, which the analysis does not read)."""
-    from experiments.analysis.report import described_table
-
     bars = stacked_rows(a.summary, OBJECT_PARTS, a.seed_models, a.seed_workers, a.keys)
     rows = [
         [bar, f"{inherited:.1f}", f"{private:.1f}", f"{100 * private / inherited:.0f} %"]

@@ -3,6 +3,7 @@ lines; the CLI prints them. pandas objects are received, never imported here."""
 
 from __future__ import annotations
 
+from experiments.analysis.tables import is_blank
 from experiments.errors import error_cause
 
 NO_CAUSE = "(no error recorded)"
@@ -14,8 +15,8 @@ def cause_counts(df) -> list[tuple[str, str, int]]:
     failed = df[df["status"] != "ok"]
     counts: dict[tuple[str, str], int] = {}
     for status, error in zip(failed["status"], failed["error"], strict=True):
-        cause = error_cause(None if _blank(error) else str(error)) or NO_CAUSE
-        key = ("" if _blank(status) else str(status), cause)
+        cause = error_cause(None if is_blank(error) else str(error)) or NO_CAUSE
+        key = ("" if is_blank(status) else str(status), cause)
         counts[key] = counts.get(key, 0) + 1
     ordered = sorted(counts.items(), key=lambda item: -item[1])  # stable: first seen first among equals
     return [(status, cause, runs) for (status, cause), runs in ordered]
@@ -31,13 +32,3 @@ def no_success_lines(df, limit: int = 10) -> list[str]:
     if len(causes) > limit:
         lines.append(f"  … and {len(causes) - limit} more causes; report.md lists every run")
     return lines
-
-
-def _blank(value) -> bool:
-    """None, NaN or pandas' NA, without importing pandas."""
-    if value is None:
-        return True
-    try:
-        return bool(value != value)
-    except TypeError:
-        return True

@@ -7,7 +7,8 @@ one host.
 
 from __future__ import annotations
 
-from experiments.analysis.report import SEED_LABELS, described_table, fmt, seed_columns
+from experiments.analysis.tables import described_table, fmt
+from experiments.analysis.talk import SEED_LABELS, seed_columns
 from experiments.columns import BY_NAME
 
 HOST_METRICS: tuple[str, ...] = tuple(SEED_LABELS)

@@ -92,7 +92,7 @@ def real_points(directory: Path, workers: int):
 
 
 def report_lines(table, real, workers: int) -> list[str]:
-    from experiments.analysis.report import markdown_table
+    from experiments.analysis.tables import markdown_table
 
     lines = [
         "# What prefork and prewarm save, by where the weight is loaded",
