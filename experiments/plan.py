@@ -11,9 +11,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from experiments.hashing import short_hash
 from experiments.modes import get_mode, warms
 from experiments.servers import DEFAULT_SERVER
-from experiments.sweep import ProbeSpec, ProjectSpec, ServerSpec, Sweep, TrafficSpec, _short_hash
+from experiments.sweep import ProbeSpec, ProjectSpec, ServerSpec, Sweep, TrafficSpec
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def run_id(
         identity["sample_every"] = traffic.sample_every
     if probes is not None and probes.objects:
         identity["objects"] = True
-    return _short_hash(identity)
+    return short_hash(identity)
 
 
 def make_plan(sweep: Sweep, done: frozenset[str] | set[str] = frozenset()) -> Plan:

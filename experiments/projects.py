@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.errors import ExperimentError
-from experiments.sweep import ProjectSpec, TrafficSpec, _short_hash
+from experiments.hashing import short_hash
+from experiments.sweep import ProjectSpec, TrafficSpec
 from generator.api import choose_urls
 from generator.process import exists
 
@@ -65,7 +66,7 @@ def default_cache_dir() -> Path:
 
 def cache_path(spec: ProjectSpec, cache_dir: Path) -> Path:
     options = spec.options_dict
-    name = f"{options['profile']}-m{options['models']}-s{options['seed']}-{_short_hash(options, 8)}"
+    name = f"{options['profile']}-m{options['models']}-s{options['seed']}-{short_hash(options, 8)}"
     return cache_dir / name
 
 

@@ -30,6 +30,7 @@ from submitit.slurm.slurm import SlurmInfoWatcher, SlurmJob
 
 from experiments.environment import collect, now_iso, read_json, write_json
 from experiments.errors import ExperimentError
+from experiments.hashing import short_hash
 from experiments.launchers.base import Batch, Tally, make_row, measure, warm_up
 from experiments.launchers.parts import Merger, Part, parts_in
 from experiments.measure.executor import Executor, Measurement
@@ -37,7 +38,7 @@ from experiments.measure.processes import become_subreaper
 from experiments.plan import Plan, RunSpec, estimate_run_s
 from experiments.progress import format_duration
 from experiments.projects import PreparedProject
-from experiments.sweep import LauncherSpec, ProjectSpec, _short_hash
+from experiments.sweep import LauncherSpec, ProjectSpec
 from generator.process import signals_held
 
 CLUSTERS = ("slurm", "local")  # local: submitit's executor that runs each job as a process here (tests)
@@ -203,7 +204,7 @@ class SlurmLauncher:
         output = Path(output).resolve()
         self.folder = settings.folder or output.parent / f"{output.stem}.slurm"
         # several sweeps may share one folder (and its project cache): each output has its own jobs and parts
-        self.home = self.folder / f"{output.stem}-{_short_hash(str(output), 8)}"
+        self.home = self.folder / f"{output.stem}-{short_hash(str(output), 8)}"
         self.parts_dir = self.home / "parts"
         self.jobs_dir = self.home / "jobs"
 
