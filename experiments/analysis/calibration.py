@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from experiments.analysis.stats import ok_rows
+from experiments.analysis.grouping import ok_rows
 
 TOLERANCE = 0.30
 ABSOLUTE = {"s": 0.01, "ms": 10.0, "MB": 10.0}  # a difference this small passes whatever the ratio

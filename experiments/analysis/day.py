@@ -74,7 +74,7 @@ def day_table(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     grouped = ok.groupby(identity, dropna=False, sort=False)
     table = grouped[present].median().reset_index()
     table["runs"] = grouped.size().to_numpy()
-    from experiments.analysis.stats import mode_sort_key
+    from experiments.analysis.grouping import mode_sort_key
 
     order = sorted(
         range(len(table)),

@@ -52,7 +52,7 @@ def savings(df, shares: dict[str, float], workers: int):
     """One row per project × mode × reading at ``workers``: the median memory, lazy's, and the saving."""
     import pandas as pd
 
-    from experiments.analysis.stats import ok_rows
+    from experiments.analysis.grouping import ok_rows
 
     ok = ok_rows(df)
     ok = ok[(ok["workers"] == workers) & ok["project"].isin(list(shares))]
@@ -75,7 +75,7 @@ def real_points(directory: Path, workers: int):
     own CSV)."""
     import pandas as pd
 
-    from experiments.analysis.stats import load_results
+    from experiments.analysis.loading import load_results
 
     profiles_path = directory / "probes.json"
     if not profiles_path.is_file():
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    from experiments.analysis.stats import load_results
+    from experiments.analysis.loading import load_results
     from experiments.errors import ExperimentError
     from experiments.sweep import load_sweep
 

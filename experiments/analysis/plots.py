@@ -130,7 +130,7 @@ def _save(fig, path: Path) -> Path:
 
 
 def _modes(rows) -> list[str]:
-    from experiments.analysis.stats import ordered_modes
+    from experiments.analysis.grouping import ordered_modes
 
     return ordered_modes(rows["mode"])
 
@@ -141,12 +141,12 @@ def _lines(rows, keys: list[str], candidates: list[str]):
     Lines of one mode are told apart by the ``candidates`` that differ between them (project, sweep …): those
     name the line in the legend, and the line's style; with one project the legend is the mode alone.
     """
-    from experiments.analysis.stats import _groups, distinguishing
+    from experiments.analysis.grouping import distinguishing, groups
 
     shown = distinguishing(rows, ["mode"], candidates)
     rests: list[tuple] = []
     lines = []
-    for values, group in sorted(_groups(rows, keys), key=lambda item: _line_order(item[0], shown)):
+    for values, group in sorted(groups(rows, keys), key=lambda item: _line_order(item[0], shown)):
         rest = tuple("" if values[c] is None else str(values[c]) for c in shown)
         if rest not in rests:
             rests.append(rest)
@@ -155,7 +155,7 @@ def _lines(rows, keys: list[str], candidates: list[str]):
 
 
 def _line_order(values: dict, shown: list[str]) -> tuple:
-    from experiments.analysis.stats import mode_sort_key
+    from experiments.analysis.grouping import mode_sort_key
 
     return (tuple("" if values[c] is None else str(values[c]) for c in shown), mode_sort_key(values["mode"]))
 
@@ -190,7 +190,7 @@ def plot_metric_vs_models(
     projects (``stats.series_of``: a project's sizes), named in the legend when there are several. With
     ``steady`` (the same reading at steady state) a second panel beside it, on the same y axis, where any run
     has it."""
-    from experiments.analysis.stats import with_series
+    from experiments.analysis.grouping import with_series
 
     name = Path(path).stem
     rows, xs, skipped = _slice(summary, metric, "workers", workers, "models")
@@ -227,7 +227,7 @@ def _unit_label(metric: str) -> str:
 
 def _draw_vs_models(ax, rows, keys: list[str] | None, log_y: bool) -> str:
     """The lines of one panel: per mode and series; returns the legend's title."""
-    from experiments.analysis.stats import SERIES
+    from experiments.analysis.grouping import SERIES
 
     keys = [k for k in (keys or ["mode"]) if k not in ("models", "workers", "project")] + [SERIES]
     lines, shown = _lines(rows, keys, [k for k in keys if k != "mode"])
@@ -349,7 +349,7 @@ _PART_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860
 def stacked_rows(summary, parts, models: int | None, workers: int | None, keys: list[str]):
     """{bar label: [median of each part]} at one (models, workers), bars in mode order, a project (or other
     identity) named in the label only when several share the point."""
-    from experiments.analysis.stats import _groups, distinguishing, mode_sort_key
+    from experiments.analysis.grouping import distinguishing, groups, mode_sort_key
 
     names = [metric for metric, _ in parts]
     rows = summary[
@@ -360,7 +360,7 @@ def stacked_rows(summary, parts, models: int | None, workers: int | None, keys: 
     keys = [k for k in keys if k not in ("models", "workers")]
     shown = distinguishing(rows, ["mode", "metric"], [k for k in keys if k != "mode"])
     bars = {}
-    for values, group in sorted(_groups(rows, keys), key=lambda item: mode_sort_key(item[0]["mode"])):
+    for values, group in sorted(groups(rows, keys), key=lambda item: mode_sort_key(item[0]["mode"])):
         label = " · ".join([values["mode"], *(str(values[c]) for c in shown)])
         medians = dict(zip(group["metric"], group["median"], strict=True))
         bars[label] = [float(medians.get(metric, 0.0)) for metric in names]
