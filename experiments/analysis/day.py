@@ -20,7 +20,7 @@ from experiments.export_timeline import timeline_path
 if TYPE_CHECKING:
     import pandas as pd
 
-    from experiments.analysis.plots import PlotResult
+    from experiments.analysis.figures import PlotResult
 
 # The long-traffic columns of the day table, in order, with their heading.
 DAY_COLUMNS: tuple[tuple[str, str], ...] = (

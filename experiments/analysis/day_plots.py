@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from experiments.analysis.plots import DPI, PlotResult, mode_style, subject_of
+from experiments.analysis.figures import DPI, PlotResult, mode_style, subject_of
 
 if TYPE_CHECKING:
     from experiments.analysis.day import Day

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from experiments.analysis.plots import FIRST_REQUEST_PARTS, PRIVATE_PARTS, STARTUP_PARTS, stacked_rows
+from experiments.analysis.parts import FIRST_REQUEST_PARTS, PRIVATE_PARTS, STARTUP_PARTS, stacked_rows
 from experiments.analysis.tables import described_table
 
 if TYPE_CHECKING:

@@ -124,9 +124,9 @@ def report_lines(table, real, workers: int) -> list[str]:
 
 
 def plot(table, real, path: Path, workers: int) -> Path:
-    from experiments.analysis.plots import _figure, _save, mode_style
+    from experiments.analysis.figures import mode_style, new_figure, save
 
-    fig, ax = _figure()
+    fig, ax = new_figure()
     for mode in SAVING_MODES:
         colour, marker = mode_style(mode, list(SAVING_MODES))
         for (_metric, reading), style in zip(READINGS, ("--", "-"), strict=True):
@@ -159,7 +159,7 @@ def plot(table, real, path: Path, workers: int) -> Path:
     ax.set_title(f"What each mode saves, by where the weight is loaded ({workers} workers)")
     ax.text(0.01, 0.01, "★ real projects (hollow: after traffic)", transform=ax.transAxes, fontsize="x-small")
     ax.legend(fontsize="x-small")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from experiments.analysis.talk import (
 from experiments.errors import error_cause
 
 if TYPE_CHECKING:
-    from experiments.analysis.plots import PlotResult
+    from experiments.analysis.figures import PlotResult
     from experiments.analysis.stats import Analysis
 
 # What the CLI, tests and other tools read from here.
