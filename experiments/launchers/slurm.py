@@ -8,8 +8,7 @@ gives those runs failed rows naming the job; its finished rows are already in it
 cancels the jobs; a runner killed outright leaves a record of its jobs, and the next invocation cancels them
 and merges what they wrote.
 
-Job states come from ``sacct`` as submitit asks for them, or from ``squeue`` on clusters without accounting
-(squeue keeps an ended job for MinJobAge, 300 s by default; we look every 30 s at most).
+A job's body on its node is slurm_job.py; job states and how a job ended, slurm_state.py.
 """
 
 from __future__ import annotations
@@ -17,162 +16,34 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import submitit
-from submitit.slurm.slurm import SlurmInfoWatcher, SlurmJob
+from submitit.slurm.slurm import SlurmJob
 
-from experiments.environment import collect, now_iso, read_json, write_json
+from experiments.environment import now_iso, read_json, write_json
 from experiments.errors import ExperimentError
 from experiments.hashing import short_hash
-from experiments.launchers.base import Batch, Tally, make_row, measure, warm_up
+from experiments.launchers.base import Batch, Tally, make_row, measure
 from experiments.launchers.parts import Merger, Part, parts_in
+from experiments.launchers.slurm_job import JobSpec, run_job
+from experiments.launchers.slurm_state import StateWatcher, how_it_ended
 from experiments.measure.executor import Executor, Measurement
-from experiments.measure.processes import become_subreaper
 from experiments.plan import Plan, RunSpec, estimate_run_s
 from experiments.progress import format_duration
-from experiments.projects import PreparedProject
-from experiments.sweep import LauncherSpec, ProjectSpec
+from experiments.sweep import LauncherSpec
 from generator.process import signals_held
 
 CLUSTERS = ("slurm", "local")  # local: submitit's executor that runs each job as a process here (tests)
 SIGNAL_DELAY_S = 60  # SIGUSR2 this long before the time limit: the job stops cleanly between runs
-STATE_DELAY_S = 30  # at most this long between two state queries (submitit starts at 2 s and doubles)
 CANCEL_WAIT_S = 20  # after cancelling, how long to wait for the jobs to end before merging their parts
 RECORD_SUFFIX = ".jobs.json"
-# Slurm states of a job ended by something else than its own end (sacct may add " by <uid>" to CANCELLED)
-ENDED_BADLY = ("NODE_FAIL", "CANCELLED", "TIMEOUT", "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE")
 
-
-@dataclass(frozen=True)
-class JobSpec:
-    """One job: its runs in plan order, the projects they use (built on the shared folder), its part file."""
-
-    name: str
-    runs: tuple[RunSpec, ...]
-    projects: tuple[tuple[ProjectSpec, PreparedProject], ...]
-    part: Path
-    warmup_runs: int = 1
-
-
-# --------------------------------------------------------------------------- on the node
-
-
-class JobStopped(BaseException):
-    """Cancelled (SIGTERM, SIGINT) or near its time limit (SIGUSR2): stop now, no row for the run in flight.
-
-    A BaseException so that nothing records the interrupted run as failed on the way out; every ``finally``
-    still kills its server."""
-
-
-_STOP_REASONS = {
-    signal.SIGTERM: "cancelled",
-    signal.SIGINT: "cancelled",
-    signal.SIGUSR2: "stopped near its time limit",
-}
-
-
-def _stop(signum, _frame):
-    for sig in _STOP_REASONS:  # once is enough: the unwinding must not be interrupted again
-        signal.signal(sig, signal.SIG_IGN)
-    raise JobStopped(_STOP_REASONS[signum])
-
-
-def _server_executor() -> Executor:
-    from experiments.measure.executor import ServerExecutor
-
-    return ServerExecutor()
-
-
-def _server_versions(executor: Executor) -> dict[str, str]:
-    """The versions of the servers the job found (none for a fake executor); the record must not fail the job."""
-    try:
-        return {key: server.version for key, server in getattr(executor, "servers", {}).items()}
-    except Exception:
-        return {}
-
-
-def _log(line: str) -> None:
-    """The job's log: run_job is the job's entry point, and its standard output is submitit's log file."""
-    print(line, flush=True)
-
-
-def run_job(job: JobSpec, make_executor: Callable[[], Executor] | None = None) -> dict:
-    """The body of one job, on its node: its runs one after the other, each row appended to its part.
-
-    Replaces submitit's own handlers (it ignores SIGTERM and, for a job that cannot checkpoint, raises an
-    ordinary exception on SIGUSR2, which a run would record as its failure)."""
-    for sig in _STOP_REASONS:
-        signal.signal(sig, _stop)
-    # a signal mask survives fork and exec: a job started by a process that held signals back must not
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, set(_STOP_REASONS))
-    become_subreaper()  # a killed master's workers are reparented to us and reaped at once
-    host = socket.gethostname()
-    part = Part(job.part)
-    part.write_environment({"host": host, **collect()})
-    results = part.writer()
-    executor = (make_executor or _server_executor)()
-    prepared = dict(job.projects)
-    report = {"host": host, "done": 0, "stopped": ""}
-    try:
-        warm_up(job.runs, prepared, executor, job.warmup_runs, _log)
-        for run in job.runs:
-            row, measurement = measure(run, prepared.get(run.project), executor)
-            part.details.append(run.run_id, measurement.details)  # first: the runner takes them with the row
-            results.append(row)
-            report["done"] += 1
-            _log(f"{run.run_id} {run.describe()}: {measurement.status} {measurement.error[:200]}")
-    except JobStopped as exc:
-        report["stopped"] = str(exc)
-    finally:
-        part.write_environment({"host": host, **collect(_server_versions(executor))})
-    return report
-
-
-# --------------------------------------------------------------------------- job states
-
-
-class StateWatcher(SlurmInfoWatcher):
-    """submitit's watcher (``sacct``), falling back on ``squeue`` once ``sacct`` has failed: a cluster without
-    accounting storage still reports the jobs it knows, ended ones included."""
-
-    def __init__(self, delay_s: int = STATE_DELAY_S):
-        super().__init__(delay_s=delay_s)
-        self.accounting: bool | None = None  # not known until sacct has been tried once
-
-    def _make_command(self) -> list[str] | None:
-        command = super()._make_command()
-        if command is None or self.accounting is not False:
-            return command
-        ids = ",".join(sorted(command[i + 1] for i, arg in enumerate(command) if arg == "-j"))
-        return ["squeue", "--states=all", "--array", "--noheader", "--format=%i|%T|%N", "--jobs", ids]
-
-    def update(self) -> None:
-        if self.accounting is None:
-            command = self._make_command()
-            if command is None:
-                return
-            try:
-                subprocess.run(command, check=True, capture_output=True, timeout=60)
-                self.accounting = True
-            except (OSError, subprocess.SubprocessError):
-                self.accounting = False
-        super().update()
-
-    def read_info(self, string: bytes | str) -> dict[str, dict[str, str]]:
-        text = string.decode() if isinstance(string, bytes) else string
-        if self.accounting is False:
-            text = "JobID|State|NodeList\n" + text
-        return super().read_info(text)
-
-
-# --------------------------------------------------------------------------- the launcher
+__all__ = ["RECORD_SUFFIX", "JobSpec", "SlurmLauncher", "StateWatcher", "run_job"]
 
 
 def _jobs(count: int, cluster: str) -> str:
@@ -463,33 +334,13 @@ class SlurmLauncher:
         missing = [run for run in spec.runs if run.run_id not in merged]
         if not missing:
             return
-        why, node = self._why(job)
+        why, node = how_it_ended(job)
         host = node or environment.get("host", "")
         projects = dict(spec.projects)
         for run in missing:
             error = f"{self.cluster} job {job.job_id} {why} before this run finished"
             row = make_row(run, projects.get(run.project), Measurement("failed", error), now_iso(), host)
             self._count(row, batch, merger, tally)
-
-    def _why(self, job) -> tuple[str, str]:
-        """How a job ended ("ended NODE_FAIL on n12", "stopped near its time limit", …) and on which node.
-
-        A job stopped by a signal says so in its result, but Slurm knows better why it was signalled (a node
-        failure or a cancellation from outside both arrive as SIGTERM)."""
-        slurm = isinstance(job, SlurmJob)
-        info = job.get_info(mode="force") if slurm else {}
-        node = info.get("NodeList", "") if info.get("NodeList") not in (None, "None assigned") else ""
-        where = f" on {node}" if node else ""
-        if job.paths.result_pickle.exists():
-            error = job.exception()
-            if error is not None:
-                return f"failed ({str(error).strip().splitlines()[-1][:200]})", node
-            stopped = job.result().get("stopped") or "ended"
-            state = info.get("State", "").split(" ")[0]
-            if state in ENDED_BADLY:
-                return f"ended {state}{where}", node
-            return stopped, node
-        return f"ended {job.state}{where}", node
 
     def _cancel(self, pending: list, batch: Batch, merger: Merger) -> None:
         """Cancel the jobs not ended, wait a little for them to stop and merge their finished rows; those that
