@@ -19,8 +19,8 @@ from experiments.measure.timeline import Sampler, growth_mb_per_1k, peak_pss_mb
 from experiments.measure.traffic import first_requests
 
 if TYPE_CHECKING:
-    from experiments.measure.executor import Measurement, _Live
     from experiments.measure.inbox import Inbox
+    from experiments.measure.measurement import Live, Measurement
     from experiments.plan import RunSpec
     from experiments.projects import PreparedProject
 
@@ -33,9 +33,7 @@ class TrafficFailed(Exception):
     """The traffic showed the run cannot be measured: an error page, a worker that died, requests dropped."""
 
 
-def measure_traffic(
-    run: RunSpec, project: PreparedProject, live: _Live, inbox: Inbox, m: Measurement
-) -> None:
+def measure_traffic(run: RunSpec, project: PreparedProject, live: Live, inbox: Inbox, m: Measurement) -> None:
     t = time.monotonic()
     lifecycle = Lifecycle(inbox, live.workers, m.details)
     lifecycle.start()
@@ -70,7 +68,7 @@ def measure_traffic(
         )
 
 
-def _first_requests(run: RunSpec, project: PreparedProject, live: _Live, m: Measurement) -> None:
+def _first_requests(run: RunSpec, project: PreparedProject, live: Live, m: Measurement) -> None:
     firsts = first_requests(
         live.port, list(live.workers), list(project.urls), run.traffic.timeout, run.traffic.allowed
     )
@@ -91,7 +89,7 @@ def _first_requests(run: RunSpec, project: PreparedProject, live: _Live, m: Meas
 
 
 def _warm_traffic(
-    run: RunSpec, project: PreparedProject, live: _Live, lifecycle: Lifecycle
+    run: RunSpec, project: PreparedProject, live: Live, lifecycle: Lifecycle
 ) -> tuple[LoadResult, Sampler]:
     """``requests_per_worker`` × workers requests cycling through the URLs, ``clients`` at a time (default: as
     many as the workers can serve at once); memory read every ``sample_every`` requests per worker."""
