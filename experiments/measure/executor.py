@@ -69,6 +69,8 @@ __all__ = [
 WRAPPER_SOURCE = Path(__file__).with_name("wrapper.py")
 PHASES_SOURCE = Path(__file__).with_name("phases.py")
 PHASES_MODULE = "prefork_lab_phases"
+SNAPSHOT_SOURCE = Path(__file__).with_name("snapshot.py")
+SNAPSHOT_MODULE = "prefork_lab_snapshot"
 RUN_DIR_PREFIX = "prefork-lab-run-"
 
 
@@ -170,6 +172,8 @@ class ServerExecutor:
         port = free_port()
         snapshot = snapshot_path(run, live)
         objects_probe = {"PREFORK_LAB_OBJECTS": str(snapshot)} if snapshot else {}
+        if snapshot:
+            shutil.copyfile(SNAPSHOT_SOURCE, live.run_dir / f"{SNAPSHOT_MODULE}.py")
         env = live.server.environment(
             {
                 **os.environ,

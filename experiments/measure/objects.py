@@ -2,7 +2,7 @@
 private, by type and by module.
 
 The wrapper writes a snapshot of every object the master's collector tracks just before fork (address, size,
-type, module; see ``snapshot_objects`` in wrapper.py). After the steady-state reading, the runner reads each
+type, module; see ``snapshot_objects`` in snapshot.py). After the steady-state reading, the runner reads each
 worker's ``/proc/<pid>/pagemap`` for the pages that hold those objects: the reading happens here, in the
 runner, so that the worker allocates nothing for it (an allocation in a worker would land in free blocks of
 inherited pages and make them private, the very thing being measured).
@@ -20,8 +20,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.measure.snapshot import SNAPSHOT_MAGIC
+
 SNAPSHOT_NAME = "prefork_lab_objects.bin"
-SNAPSHOT_MAGIC = b"prefork-lab-objects 1\n"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 PRESENT = 1 << 63
 EXCLUSIVE = 1 << 56

@@ -19,7 +19,8 @@ PREFORK_LAB_HOST     Host header of warm-up requests, e.g. "127.0.0.1:8123"
 PREFORK_LAB_CONTROL  secret token of the runner's control requests (removed from the environment at import)
 PREFORK_LAB_PHASES   "0": no phase probes (prefork_lab_phases.py, copied beside us, times loading and first requests)
 PREFORK_LAB_OBJECTS  a file path: when preloading, snapshot the master's objects there just before fork (the
-                     runner then reads which of their pages each worker made private); absent: no snapshot
+                     runner then reads which of their pages each worker made private); absent: no snapshot.
+                     The writer, prefork_lab_snapshot.py, is copied beside us for these runs only
 PREFORK_LAB_STRICT_FORK  "1": leave DB connections the project opened while loading open, so that workers
                      inherit them and the run fails; default: close them before fork and report ``closed``
 
@@ -86,7 +87,6 @@ CONTROL_HOLD_S = 120.0
 PHASES = os.environ.get("PREFORK_LAB_PHASES", "1") == "1"
 OBJECTS = os.environ.get("PREFORK_LAB_OBJECTS", "")
 STRICT_FORK = os.environ.get("PREFORK_LAB_STRICT_FORK", "0") == "1"
-SNAPSHOT_MAGIC = b"prefork-lab-objects 1\n"
 
 try:  # copied beside us by the runner; absent when the wrapper is used alone
     import prefork_lab_phases as phases
@@ -94,6 +94,9 @@ except ImportError:
     phases = None
 if not PHASES:
     phases = None
+snapshot = None
+if OBJECTS:  # the objects probe's writer, copied beside us for the runs that take it; imported by those alone
+    import prefork_lab_snapshot as snapshot
 
 _state = {
     "app": None,
@@ -243,86 +246,11 @@ def create_app():
                 gc.collect()
             gc.freeze()  # everything so far goes to the permanent generation: no collection writes to it again
         if PRELOAD and OBJECTS:
-            snapshot_objects(OBJECTS)
+            snapshot.snapshot_objects(OBJECTS)
     except BaseException:
         notify("error", os.getpid(), time.monotonic_ns(), traceback.format_exc())
         raise
     return application
-
-
-def _owner(obj, kind, module_type, owned):
-    """The module a function, class or module belongs to; "" for any other object (it has no such name).
-
-    Asks the type, never ``isinstance(obj, …)``: that reads ``obj.__class__``, which a lazy proxy (Django's
-    SimpleLazyObject) answers by evaluating itself in the master."""
-    try:
-        if issubclass(kind, module_type):
-            name = obj.__dict__.get("__name__")
-        elif issubclass(kind, owned):
-            name = obj.__module__
-        else:
-            return ""
-    except Exception:  # a class whose metaclass computes __module__ may raise anything
-        return ""
-    return name if isinstance(name, str) else ""
-
-
-def _type_label(kind):
-    try:
-        module, qualname = kind.__module__, kind.__qualname__
-    except Exception:  # a metaclass's own properties may raise
-        return kind.__name__
-    return qualname if module == "builtins" or not isinstance(module, str) else f"{module}.{qualname}"
-
-
-def _write_snapshot(path):
-    import array  # the probe's only import: a run without it imports nothing more
-    import types
-
-    objects = gc.get_objects()  # first: the snapshot's own containers are not in it
-    addresses, sizes = array.array("Q"), array.array("Q")
-    kinds, owners = array.array("I"), array.array("I")
-    type_index, module_index = {}, {"": 0}
-    owned = (type, types.FunctionType, types.BuiltinFunctionType)
-    for obj in objects:
-        kind = type(obj)
-        addresses.append(id(obj))
-        try:
-            sizes.append(sys.getsizeof(obj))
-        except Exception:  # a broken __sizeof__: the object still counts, with no bytes
-            sizes.append(0)
-        kinds.append(type_index.setdefault(kind, len(type_index)))
-        owners.append(module_index.setdefault(_owner(obj, kind, types.ModuleType, owned), len(module_index)))
-    header = {
-        "count": len(addresses),
-        "gc_head": 2 * array.array("L").itemsize,  # PyGC_Head: the two words before id() a collection writes
-        "types": [_type_label(kind) for kind in type_index],
-        "modules": list(module_index),
-    }
-    with open(path, "wb") as handle:
-        handle.write(SNAPSHOT_MAGIC + json.dumps(header, separators=(",", ":")).encode() + b"\n")
-        for values in (addresses, sizes, kinds, owners):
-            values.tofile(handle)
-
-
-def snapshot_objects(path):
-    """Write every object the collector tracks in this process (address, size, type, module) to ``path``.
-
-    Called in the master just before fork. Nothing of the snapshot stays alive after it: everything it
-    allocates is local to ``_write_snapshot`` and freed on return, before the frozen objects are frozen again.
-    """
-    enabled = gc.isenabled()
-    gc.disable()  # our allocations must not set off a collection that a run without the probe would not have
-    frozen = gc.get_freeze_count()
-    if frozen:
-        gc.unfreeze()  # get_objects() skips the permanent generation
-    try:
-        _write_snapshot(path)
-    finally:
-        if frozen:
-            gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def worker_forked():
