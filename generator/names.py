@@ -1,4 +1,5 @@
-"""The one pure function that turns any raw word into a safe generated name, and a registry built on it.
+"""The one pure function that turns any raw word into a safe generated name, a registry built on it, and the
+names every registry must refuse (Django's Model attributes, modules, the generated code's own names).
 
 Like Django's inspectdb: every generated identifier (app label, model, field, related name, index, URL name)
 goes through :func:`clean_name`, so no other code needs to know the rules.
@@ -6,6 +7,7 @@ goes through :func:`clean_name`, so no other code needs to know the rules.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 import sys
@@ -40,6 +42,22 @@ KNOWN_PACKAGES = frozenset(
     }
 )  # fmt: skip
 MODULE_RESERVED = frozenset(name.lower() for name in sys.stdlib_module_names) | KNOWN_PACKAGES
+
+# Names the generated models define themselves; fields must not shadow them.
+GENERATED_MEMBERS = frozenset({"display_label", "as_dict", "get_absolute_url", "created_at", "updated_at"})
+# Fields are assigned in the class body, where ``models``, ``uuid`` and builtins such as ``property`` must
+# keep their meaning.
+FIELD_RESERVED = MODEL_RESERVED | GENERATED_MEMBERS | frozenset(dir(builtins)) | {"models", "uuid"}
+# Names the generated modules bind next to the imported model classes; a model named ``Count`` would shadow
+# django.db.models.Count in services.py.
+MODULE_LEVEL_NAMES = frozenset(
+    {
+        "Model", "Meta", "Count", "Sum", "Avg", "Q", "F", "HttpResponse", "ListView", "DetailView", "CreateView",
+        "UpdateView", "PageTitleMixin", "LIBRARIES", "AppConfig", "models", "forms", "admin", "services", "views",
+        "signals", "uuid", "csv", "io", "logging", "logger", "reverse", "reverse_lazy", "path", "receiver",
+        "post_save", "pre_save", "render", "APPS", "home", "index",
+    }
+)  # fmt: skip
 
 _FALLBACK = {"snake": "value", "camel": "Item", "label": "area"}
 _WORD_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -124,3 +142,12 @@ class NameRegistry:
 
     def __contains__(self, name: str) -> bool:
         return name.lower() in self._taken
+
+
+def plural(words: str) -> str:
+    """English plural of a generated name's words: "category" → "categories", "box" → "boxes"."""
+    if words.endswith("y") and not words.endswith(("ay", "ey", "oy", "uy")):
+        return words[:-1] + "ies"
+    if words.endswith(("s", "x", "ch", "sh")):
+        return words + "es"
+    return words + "s"
