@@ -33,157 +33,51 @@ from __future__ import annotations
 
 import compileall
 import shutil
-import statistics
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from generator.inspect_project import ModeFigures, ProjectProfile, Target, inspect_project
-from generator.options import (
-    MAX_FIELDS_PER_MODEL,
-    MAX_LIBRARY_LOC,
-    MAX_LIBRARY_WORK,
-    MAX_REQUEST_GROWTH_KB,
-    MAX_WORKER_INIT_WORK,
-    GenOptions,
-    resolve_options,
+from generator.knobs import (
+    FIT_TOLERANCE,
+    KNOBS,
+    MB_ABSOLUTE,
+    TIME_TOLERANCE,
+    Knob,
+    close,
+    median_modes,
+    median_targets,
+    targets,
 )
+from generator.options import MAX_FIELDS_PER_MODEL, GenOptions, resolve_options
+
+# What gen-project, calibration/ and the tests import from here; the knobs and their targets are knobs.py.
+__all__ = [
+    "FIT_TOLERANCE",
+    "GROWTH_REQUESTS",
+    "KNOBS",
+    "MB_ABSOLUTE",
+    "PROBE_REQUESTS",
+    "REAL_INSPECTIONS",
+    "TIME_TOLERANCE",
+    "Knob",
+    "Twin",
+    "fit_twin",
+    "format_round",
+    "format_targets",
+    "inspect_generated",
+    "scale_to",
+    "targets",
+]
 
 FIT_ROUNDS = 10
-FIT_TOLERANCE = 0.03  # on memory, which is deterministic
-MB_ABSOLUTE = 0.5  # a memory difference this small fits whatever the ratio (readings vary by ~0.2 MB)
-TIME_TOLERANCE = 0.15  # on seconds, which are not
 REAL_INSPECTIONS = 3  # the real project's seconds are the median of this many probes
 PROBE_REQUESTS = 21  # per worker, as the runner's: its first request and requests_per_worker (20) more
 RUNNER_URLS = 8  # the URLs the runner serves a generated project over (experiments.sweep.DEFAULT_MAX_URLS)
 GROWTH_REQUESTS = 2000  # per lazy worker, after its full collection: what it keeps of them is its growth
-GROWTH_TOLERANCE, GROWTH_ABSOLUTE = (
-    0.15,
-    0.15,
-)  # MB per 1,000 requests: a difference of a few pages over 2,000
 # The twin's own code beyond its models: business logic is part of what the library knobs fit, so none here.
 TWIN_LOC_PER_MODEL = 0
-
-
-@dataclass(frozen=True)
-class Knob:
-    """One generator option, the target figure it moves, and how."""
-
-    name: str
-    target: str
-    guess: float  # first guess of d(target)/d(knob) on this generator; each round re-measures it
-    maximum: float
-    tolerance: float
-    absolute: float  # a difference this small fits whatever the ratio: small values are noise
-    after: tuple[str, ...] = ()  # targets that must fit before this knob moves
-    whole: bool = False
-    needs: str = ""  # an option that must be non-zero for this knob to act; the guess is per 1,000 of it
-
-    @property
-    def timed(self) -> bool:
-        return self.tolerance == TIME_TOLERANCE
-
-
-KNOBS = (
-    Knob("library_loc", "startup_mb", 0.19 / 1000, MAX_LIBRARY_LOC, FIT_TOLERANCE, MB_ABSOLUTE, whole=True),
-    Knob(
-        "view_library_loc",
-        "first_request_mb",
-        0.19 / 1000,
-        MAX_LIBRARY_LOC,
-        FIT_TOLERANCE,
-        MB_ABSOLUTE,
-        whole=True,
-    ),
-    # What the twin's workers dirty of the start-up library: MB per unit of share, per 1,000 lines of it. Read in
-    # prewarm, whose workers have run no full collection of their own: one makes every inherited object private.
-    Knob(
-        "view_touch_share",
-        "prewarm_uss_mb",
-        0.075,
-        1.0,
-        FIT_TOLERANCE,
-        MB_ABSOLUTE,
-        after=("startup_mb", "first_request_mb"),
-        needs="library_loc",
-    ),
-    # Seconds per unit of working share, per 1,000 lines.
-    Knob(
-        "library_work",
-        "startup_s",
-        0.003,
-        1.0,
-        TIME_TOLERANCE,
-        0.05,
-        after=("startup_mb",),
-        needs="library_loc",
-    ),
-    Knob(
-        "view_library_work",
-        "first_request_ms",
-        3.0,
-        MAX_LIBRARY_WORK,
-        TIME_TOLERANCE,
-        10.0,
-        after=("first_request_mb",),
-        needs="view_library_loc",
-    ),
-    # Milliseconds per table entry built; it adds memory to the first request too, so it moves before placement fits.
-    Knob("worker_init_work", "prewarm_first_ms", 0.08, MAX_WORKER_INIT_WORK, TIME_TOLERANCE, 5.0, whole=True),
-    # MB per 1,000 requests per KB per 1,000 requests: what is kept, less than what is allocated (reused holes)
-    Knob(
-        "request_growth_kb",
-        "lazy_growth_mb_per_1k",
-        0.00077,
-        MAX_REQUEST_GROWTH_KB,
-        GROWTH_TOLERANCE,
-        GROWTH_ABSOLUTE,
-    ),
-)
-
-
-def targets(profile: ProjectProfile) -> dict[str, float]:
-    """The figures the knobs fit, from a profile probed in every mode."""
-    prefork, prewarm = profile.mode("prefork"), profile.mode("prewarm")
-    return {
-        "startup_mb": prefork.load_mb,
-        "first_request_mb": profile.first_request.mb_added,
-        "prewarm_uss_mb": prewarm.uss_mb,
-        "startup_s": prefork.load_s,
-        "first_request_ms": prefork.first_ms,
-        "prewarm_first_ms": prewarm.first_ms,
-        "lazy_growth_mb_per_1k": profile.mode("lazy").growth_mb_per_1k or 0.0,
-    }
-
-
-def median_targets(profiles: list[ProjectProfile]) -> dict[str, float]:
-    """Memory from the first probe (it does not vary), seconds the median over all probes."""
-    each = [targets(p) for p in profiles]
-    timed = {knob.target for knob in KNOBS if knob.timed}
-    return {
-        name: statistics.median(t[name] for t in each) if name in timed else value
-        for name, value in each[0].items()
-    }
-
-
-def median_modes(profiles: list[ProjectProfile]) -> tuple[ModeFigures, ...]:
-    """Per mode: memory from the first probe, seconds the median over all probes."""
-    medians = []
-    for first in profiles[0].modes:
-        same = [p.mode(first.mode) for p in profiles]
-        medians.append(
-            replace(
-                first,
-                load_s=statistics.median(m.load_s for m in same),
-                first_ms=statistics.median(m.first_ms for m in same),
-            )
-        )
-    return tuple(medians)
-
-
-def _close(value: float, target: float, knob: Knob) -> bool:
-    return abs(value - target) <= max(knob.tolerance * target, knob.absolute)
 
 
 @dataclass(frozen=True)
@@ -208,7 +102,7 @@ class Twin:
         return [
             k.target
             for k in KNOBS
-            if k.name in self.fitted_knobs and not _close(last[k.target], self.real[k.target], k)
+            if k.name in self.fitted_knobs and not close(last[k.target], self.real[k.target], k)
         ]
 
     @property
@@ -259,7 +153,7 @@ class _KnobFit:
         self.last: tuple[float, float, tuple] | None = None  # (value, measured, the other knobs)
 
     def fits(self, measured: float) -> bool:
-        return _close(measured, self.target, self.knob)
+        return close(measured, self.target, self.knob)
 
     def step(self, value: float, measured: float, options: GenOptions) -> float:
         knob = self.knob
@@ -363,7 +257,7 @@ def _distance(
     measured: dict[str, float], wanted: dict[str, float], knobs: tuple[Knob, ...]
 ) -> tuple[int, float]:
     """(targets missed, then the sum of relative differences beyond each target's absolute margin)."""
-    misses = sum(not _close(measured[k.target], wanted[k.target], k) for k in knobs)
+    misses = sum(not close(measured[k.target], wanted[k.target], k) for k in knobs)
     spread = sum(
         max(0.0, abs(measured[k.target] - wanted[k.target]) - k.absolute)
         / max(abs(wanted[k.target]), k.absolute)
