@@ -205,57 +205,75 @@ def resolve_options(
 
     Raises OptionError naming the offending option.
     """
-    from generator.imports import IMPORT_CATALOGUE
-
     models = _whole("models", models, minimum=1, maximum=MAX_MODELS)
     if profile not in PROFILES:
         raise OptionError("--profile", f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     apps = _apps(apps, models)
     rows_per_model = _rows(rows_per_model, models)
+    given = {
+        "fields_per_model": fields_per_model,
+        "relations_per_model": relations_per_model,
+        "loc_per_model": loc_per_model,
+        "imports": imports,
+        "library_loc": library_loc,
+        "view_library_loc": view_library_loc,
+        "library_work": library_work,
+        "view_library_work": view_library_work,
+        "view_touch_share": view_touch_share,
+        "worker_init_work": worker_init_work,
+        "request_growth_kb": request_growth_kb,
+        "request_cache_kb": request_cache_kb,
+    }
     defaults = PROFILE_DEFAULTS[profile]
-    fields_per_model = defaults["fields_per_model"] if fields_per_model is None else fields_per_model
-    relations_per_model = (
-        defaults["relations_per_model"] if relations_per_model is None else relations_per_model
-    )
-    loc_per_model = defaults["loc_per_model"] if loc_per_model is None else loc_per_model
-    imports = defaults["imports"] if imports is None else imports
-    library_loc = defaults["library_loc"] if library_loc is None else library_loc
-    view_library_loc = defaults["view_library_loc"] if view_library_loc is None else view_library_loc
-    library_work = defaults["library_work"] if library_work is None else library_work
-    view_library_work = defaults["view_library_work"] if view_library_work is None else view_library_work
-    view_touch_share = defaults["view_touch_share"] if view_touch_share is None else view_touch_share
-    worker_init_work = defaults["worker_init_work"] if worker_init_work is None else worker_init_work
-    request_growth_kb = defaults["request_growth_kb"] if request_growth_kb is None else request_growth_kb
-    request_cache_kb = defaults["request_cache_kb"] if request_cache_kb is None else request_cache_kb
+    weights = {name: defaults[name] if value is None else value for name, value in given.items()}
     return GenOptions(
         models=models,
         apps=apps,
         profile=profile,
         seed=_whole("seed", seed, minimum=0),
         rows_per_model=rows_per_model,
-        fields_per_model=_whole(
-            "fields_per_model", fields_per_model, minimum=1, maximum=MAX_FIELDS_PER_MODEL
-        ),
-        relations_per_model=_fraction("relations_per_model", relations_per_model, minimum=0.0, maximum=20.0),
-        loc_per_model=_whole("loc_per_model", loc_per_model, minimum=0, maximum=MAX_LOC_PER_MODEL),
-        imports=_whole("imports", imports, minimum=0, maximum=len(IMPORT_CATALOGUE)),
-        library_loc=_whole("library_loc", library_loc, minimum=0, maximum=MAX_LIBRARY_LOC),
-        view_library_loc=_whole("view_library_loc", view_library_loc, minimum=0, maximum=MAX_LIBRARY_LOC),
-        library_work=_fraction("library_work", library_work, minimum=0.0, maximum=MAX_LIBRARY_WORK),
-        view_library_work=_fraction(
-            "view_library_work", view_library_work, minimum=0.0, maximum=MAX_LIBRARY_WORK
-        ),
-        view_touch_share=_fraction("view_touch_share", view_touch_share, minimum=0.0, maximum=1.0),
-        worker_init_work=_whole(
-            "worker_init_work", worker_init_work, minimum=0, maximum=MAX_WORKER_INIT_WORK
-        ),
-        request_growth_kb=_fraction(
-            "request_growth_kb", request_growth_kb, minimum=0.0, maximum=MAX_REQUEST_GROWTH_KB
-        ),
-        request_cache_kb=_whole(
-            "request_cache_kb", request_cache_kb, minimum=0, maximum=MAX_REQUEST_CACHE_KB
-        ),
+        **_checked_weights(weights),
     )
+
+
+def _checked_weights(values: dict) -> dict:
+    """The weight knobs (a profile's defaults filled in), each within its bounds, checked in this order."""
+    from generator.imports import IMPORT_CATALOGUE
+
+    return {
+        "fields_per_model": _whole(
+            "fields_per_model", values["fields_per_model"], minimum=1, maximum=MAX_FIELDS_PER_MODEL
+        ),
+        "relations_per_model": _fraction(
+            "relations_per_model", values["relations_per_model"], minimum=0.0, maximum=20.0
+        ),
+        "loc_per_model": _whole(
+            "loc_per_model", values["loc_per_model"], minimum=0, maximum=MAX_LOC_PER_MODEL
+        ),
+        "imports": _whole("imports", values["imports"], minimum=0, maximum=len(IMPORT_CATALOGUE)),
+        "library_loc": _whole("library_loc", values["library_loc"], minimum=0, maximum=MAX_LIBRARY_LOC),
+        "view_library_loc": _whole(
+            "view_library_loc", values["view_library_loc"], minimum=0, maximum=MAX_LIBRARY_LOC
+        ),
+        "library_work": _fraction(
+            "library_work", values["library_work"], minimum=0.0, maximum=MAX_LIBRARY_WORK
+        ),
+        "view_library_work": _fraction(
+            "view_library_work", values["view_library_work"], minimum=0.0, maximum=MAX_LIBRARY_WORK
+        ),
+        "view_touch_share": _fraction(
+            "view_touch_share", values["view_touch_share"], minimum=0.0, maximum=1.0
+        ),
+        "worker_init_work": _whole(
+            "worker_init_work", values["worker_init_work"], minimum=0, maximum=MAX_WORKER_INIT_WORK
+        ),
+        "request_growth_kb": _fraction(
+            "request_growth_kb", values["request_growth_kb"], minimum=0.0, maximum=MAX_REQUEST_GROWTH_KB
+        ),
+        "request_cache_kb": _whole(
+            "request_cache_kb", values["request_cache_kb"], minimum=0, maximum=MAX_REQUEST_CACHE_KB
+        ),
+    }
 
 
 def default_output(options: GenOptions, like: str | None = None) -> Path:
