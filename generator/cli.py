@@ -222,37 +222,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _generate(args) -> int:
-    from generator.api import default_output, generate_project, resolve_options
+    from generator.api import default_output, generate_project
     from generator.database import redact, resolve_database
-    from generator.errors import GeneratorError, OptionError
+    from generator.errors import GeneratorError
 
-    like = None
     try:
         target = resolve_database(args.database, args.database_url)
-        if args.like:
-            options, like = _twin_options(args)
-        elif args.models is None:
-            raise OptionError("--models", "required (or --like to copy an existing project)")
-        else:
-            options = resolve_options(
-                args.models,
-                apps=args.apps,
-                profile=args.profile,
-                seed=args.seed,
-                rows_per_model=args.rows_per_model,
-                fields_per_model=args.fields_per_model,
-                relations_per_model=args.relations_per_model,
-                loc_per_model=args.loc_per_model,
-                imports=args.imports,
-                library_loc=args.library_loc,
-                view_library_loc=args.view_library_loc,
-                library_work=args.library_work,
-                view_library_work=args.view_library_work,
-                view_touch_share=args.view_touch_share,
-                worker_init_work=args.worker_init_work,
-                request_growth_kb=args.request_growth_kb,
-                request_cache_kb=args.request_cache_kb,
-            )
+        options, like = _options(args)
         output = args.output or default_output(options, like=args.like)
         started = time.perf_counter()
         manifest = generate_project(
@@ -282,6 +258,37 @@ def _generate(args) -> int:
     if target and not args.no_db:
         print(f"database: {redact(target.url)} (run the project with DATABASE_URL set to it)")
     return 0
+
+
+def _options(args):
+    """The options to generate: a twin fitted to the --like project, or the arguments; (options, --like record)."""
+    from generator.api import resolve_options
+    from generator.errors import OptionError
+
+    if args.like:
+        return _twin_options(args)
+    if args.models is None:
+        raise OptionError("--models", "required (or --like to copy an existing project)")
+    options = resolve_options(
+        args.models,
+        apps=args.apps,
+        profile=args.profile,
+        seed=args.seed,
+        rows_per_model=args.rows_per_model,
+        fields_per_model=args.fields_per_model,
+        relations_per_model=args.relations_per_model,
+        loc_per_model=args.loc_per_model,
+        imports=args.imports,
+        library_loc=args.library_loc,
+        view_library_loc=args.view_library_loc,
+        library_work=args.library_work,
+        view_library_work=args.view_library_work,
+        view_touch_share=args.view_touch_share,
+        worker_init_work=args.worker_init_work,
+        request_growth_kb=args.request_growth_kb,
+        request_cache_kb=args.request_cache_kb,
+    )
+    return options, None
 
 
 if __name__ == "__main__":
