@@ -137,22 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
     from experiments.measure.processes import become_subreaper
-    from experiments.summary import fork_warnings, summarize
 
     interactive = sys.stderr.isatty()
-
-    def say(line: str) -> None:
-        if interactive:
-            sys.stderr.write("\r\033[K")
-        print(line, file=sys.stderr, flush=True)
-
-    def progress(line: str, final: bool) -> None:
-        if interactive:  # one line, redrawn
-            sys.stderr.write("\r\033[K" + line[:200])
-            sys.stderr.flush()
-        elif final:  # a log: one line per finished run
-            print(line, file=sys.stderr, flush=True)
-
+    say, progress = _reporters(interactive)
     previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
     become_subreaper()  # a killed master's workers are reparented to us and reaped at once
     try:
@@ -180,8 +167,33 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    _print_summary(outcome, output, interactive)
+    return EXIT_FAILED_RUNS if outcome.failed else EXIT_OK
+
+
+def _reporters(interactive: bool):
+    """``say``: a line of its own; ``progress``: on a terminal one line, redrawn, in a log each finished run."""
+
+    def say(line: str) -> None:
+        if interactive:
+            sys.stderr.write("\r\033[K")
+        print(line, file=sys.stderr, flush=True)
+
+    def progress(line: str, final: bool) -> None:
+        if interactive:  # one line, redrawn
+            sys.stderr.write("\r\033[K" + line[:200])
+            sys.stderr.flush()
+        elif final:  # a log: one line per finished run
+            print(line, file=sys.stderr, flush=True)
+
+    return say, progress
+
+
+def _print_summary(outcome, output: Path, interactive: bool) -> None:
+    """The end of a sweep: its table per point, the fork warnings, how many runs failed, where the rows are."""
+    from experiments.summary import fork_warnings, summarize
+
     if interactive:
         sys.stderr.write("\n")
     print("\n".join([*summarize(outcome.rows), *fork_warnings(outcome.rows)]))
     print(f"\n{outcome.ran} runs done ({outcome.failed} failed); results in {output}")
-    return EXIT_FAILED_RUNS if outcome.failed else EXIT_OK
