@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.columns import IDENTITY
-from experiments.modes import MODE_NAMES
+from experiments.modes import MODE_NAMES, mode_rank
 
 # Display order of modes (experiments/modes.py); modes not listed there follow, alphabetically.
 MODE_ORDER: tuple[str, ...] = MODE_NAMES
@@ -30,8 +30,9 @@ def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def mode_sort_key(mode: str) -> tuple[int, str]:
-    """Sort key putting the talk's modes first, in the talk's order."""
-    return (MODE_ORDER.index(mode), "") if mode in MODE_ORDER else (len(MODE_ORDER), mode)
+    """Sort key putting the registry's modes first, in its order (``modes.mode_rank``); others after, by name."""
+    rank = mode_rank(mode)
+    return (rank, "") if rank < len(MODE_ORDER) else (rank, mode)
 
 
 def ordered_modes(modes: Iterable[str]) -> list[str]:

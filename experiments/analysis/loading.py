@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.analysis.tables import cell_text
 from experiments.columns import BY_NAME, COLUMN_NAMES
 from experiments.errors import ExperimentError
 
@@ -62,7 +63,7 @@ def load_results(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
         seen: set[tuple] = set()
         for index, frame in enumerate(frames):
             columns = (frame["sweep"], frame["run_id"], frame["started_at"])
-            records = [tuple(_text(v) for v in values) for values in zip(*columns, strict=True)]
+            records = [tuple(cell_text(v) for v in values) for values in zip(*columns, strict=True)]
             keep = [not record[1] or record not in seen for record in records]
             duplicates += keep.count(False)
             frames[index] = frame[keep]
@@ -72,10 +73,6 @@ def load_results(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     df = df[list(COLUMN_NAMES) + extras]
     df.attrs["duplicates"] = duplicates
     return df
-
-
-def _text(value) -> str:
-    return "" if value is None or pd.isna(value) else str(value)
 
 
 def _refuse_repeats(paths: list[Path]) -> None:
