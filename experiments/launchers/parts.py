@@ -14,12 +14,11 @@ from pathlib import Path
 
 from experiments.columns import COLUMN_NAMES
 from experiments.details import DetailsLog
-from experiments.environment import read_json, write_json
+from experiments.environment import SIDECAR_SUFFIX, read_json, write_json
 from experiments.export_csv import ResultsCsv, format_value
 from experiments.export_timeline import TimelineCsv
 
 PART_SUFFIX = ".part.csv"
-ENV_SUFFIX = ".env.json"
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class Part:
 
     @property
     def environment_path(self) -> Path:
-        return self.csv.with_name(self.name + ENV_SUFFIX)
+        return self.csv.with_name(self.name + SIDECAR_SUFFIX)  # a job's node, as beside a CSV
 
     def writer(self) -> ResultsCsv:
         results = ResultsCsv(self.csv)
