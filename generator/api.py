@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.database import CONN_MAX_AGE_ENV, POOL_ENV, URL_ENV
+from generator.database import CONN_MAX_AGE_ENV, KINDS, POOL_ENV, URL_ENV
 from generator.options import GenOptions, default_output, resolve_options
 
 __all__ = [
     "CONN_MAX_AGE_ENV",
+    "KINDS",
     "POOL_ENV",
     "URL_ENV",
     "GenOptions",

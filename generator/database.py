@@ -31,7 +31,8 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}"))
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """An error (psycopg's often span several lines) as one line, for a message."""
     return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
 
 
@@ -80,7 +81,7 @@ def _admin(target: Target):
         connection = psycopg.connect(target.admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.Error as exc:
         raise OptionError(
-            "--database-url", f"cannot connect to {redact(target.url)}: {_one_line(exc)}"
+            "--database-url", f"cannot connect to {redact(target.url)}: {one_line(exc)}"
         ) from None
     with connection:
         yield connection
@@ -103,7 +104,7 @@ def check_target(target: Target, force: bool) -> None:
                 ).fetchone()[0]
         except psycopg.Error as exc:
             raise OptionError(
-                "--database-url", f"cannot connect to {redact(target.url)}: {_one_line(exc)}"
+                "--database-url", f"cannot connect to {redact(target.url)}: {one_line(exc)}"
             ) from None
     if tables:
         hint = "--force replaces it" if row[0] == MARK else "name a new or empty database"

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from generator.api import CONN_MAX_AGE_ENV, POOL_ENV  # what a generated project's settings read
-
-KINDS = ("sqlite", "postgresql")
+from generator.api import KINDS as KINDS  # the databases it runs on: generator/database.py's list
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,11 @@ from experiments.databases.base import DatabaseServer, RunDatabase
 from experiments.databases.cluster import BUILD_SETTINGS, SUPERUSER, Cluster
 from experiments.errors import ExperimentError
 from generator.api import URL_ENV
-from generator.database import redact
+from generator.database import CONNECT_TIMEOUT_S, one_line, redact
 
 SCHEMES = ("postgresql", "postgres")
-CONNECT_TIMEOUT_S = 10
 RELOAD_TIMEOUT_S = 10
 MAX_NAME = 63  # PostgreSQL's identifier limit (NAMEDATALEN - 1)
-
-
-def _one_line(exc: BaseException) -> str:
-    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
 
 
 def check_url(url: str) -> SplitResult:
@@ -44,7 +39,7 @@ def check_url(url: str) -> SplitResult:
         conninfo.conninfo_to_dict(url)
         parts.port  # noqa: B018 - raises on a port that is not a number
     except Exception as exc:  # psycopg.ProgrammingError, ValueError: a malformed URL
-        raise ExperimentError(f"database URL {redact(url)!r}: {_one_line(exc)}") from None
+        raise ExperimentError(f"database URL {redact(url)!r}: {one_line(exc)}") from None
     return parts
 
 
@@ -86,7 +81,7 @@ class PostgresServer(DatabaseServer):
         try:
             return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
         except psycopg.Error as exc:
-            raise ExperimentError(f"database URL {redact(url)!r}: cannot connect: {_one_line(exc)}") from None
+            raise ExperimentError(f"database URL {redact(url)!r}: cannot connect: {one_line(exc)}") from None
 
     def close(self) -> None:
         try:
@@ -123,7 +118,7 @@ class PostgresServer(DatabaseServer):
         try:
             return self.admin.execute(query, params)
         except psycopg.Error as exc:
-            raise ExperimentError(f"PostgreSQL at {redact(self.url)}: {_one_line(exc)}") from None
+            raise ExperimentError(f"PostgreSQL at {redact(self.url)}: {one_line(exc)}") from None
 
     def _create(self, name: str, template: str = "template0") -> None:
         from psycopg import sql
