@@ -15,12 +15,18 @@ from __future__ import annotations
 import pandas as pd
 
 from experiments.analysis.grouping import ok_rows
+from experiments.columns import BY_NAME
 
 TOLERANCE = 0.30
 ABSOLUTE = {"s": 0.01, "ms": 10.0, "MB": 10.0}  # a difference this small passes whatever the ratio
 MODES = ("lazy", "prefork", "prewarm")
-METRICS = (("startup_s", "s"), ("memory_mb", "MB"), ("first_query_ms", "ms"), ("worker_uss_mb_mean", "MB"))
-STEADY_METRICS = (("memory_steady_mb", "MB"), ("worker_uss_steady_mb_mean", "MB"))
+# (metric, its unit in the column registry)
+METRICS = tuple(
+    (name, BY_NAME[name].unit) for name in ("startup_s", "memory_mb", "first_query_ms", "worker_uss_mb_mean")
+)
+STEADY_METRICS = tuple(
+    (name, BY_NAME[name].unit) for name in ("memory_steady_mb", "worker_uss_steady_mb_mean")
+)
 # (metric, unit, mode, decides)
 CELLS: tuple[tuple[str, str, str, bool], ...] = tuple(
     [(metric, unit, mode, True) for mode in MODES for metric, unit in METRICS]
