@@ -517,9 +517,8 @@ def _existing_projects(check: _Checker, raw: dict, base_dir: Path, key: str = "p
         return value
 
     paths = check.swept(f"{key}.path", raw["path"], a_path)
-    if "wsgi" not in raw:
-        raise check.error(f"{key}.wsgi", f"required with {key}.path, e.g. 'mysite.wsgi:application'")
-    wsgis = check.swept(f"{key}.wsgi", raw["wsgi"], a_wsgi)
+    # no wsgi: the project's settings name it (WSGI_APPLICATION), read when the project is prepared
+    wsgis = check.swept(f"{key}.wsgi", raw["wsgi"], a_wsgi) if "wsgi" in raw else [""]
     envs: list[dict] = [{}]
     if "env" in raw:
         env = check.mapping(f"{key}.env", raw["env"])
@@ -538,6 +537,15 @@ def _existing_projects(check: _Checker, raw: dict, base_dir: Path, key: str = "p
     projects = []
     for combo in check.product(key, {"path": paths, "wsgi": wsgis, "env": envs}):
         path, wsgi, env = combo["path"], combo["wsgi"], combo["env"]
+        if not wsgi and "DJANGO_SETTINGS_MODULE" not in env:
+            settings = settings_in_manage(Path(path))
+            if not settings:
+                raise check.error(
+                    f"{key}.wsgi",
+                    f"not given, and neither {key}.env nor {path}/manage.py names DJANGO_SETTINGS_MODULE "
+                    "(whose WSGI_APPLICATION would name it)",
+                )
+            env = {**env, "DJANGO_SETTINGS_MODULE": settings}
         label = name or Path(path).name
         projects.append(
             ProjectSpec(
@@ -551,6 +559,14 @@ def _existing_projects(check: _Checker, raw: dict, base_dir: Path, key: str = "p
             )
         )
     return projects
+
+
+def settings_in_manage(root: Path) -> str:
+    """The settings module a project's manage.py names (``os.environ.setdefault("DJANGO_SETTINGS_MODULE", …)``);
+    empty when there is no manage.py or it names none."""
+    from generator.inspect_project import settings_in_manage as read
+
+    return read(root / "manage.py")
 
 
 def _interpreter(check: _Checker, key: str, value: Any, base_dir: Path) -> str:
