@@ -132,14 +132,10 @@ def _slope(points: list[tuple[float, float]]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
-def growth_mb_per_1k(readings: list[Reading]) -> float | None:
-    """How fast a worker's USS grows once it has settled: per worker, the slope of its USS against the
-    requests it answered over the second half of its life (what it served when last read); the mean over the
-    workers read at least ``MIN_GROWTH_POINTS`` times there. MB per 1,000 requests."""
-    by_pid: dict[int, list[tuple[float, float]]] = {}
-    for reading in readings:
-        if reading.process == "worker":
-            by_pid.setdefault(reading.pid, []).append((reading.worker_requests, reading.uss_mb))
+def worker_growths(by_pid: dict[int, list[tuple[float, float]]]) -> list[float]:
+    """Per worker, from its (requests it answered, USS MB) readings: the slope over the second half of its life
+    (what it served when last read), in MB per 1,000 requests; workers read fewer than ``MIN_GROWTH_POINTS``
+    times there have none."""
     slopes = []
     for points in by_pid.values():
         last = max(x for x, _ in points)
@@ -148,4 +144,15 @@ def growth_mb_per_1k(readings: list[Reading]) -> float | None:
             slope = _slope(settled)
             if slope is not None:
                 slopes.append(slope * 1000)
+    return slopes
+
+
+def growth_mb_per_1k(readings: list[Reading]) -> float | None:
+    """How fast a worker's USS grows once it has settled: the mean of ``worker_growths`` over the workers.
+    MB per 1,000 requests."""
+    by_pid: dict[int, list[tuple[float, float]]] = {}
+    for reading in readings:
+        if reading.process == "worker":
+            by_pid.setdefault(reading.pid, []).append((reading.worker_requests, reading.uss_mb))
+    slopes = worker_growths(by_pid)
     return sum(slopes) / len(slopes) if slopes else None
