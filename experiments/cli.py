@@ -1,5 +1,5 @@
-"""``run-experiments SWEEP.yaml [--dry-run] [--fresh] [--output CSV] [--launcher local|slurm]``: the only
-module here that prints."""
+"""``run-experiments SWEEP.yaml [--dry-run] [--fresh] [--output CSV] [--launcher local|slurm]``, and
+``run-experiments advise PROJECT …`` (experiments/advice/cli.py): the only modules here that print."""
 
 from __future__ import annotations
 
@@ -113,6 +113,11 @@ def find_servers(sweep) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["advise"]:  # a command of its own: experiments/advice/
+        from experiments.advice.cli import main as advise
+
+        return advise(argv[1:])
     args = _parser().parse_args(argv)
     from experiments.errors import ExperimentError
     from experiments.runner import check_output, run_sweep
