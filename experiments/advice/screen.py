@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from experiments.advice.figures import Estimate, ModeFigures
 from experiments.advice.recommend import Connections, Recommendation, Sizing
-from experiments.advice.verify import TOLERANCE, Verification
+from experiments.advice.verify import FIRST_QUERY_SLACK_MS, TOLERANCE, Verification
 from experiments.tables import aligned, figure, times
 
 
@@ -216,7 +216,8 @@ def verification_lines(verification: Verification | None, server: str, version: 
     low, high = verification.first_range or (0.0, 0.0)
     first = (
         f"first query {verification.measured_first_ms:,.0f} ms, predicted "
-        f"{interval(verification.predicted_first_ms, 'ms')} (plan {low:,.0f}–{high:,.0f} ms): "
+        f"{interval(verification.predicted_first_ms, 'ms')} (plan {low:,.0f}–{high:,.0f} ms, give or take "
+        f"{TOLERANCE:.0%} or {FIRST_QUERY_SLACK_MS:.0f} ms): "
         f"{'ok' if verification.first_ok else 'FAILED'}"
     )
     verdict = "the advice holds" if verification.ok else "THE ADVICE FAILED ITS CHECK"

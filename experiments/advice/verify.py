@@ -33,6 +33,8 @@ from experiments.measure.processes import child_setup, free_port, kill_group
 from generator.process import signals_held
 
 TOLERANCE = 0.10  # a prediction further off than this is a failure of the advice
+# a first query of a few ms moves by a few ms with the scheduler: what no user notices is no failure either
+FIRST_QUERY_SLACK_MS = 10.0
 COLLECT_SIGNAL = signal.SIGURG
 POLL_S = 0.1
 QUIET_POLLS = 4  # polls without CPU used by master and workers: ready
@@ -81,11 +83,13 @@ class Verification:
 
     @property
     def first_ok(self) -> bool:
-        """Within the plan's own range of first queries, widened by the tolerance."""
+        """Within the plan's own range of first queries, widened by the tolerance (or by what nobody notices)."""
         if self.measured_first_ms is None or self.first_range is None:
             return False
         low, high = self.first_range
-        return low / (1 + TOLERANCE) <= self.measured_first_ms <= high * (1 + TOLERANCE)
+        below = min(low / (1 + TOLERANCE), low - FIRST_QUERY_SLACK_MS)
+        above = max(high * (1 + TOLERANCE), high + FIRST_QUERY_SLACK_MS)
+        return below <= self.measured_first_ms <= above
 
     @property
     def ok(self) -> bool:
