@@ -26,7 +26,9 @@ def _raise_terminated(signum, _frame):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run-experiments",
-        description="Run a sweep: real pre-fork servers (uWSGI, gunicorn) in each loading mode, one CSV row per run.",
+        description="Run a sweep: real pre-fork servers (uWSGI, gunicorn) in each loading mode, one CSV row per run. "
+        "`run-experiments advise PROJECT --memory 4GiB` measures a project and says what to deploy "
+        "(run-experiments advise --help).",
         epilog="Re-running a sweep resumes it: finished runs are skipped. Exit status: 0 every run ok, "
         "1 some runs failed (their rows say why), 2 bad sweep file or option, 130/143 interrupted.",
     )

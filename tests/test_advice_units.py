@@ -223,6 +223,28 @@ def test_memory_within_five_percent_leaves_the_first_query_to_decide():
     assert (advice.mode, advice.decided_by) == ("prefork-warm", "first query")
 
 
+def test_slower_growth_decides_between_modes_of_the_same_steady_memory():
+    from dataclasses import replace
+
+    collect, nocollect = figures_of(
+        steady_rows("prewarm-freeze", 100, 20, first=30),
+        steady_rows("prewarm-freeze-nocollect", 102, 20, first=30),
+    )
+    figures = (
+        replace(collect, growth_mb_per_1k=Estimate(1.5, 1.4, 1.6, 8), lifecycle_requests=2000),
+        replace(nocollect, growth_mb_per_1k=Estimate(0.15, 0.1, 0.2, 8), lifecycle_requests=2000),
+    )
+    advice = recommend(figures, Budget(memory_mb=4096, cores=2))
+    assert (advice.mode, advice.decided_by) == ("prewarm-freeze-nocollect", "growth")
+    assert advice.sizing.recycling.max_requests > advice.sizings["prewarm-freeze"].recycling.max_requests
+    # apart (their intervals do not overlap) by 0.08 MB per 1,000 requests: nobody would notice
+    unnoticed = (
+        replace(figures[0], growth_mb_per_1k=Estimate(1.5, 1.49, 1.51, 8)),
+        replace(figures[1], growth_mb_per_1k=Estimate(1.42, 1.41, 1.43, 8)),
+    )
+    assert recommend(unnoticed, Budget(memory_mb=4096, cores=2)).decided_by == "order"
+
+
 def test_modes_nothing_tells_apart_go_to_the_first_of_the_labs_list():
     figures = figures_of(
         steady_rows("prewarm-freeze-nocollect", 100, 20, first=30, startup=1.0),

@@ -99,6 +99,24 @@ def test_a_project_that_cannot_be_preloaded_gets_a_lazy_mode_and_the_reason(
     assert processes_with(str(output)) == []
 
 
+def test_the_verification_reaches_steady_state_by_a_full_collection_in_every_worker(
+    small_project, tmp_path, run_dirs, capsys
+):
+    """prewarm's workers share what they inherited until their first full collection: without one in each
+    worker the verified total would be far below the prediction. Under uWSGI a worker runs Python (and the
+    collection) only while it serves, which the verification must arrange."""
+    output = tmp_path / "advice"
+    args = ["--cores", "1", "--modes", "prewarm", "--measure-workers", "1,2", "--lifecycle-requests", "100"]
+    status, out, err = advise(
+        capsys, small_project, "--memory", "1GiB", "--server", "uwsgi", *args, "-o", output
+    )
+    assert status == 0, out + err
+    measured, predicted = verified(out)
+    after = float(re.search(r"after traffic, before the collection: ([\d,.]+) MB", out).group(1))
+    assert abs(measured / predicted - 1) <= 0.10 and after < 0.8 * measured
+    assert processes_with(str(output)) == []
+
+
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
     output = tmp_path / "advice"
     status, out, err = advise(

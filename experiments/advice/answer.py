@@ -88,6 +88,15 @@ def _verify(prepared, plan: Deployment, chosen: ModeFigures, sizing, say) -> Ver
     return result
 
 
+def _deliver(prepared, chosen: ModeFigures, sizing, say) -> tuple[dict[str, str], str, Verification]:
+    """The files of the chosen mode, written, then verified: (files, how to start them, the verification)."""
+    plan = deployment(prepared, chosen, sizing)
+    files = render(plan)
+    for name, text in files.items():
+        prepared.directory.write(name, text)
+    return files, start_line(plan, prepared.directory.path), _verify(prepared, plan, chosen, sizing, say)
+
+
 def _report(prepared, answer_: Answer, files: dict[str, str]) -> tuple[str, ...]:
     from experiments.advice.plan import plan_lines
     from experiments.advice.report import PLOT_NAME, plot_memory, report_markdown
@@ -113,12 +122,7 @@ def answer(prepared, figures: tuple[ModeFigures, ...], say) -> object:
     files: dict[str, str] = {}
     verification, start, pool = None, "", None
     if chosen is not None:
-        plan = deployment(prepared, chosen, sizing)
-        files = render(plan)
-        for name, text in files.items():
-            prepared.directory.write(name, text)
-        start = start_line(plan, prepared.directory.path)
-        verification = _verify(prepared, plan, chosen, sizing, say)
+        files, start, verification = _deliver(prepared, chosen, sizing, say)
         pool = connections(
             sizing.workers,
             1,

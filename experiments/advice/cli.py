@@ -74,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
 
         request = check_request(args)
         if args.dry_run:
+            from experiments.advice.options import cores_here
             from experiments.advice.plan import plan_lines
-            from experiments.plan import _cores
 
-            print("\n".join(plan_lines(request, _cores())))
+            print("\n".join(plan_lines(request, cores_here())))
             return EXIT_OK
         from experiments.advice.run import prepare
 

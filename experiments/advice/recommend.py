@@ -10,11 +10,13 @@ further than ten times the lifecycle window that measured it. Workers are at mos
 2 × cores + 1: more sync workers than that only queue for the CPU.
 
 Choosing. A mode that failed a run is never chosen (its first reason is kept). Among the others: most workers
-within the budget; then the lowest steady memory at that count; then the fastest first query; then the fastest
-start-up. At each step a mode stays in when its interval overlaps the best's (the measurement does not show a
-difference) or when it is within what nobody would notice (5 % of memory; 5 % or 10 ms of a first query; 5 %
-or a quarter of a second of a start-up); the first of the lab's modes left wins (lazy before prefork before
-prewarm …: fewer moving parts).
+within the budget; then the lowest steady memory at that count; then the slowest growth under long traffic (a
+worker that grows faster is recycled more often, and sits further above its steady state until it is); then the
+fastest first query; then the fastest start-up. At each step a mode stays in when its interval overlaps the
+best's (the measurement does not show a difference) or when it is within what nobody would notice (5 % of
+memory; 5 % or 0.1 MB per 1,000 requests of growth; 5 % or 10 ms of a first query; 5 % or a quarter of a second
+of a start-up); the first of the lab's modes left wins (lazy before prefork before prewarm …: fewer moving
+parts).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ MIN_RECYCLE_REQUESTS = 200  # a faster-growing worker gets more headroom instead
 EXTRAPOLATION = 10  # max_requests ≤ this × the lifecycle window's requests per worker
 JITTER_SHARE = 0.05  # max_requests_jitter, as the lab's sweeps default it
 UNNOTICED_SHARE = 0.05  # a difference this small decides nothing
+UNNOTICED_GROWTH_MB_PER_1K = 0.1
 UNNOTICED_FIRST_MS = 10.0
 UNNOTICED_STARTUP_S = 0.25
 CONNECTIONS_WARN_SHARE = 0.8  # of PostgreSQL's max_connections
@@ -130,7 +133,7 @@ def size(figures: ModeFigures, budget: Budget) -> Sizing:
 class Recommendation:
     mode: str | None
     sizing: Sizing | None
-    # what left one mode: "workers", "memory", "first query", "start-up"; "order" (nothing told the last ones
+    # what left one mode: "workers", "memory", "growth", "first query", "start-up"; "order" (nothing told the last ones
     # apart); "only" (no other mode ran without failure within the budget)
     decided_by: str
     tied: tuple[str, ...]  # modes the measurement could not tell from the chosen one on every criterion
@@ -186,6 +189,7 @@ def recommend(figures: Sequence[ModeFigures], budget: Budget) -> Recommendation:
     steps: list[tuple[str, Callable[[str], Estimate | None], float]] = [
         ("workers", lambda m: Estimate(sizings[m].workers, sizings[m].workers, sizings[m].workers, 1), 0.0),
         ("memory", lambda m: by_mode[m].fit.predict(most), 0.0),
+        ("growth", lambda m: by_mode[m].growth_mb_per_1k, UNNOTICED_GROWTH_MB_PER_1K),
         ("first query", lambda m: by_mode[m].first_query_ms, UNNOTICED_FIRST_MS),
         ("start-up", lambda m: by_mode[m].startup_s, UNNOTICED_STARTUP_S),
     ]

@@ -81,9 +81,43 @@ def _plotted_workers(answer: Answer) -> int:
     return max(2, min(MAX_PLOTTED_WORKERS, max([*fitting, chosen, *answer.workers]) + 1))
 
 
+def _draw_mode(axes, f, top: int) -> float:
+    """One mode's line (solid over the worker counts measured, dashed beyond), its band and its measured means;
+    the highest point drawn."""
+    xs = list(range(1, top + 1))
+    predictions = [f.fit.predict(x) for x in xs]
+    measured_top = max(f.steady_mb or {1: None})
+    inside = [x for x in xs if x <= measured_top]
+    (line,) = axes.plot(inside, [predictions[x - 1].value for x in inside], "-", label=_label(f))
+    color = line.get_color()
+    axes.plot(xs[len(inside) - 1 :], [p.value for p in predictions[len(inside) - 1 :]], "--", color=color)
+    axes.fill_between(
+        xs, [p.low for p in predictions], [p.high for p in predictions], alpha=0.12, color=color
+    )
+    measured = sorted((f.steady_mb or {}).items())
+    axes.plot([w for w, _ in measured], [e.value for _, e in measured], "o", color=color)
+    return predictions[-1].high
+
+
+def _draw_limits(axes, answer: Answer, top: int) -> None:
+    """The budget, the cores' rule, and the recommended point with its headroom."""
+    cores = 2 * answer.cores + 1
+    if cores <= top:
+        axes.axvline(cores, color="grey", linestyle="--", linewidth=1)
+        axes.annotate("2 × cores + 1", (cores, 0), textcoords="offset points", xytext=(3, 4), color="grey")
+    axes.axhline(answer.budget_mb, color="black", linewidth=1)
+    axes.annotate(
+        f"budget {answer.budget_text}", (1, answer.budget_mb), textcoords="offset points", xytext=(2, 4)
+    )
+    sizing = answer.recommendation.sizing
+    if sizing and sizing.total_mb:
+        label = f"recommended: {answer.recommendation.mode}, {sizing.workers} workers (with headroom)"
+        axes.plot([sizing.workers], [sizing.budgeted_mb], "*", markersize=16, color="black", label=label)
+
+
 def plot_memory(answer: Answer, path: Path) -> Path:
     """Total PSS at steady state against workers: each mode's fitted line and band (dashed where it is
-    extrapolated), its measured means, the budget, and the recommended point (with its headroom)."""
+    extrapolated), its measured means, the budget, the cores' rule and the recommended point."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,45 +125,9 @@ def plot_memory(answer: Answer, path: Path) -> Path:
 
     top = _plotted_workers(answer)
     figure, axes = plt.subplots(figsize=(8, 5))
-    highest = 0.0
     try:
-        for f in answer.figures:
-            if f.fit is None:
-                continue
-            xs = list(range(1, top + 1))
-            predictions = [f.fit.predict(x) for x in xs]
-            highest = max(highest, predictions[-1].high)
-            style = "-" if f.ok else ":"
-            (line,) = axes.plot(xs, [p.value for p in predictions], style, label=_label(f))
-            axes.fill_between(
-                xs,
-                [p.low for p in predictions],
-                [p.high for p in predictions],
-                alpha=0.12,
-                color=line.get_color(),
-            )
-            measured = sorted((f.steady_mb or {}).items())
-            axes.plot([w for w, _ in measured], [e.value for _, e in measured], "o", color=line.get_color())
-        cores = 2 * answer.cores + 1
-        if cores <= top:
-            axes.axvline(cores, color="grey", linestyle="--", linewidth=1)
-            axes.annotate(
-                "2 × cores + 1", (cores, 0), textcoords="offset points", xytext=(3, 4), color="grey"
-            )
-        axes.axhline(answer.budget_mb, color="black", linewidth=1)
-        axes.annotate(
-            f"budget {answer.budget_text}", (1, answer.budget_mb), textcoords="offset points", xytext=(2, 4)
-        )
-        sizing = answer.recommendation.sizing
-        if sizing and sizing.total_mb:
-            axes.plot(
-                [sizing.workers],
-                [sizing.budgeted_mb],
-                "*",
-                markersize=16,
-                color="black",
-                label=f"recommended: {answer.recommendation.mode}, {sizing.workers} workers (with headroom)",
-            )
+        highest = max([_draw_mode(axes, f, top) for f in answer.figures if f.fit is not None], default=1.0)
+        _draw_limits(axes, answer, top)
         axes.set_xlabel("workers")
         axes.set_ylabel("total PSS at steady state (MB)")
         # a budget far above every line would flatten them: it is then named in the title instead

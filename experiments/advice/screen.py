@@ -126,9 +126,12 @@ def _why(answer: Answer, chosen: ModeFigures, lazy: ModeFigures | None, workers:
     if lazy and lazy.fit and lazy.mode != chosen.mode:
         parts[-1] += f" against lazy's {interval(lazy.fit.predict(workers), 'MB')}"
     for label, measure, unit, digits in (
+        ("growth per 1,000 requests", lambda f: f.growth_mb_per_1k, "MB", 2),
         ("first query", lambda f: f.first_query_ms, "ms", 0),
         ("start-up", lambda f: f.startup_s, "s", 2),
     ):
+        if measure(chosen) is None:
+            continue
         text = f"{label} {interval(measure(chosen), unit, digits)}"
         if lazy and lazy.mode != chosen.mode and measure(lazy):
             text += f" against {interval(measure(lazy), unit, digits)}"
