@@ -131,6 +131,7 @@ def lifecycle_sweep_data(request: Request, modes: tuple[str, ...], wsgi: str = "
     return {
         "name": LIFECYCLE,
         "repetitions": 1,
+        "warmup_runs": 0,  # the steady plan has just warmed the file cache; a warm-up here would be a whole run
         "project": _project_block(request, wsgi),
         "server": {"backend": request.server, "modes": list(modes), "workers": max(request.workers)},
         "traffic": {

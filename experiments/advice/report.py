@@ -115,29 +115,38 @@ def _draw_limits(axes, answer: Answer, top: int) -> None:
         axes.plot([sizing.workers], [sizing.budgeted_mb], "*", markersize=16, color="black", label=label)
 
 
+def _panel(axes, answer: Answer, top: int, title: str) -> None:
+    highest = max([_draw_mode(axes, f, top) for f in answer.figures if f.fit is not None], default=1.0)
+    _draw_limits(axes, answer, top)
+    axes.set_xlabel("workers")
+    axes.set_title(title, fontsize="medium")
+    axes.set_xlim(0.5, top + 0.5)
+    # a budget far above every line would flatten them: the title names it then
+    axes.set_ylim(0, min(answer.budget_mb, highest) * 1.1)
+
+
 def plot_memory(answer: Answer, path: Path) -> Path:
-    """Total PSS at steady state against workers: each mode's fitted line and band (dashed where it is
-    extrapolated), its measured means, the budget, the cores' rule and the recommended point."""
+    """Total PSS at steady state against workers, each mode's fitted line and band (dashed where it is
+    extrapolated) with its measured means, the budget, the cores' rule and the recommended point: up to where
+    the lines cross the budget, and close up over the workers measured and recommended."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    top = _plotted_workers(answer)
-    figure, axes = plt.subplots(figsize=(8, 5))
+    near = (
+        max([*answer.workers, answer.recommendation.sizing.workers if answer.recommendation.sizing else 0])
+        + 1
+    )
+    figure, (wide, close) = plt.subplots(1, 2, figsize=(12, 6))
     try:
-        highest = max([_draw_mode(axes, f, top) for f in answer.figures if f.fit is not None], default=1.0)
-        _draw_limits(axes, answer, top)
-        axes.set_xlabel("workers")
-        axes.set_ylabel("total PSS at steady state (MB)")
-        # a budget far above every line would flatten them: it is then named in the title instead
-        axes.set_title(
-            f"{answer.name} under {answer.server}: memory against workers (budget {answer.budget_text})"
-        )
-        axes.set_xlim(0.5, top + 0.5)
-        axes.set_ylim(0, min(answer.budget_mb, highest) * 1.1)
-        axes.legend(fontsize="small")
-        figure.tight_layout()
+        _panel(wide, answer, _plotted_workers(answer), f"up to the budget ({answer.budget_text})")
+        _panel(close, answer, near, "close up")
+        wide.set_ylabel("total PSS at steady state (MB)")
+        handles, labels = close.get_legend_handles_labels()
+        figure.legend(handles, labels, loc="lower center", ncol=4, fontsize="small")  # below: no line hidden
+        figure.suptitle(f"{answer.name} under {answer.server}: memory against workers")
+        figure.tight_layout(rect=(0, 0.1, 1, 1))
         figure.savefig(path, dpi=100)
     finally:
         plt.close(figure)
