@@ -117,6 +117,42 @@ def test_the_verification_reaches_steady_state_by_a_full_collection_in_every_wor
     assert processes_with(str(output)) == []
 
 
+def test_on_postgresql_the_connections_are_counted_against_max_connections(
+    tmp_path, run_dirs, capsys, postgres
+):
+    """The project reads DATABASE_URL; advise gives it --database-url (to the measured runs too: measured on
+    its SQLite fallback instead, the files' verification on PostgreSQL came out 11 % above the prediction), and
+    asks the server its limit."""
+    from generator import cli as gen
+
+    url = postgres.url_of("advise_shop")
+    project = tmp_path / "shop"
+    options = ["--models", "3", "--profile", "minimal", "--rows-per-model", "2", "--output", project]
+    assert gen.main([*map(str, options), "--database", "postgresql", "--database-url", url]) == 0
+    limit = int(postgres.setting("max_connections"))
+    output = tmp_path / "advice"
+    args = [
+        "--cores",
+        "1",
+        "--modes",
+        "prewarm-freeze",
+        "--measure-workers",
+        "1,2",
+        "--lifecycle-requests",
+        "100",
+    ]
+    status, out, err = advise(capsys, project, "--memory", "1GiB", "--database-url", url, *args, "-o", output)
+    assert status == 0, out + err
+    share = f"{3 / limit:.0%}"
+    assert (
+        f"database: postgresql: 3 workers × 1 connection = 3 at most of max_connections {limit} ({share})"
+        in out
+    )
+    sweep = (output / "advise.yaml").read_text()
+    assert url not in sweep and "DATABASE_URL" not in sweep  # the URL may hold a password: never written
+    assert processes_with(str(output)) == []
+
+
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
     output = tmp_path / "advice"
     status, out, err = advise(
