@@ -205,3 +205,61 @@ def test_an_output_directory_holding_a_users_file_is_refused(tmp_path, capsys):
     status, out, err = advise(capsys, TINY, "--memory", "4GiB", "--output", output)
     assert status == 2 and err.startswith("Error: --output: ") and "was not written by advise" in err
     assert (output / "gunicorn.conf.py").read_text() == "# mine\n"
+
+
+def test_sigterm_while_the_files_are_verified_stops_everything(small_project, tmp_path, run_dirs):
+    """advise started as a user would; SIGTERM once it is verifying: the server it started goes with it, the
+    finished runs stay (a second advise resumes them), exit status 128 + 15."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    output = tmp_path / "advice"
+    args = [
+        "--modes",
+        "prewarm-freeze",
+        "--measure-workers",
+        "1,2",
+        "--lifecycle-requests",
+        "100",
+        "--cores",
+        "1",
+    ]
+    command = [sys.executable, "-m", "experiments", "advise", str(small_project), "--memory", "1GiB", *args]
+    env = {**os.environ, "TMPDIR": str(tmp_path / "runs")}  # its run directories where run_dirs checks them
+    advise = subprocess.Popen([*command, "-o", str(output)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in advise.stderr:
+            seen.append(line)
+            if line.startswith("verifying:"):
+                break
+        server = wait_for_server(output)
+        advise.send_signal(signal.SIGTERM)
+        rest = advise.stderr.read()
+        assert advise.wait(30) == 128 + signal.SIGTERM, "".join(seen) + rest
+    finally:
+        if advise.poll() is None:
+            advise.kill()
+            advise.wait()
+    assert "terminated by signal 15" in rest and server
+    assert wait_until_gone(output), "the verified server outlived advise"
+    with open(output / "advise.csv", newline="") as handle:
+        assert sum(row["status"] == "ok" for row in csv.DictReader(handle)) == 2 * 3 + 1
+
+
+def wait_for_server(output: Path, timeout: float = 30.0) -> list[int]:
+    from runner_support import wait_for
+
+    return wait_for(lambda: processes_with(str(output)), timeout)
+
+
+def wait_until_gone(output: Path, timeout: float = 10.0) -> bool:
+    from runner_support import reap_orphans, wait_for
+
+    def gone() -> bool:
+        reap_orphans()
+        return processes_with(str(output)) == []
+
+    return wait_for(gone, timeout)
