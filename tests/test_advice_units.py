@@ -536,3 +536,16 @@ def test_the_output_directory_is_never_written_over_a_users_file(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(ExperimentError, match="is not a directory"):
         OutputDirectory(tmp_path / "file", tmp_path / "file" / "a.csv").check()
+
+
+def test_a_url_may_name_the_statuses_it_answers_by_design():
+    from experiments.advice.configs import render
+    from experiments.advice.options import _urls
+    from experiments.errors import ExperimentError
+
+    assert _urls(["/", "/api/v1/=401,403"]) == (("/", "/api/v1/"), (("/api/v1/", (401, 403)),))
+    for bad in ("/api/=abc", "/api/=99", "api/=401", "/api/=401,"):
+        with pytest.raises(ExperimentError, match="--url: expected"):
+            _urls([bad])
+    warmup = render(_deployment("gunicorn", "prewarm", allowed=(("/api/v1/", (401,)),)))["prefork_warmup.py"]
+    assert 'ALLOWED = {"/api/v1/": [401]}' in warmup and "status not in ALLOWED.get(url, ())" in warmup

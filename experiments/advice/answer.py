@@ -10,7 +10,7 @@ from experiments.advice.configs import Deployment, render
 from experiments.advice.figures import ModeFigures
 from experiments.advice.recommend import Budget, connections, project_changes, recommend
 from experiments.advice.screen import Answer, answer_lines
-from experiments.advice.verify import Verification, verify
+from experiments.advice.verify import Traffic, Verification, verify
 
 LOG_NAME = "verify.log"
 REPORT_NAME = "report.md"
@@ -40,6 +40,7 @@ def deployment(prepared, chosen: ModeFigures, sizing) -> Deployment:
         settings=request.settings,
         wsgi=prepared.wsgi,
         urls=request.urls,
+        allowed=request.allowed,
         workers=sizing.workers,
         max_requests=sizing.recycling.max_requests,
         jitter=sizing.recycling.jitter,
@@ -79,8 +80,7 @@ def _verify(prepared, plan: Deployment, chosen: ModeFigures, sizing, say) -> Ver
         request.root,
         env,
         expect,
-        list(request.urls),
-        request.requests,
+        Traffic(request.urls, request.requests, request.allowed),
         ready_s,
         log,
     )

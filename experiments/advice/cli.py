@@ -41,7 +41,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--memory", help="the memory budget of the server, e.g. 4GiB or 512MiB (required)")
     p.add_argument("--server", choices=("gunicorn", "uwsgi"), default="gunicorn", help="default: gunicorn")
     p.add_argument("--cores", type=int, help="cores the server will have (default: this machine's)")
-    p.add_argument("--url", action="append", help="a URL path to warm up and serve (repeatable; default /)")
+    p.add_argument(
+        "--url",
+        action="append",
+        help="a URL path to warm up and serve (repeatable; default /); /api/=401 also accepts that status",
+    )
     p.add_argument("--wsgi", help="module:callable of the app (default: the settings' WSGI_APPLICATION)")
     p.add_argument(
         "--database-url", help="given to the project as DATABASE_URL (postgresql://… or sqlite:///…)"

@@ -40,6 +40,9 @@ class Deployment:
     startup_s: float  # the slowest start-up measured in the mode
     home: str  # the interpreter's prefix (uWSGI's home)
     summary: tuple[str, ...] = ()  # comment lines: what was measured and predicted
+    allowed: tuple[
+        tuple[str, tuple[int, ...]], ...
+    ] = ()  # URL -> statuses besides 2xx/3xx it answers by design
 
     @property
     def hooks(self) -> bool:
@@ -97,6 +100,7 @@ def _context(deployment: Deployment) -> dict:
         "root": str(deployment.root),
         "settings": deployment.settings,
         "urls": deployment.urls,
+        "allowed": {url: list(codes) for url, codes in deployment.allowed},
         "host": WARMUP_HOST,
         "workers": deployment.workers,
         "max_requests": deployment.max_requests,

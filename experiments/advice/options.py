@@ -48,14 +48,28 @@ def _whole(option: str, value: int, low: int, high: int) -> int:
     return value
 
 
-def _urls(values: list[str] | None) -> tuple[str, ...]:
-    urls = tuple(values or ["/"])
-    for url in urls:
+def _urls(values: list[str] | None) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[int, ...]], ...]]:
+    """(paths, allowed): ``/api/=401,403`` names a URL that answers those statuses by design (an API root
+    without credentials), which then measure the page as 2xx and 3xx do."""
+    urls, allowed = [], []
+    for value in values or ["/"]:
+        url, _, statuses = value.partition("=")
         if not url.startswith("/") or any(c.isspace() for c in url):
-            raise ExperimentError(f"--url: expected a path starting with '/', got {url!r}")
+            raise ExperimentError(
+                f"--url: expected a path starting with '/' (=STATUS,… optional), got {value!r}"
+            )
+        if statuses:
+            if not re.fullmatch(r"\d{3}(,\d{3})*", statuses) or not all(
+                100 <= int(s) <= 599 for s in statuses.split(",")
+            ):
+                raise ExperimentError(
+                    f"--url: expected {url}=STATUS[,STATUS…] with HTTP statuses, got {value!r}"
+                )
+            allowed.append((url, tuple(sorted({int(s) for s in statuses.split(",")}))))
+        urls.append(url)
     if len(urls) > MAX_URLS:
         raise ExperimentError(f"--url: at most {MAX_URLS} URLs, got {len(urls)}")
-    return urls
+    return tuple(urls), tuple(allowed)
 
 
 def _wsgi(value: str | None) -> str:
@@ -120,7 +134,7 @@ def check_request(args: argparse.Namespace) -> Request:
     except ValueError as exc:
         raise ExperimentError(f"--memory: {exc}") from None
     cores = _whole("--cores", args.cores if args.cores is not None else cores_here(), 1, MAX_CORES)
-    urls = _urls(args.url)
+    urls, allowed = _urls(args.url)
     wsgi = _wsgi(args.wsgi)
     database_url = check_database_url(args.database_url)
     python = _python(args.python)
@@ -141,6 +155,7 @@ def check_request(args: argparse.Namespace) -> Request:
         memory_text=args.memory.strip(),
         cores=cores,
         urls=urls,
+        allowed=allowed,
         output=output,
         wsgi=wsgi,
         database_url=database_url,

@@ -77,6 +77,7 @@ class Request:
     cores: int
     urls: tuple[str, ...]
     output: Path
+    allowed: tuple[tuple[str, tuple[int, ...]], ...] = ()  # URL -> statuses besides 2xx/3xx it may answer
     wsgi: str = ""  # "module:callable"; empty: the settings' WSGI_APPLICATION
     database_url: str = ""  # given to the project as DATABASE_URL
     python: str = ""  # the project's interpreter; empty: ours
@@ -111,13 +112,19 @@ def _project_block(request: Request, wsgi: str) -> dict:
     return block
 
 
+def _allowed(request: Request) -> dict:
+    return (
+        {"allowed_statuses": {url: list(codes) for url, codes in request.allowed}} if request.allowed else {}
+    )
+
+
 def steady_sweep_data(request: Request, wsgi: str = "") -> dict:
     return {
         "name": STEADY,
         "repetitions": request.repetitions,
         "project": _project_block(request, wsgi),
         "server": {"backend": request.server, "modes": list(request.modes), "workers": list(request.workers)},
-        "traffic": {"requests_per_worker": request.requests, "steady_state": True},
+        "traffic": {"requests_per_worker": request.requests, "steady_state": True, **_allowed(request)},
         # nothing here reads the loading phases: the timers stay out of what is measured
         "probes": {"phases": False},
         "output": str(request.csv),
@@ -138,6 +145,7 @@ def lifecycle_sweep_data(request: Request, modes: tuple[str, ...], wsgi: str = "
             "requests_per_worker": request.lifecycle_requests,
             "sample_every": max(1, request.lifecycle_requests // SAMPLES),
             "steady_state": True,
+            **_allowed(request),
         },
         "probes": {"phases": False},
         "output": str(request.csv),

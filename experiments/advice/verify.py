@@ -100,6 +100,15 @@ class VerifyFailed(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """What the verification sends, as the plan's runs sent it."""
+
+    urls: tuple[str, ...]
+    requests: int  # per worker
+    allowed: tuple[tuple[str, tuple[int, ...]], ...] = ()  # URL -> statuses besides 2xx/3xx
+
+
 def server_command(server, config: Path, port: int) -> list[str]:
     """The server started on ``config`` as written; only the socket (and gunicorn's control socket, which
     would sit in $HOME) is the verification's."""
@@ -158,7 +167,9 @@ def wait_ready(process: subprocess.Popen, workers: int, timeout: float) -> list[
     raise VerifyFailed(f"{len(children(process.pid))} of {workers} workers settled within {timeout:.0f} s")
 
 
-def collect_everywhere(port: int, workers: list[int], done: Path, urls: list[str], timeout: float) -> None:
+def collect_everywhere(
+    port: int, workers: list[int], done: Path, urls: list[str], timeout: float, allowed: dict
+) -> None:
     """One full collection in every worker (see the module's docstring); VerifyFailed if one never reports."""
     from experiments.measure.traffic import TrafficError, concurrent
 
@@ -179,29 +190,30 @@ def collect_everywhere(port: int, workers: list[int], done: Path, urls: list[str
         if set(workers) <= reported():
             return
         try:
-            concurrent(port, [urls[0]] * len(workers), len(workers), timeout, {})
+            concurrent(port, [urls[0]] * len(workers), len(workers), timeout, allowed)
         except TrafficError as exc:
             raise VerifyFailed(f"while collecting: {exc}") from None
     if not set(workers) <= reported():
         raise VerifyFailed(f"{len(set(workers) & reported())} of {len(workers)} workers ran the collection")
 
 
-def _measure(process, workers: int, port: int, urls: list[str], requests: int, done: Path, ready_s: float):
+def _measure(process, workers: int, port: int, traffic: Traffic, done: Path, ready_s: float):
     """(first query ms, PSS after traffic, PSS at steady state) of the running server."""
+    urls, allowed = list(traffic.urls), dict(traffic.allowed)
     from experiments.measure.load import LoadGenerator
     from experiments.measure.traffic import TrafficError, get
 
     pids = wait_ready(process, workers, ready_s)
     try:
-        first = get(port, urls[0], 30.0).ms
+        first = get(port, urls[0], 30.0, allowed.get(urls[0], ())).ms
     except TrafficError as exc:
         raise VerifyFailed(f"first query: {exc}") from None
-    load = LoadGenerator(port, urls, 30.0).run(requests * workers, workers)
+    load = LoadGenerator(port, urls, 30.0, allowed).run(traffic.requests * workers, workers)
     if load.failed:
         causes = ", ".join(f"{cause} ({n}×)" for cause, n in load.failures.items())
         raise VerifyFailed(f"{load.failed} warm requests failed: {causes}")
     after = read_tree(process.pid, pids).total_mb("pss")
-    collect_everywhere(port, pids, done, urls, 30.0)
+    collect_everywhere(port, pids, done, urls, 30.0, allowed)
     if children(process.pid) != pids:
         raise VerifyFailed("a worker was replaced while it was measured")
     return first, after, read_tree(process.pid, pids).total_mb("pss")
@@ -228,8 +240,7 @@ def verify(
     root: Path,
     env: dict[str, str],
     expect: Verification,
-    urls: list[str],
-    requests: int,
+    traffic: Traffic,
     ready_s: float,
     log: Path,
 ) -> Verification:
@@ -256,7 +267,7 @@ def verify(
                 preexec_fn=child_setup,
             )
         workers = children(process.pid)
-        first, after, steady = _measure(process, expect.workers, port, urls, requests, done, ready_s)
+        first, after, steady = _measure(process, expect.workers, port, traffic, done, ready_s)
         return replace(
             expect,
             command=tuple(command),
