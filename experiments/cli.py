@@ -1,5 +1,5 @@
-"""``run-experiments SWEEP.yaml [--dry-run] [--fresh] [--output CSV] [--launcher local|slurm]``: the only
-module here that prints."""
+"""``run-experiments SWEEP.yaml [--dry-run] [--fresh] [--output CSV] [--launcher local|slurm]``, and
+``run-experiments advise PROJECT …`` (experiments/advice/cli.py): the only modules here that print."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def _raise_terminated(signum, _frame):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run-experiments",
-        description="Run a sweep: real pre-fork servers (uWSGI, gunicorn) in each loading mode, one CSV row per run.",
+        description="Run a sweep: real pre-fork servers (uWSGI, gunicorn) in each loading mode, one CSV row per run. "
+        "`run-experiments advise PROJECT --memory 4GiB` measures a project and says what to deploy "
+        "(run-experiments advise --help).",
         epilog="Re-running a sweep resumes it: finished runs are skipped. Exit status: 0 every run ok, "
         "1 some runs failed (their rows say why), 2 bad sweep file or option, 130/143 interrupted.",
     )
@@ -118,6 +120,11 @@ def find_servers(sweep) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["advise"]:  # a command of its own: experiments/advice/
+        from experiments.advice.cli import main as advise
+
+        return advise(argv[1:])
     args = _parser().parse_args(argv)
     from experiments.errors import ExperimentError
     from experiments.runner import check_output, run_sweep

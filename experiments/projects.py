@@ -196,6 +196,7 @@ def count_existing(root: Path, wsgi: str, env: dict[str, str], python: str = "")
 
     ``models`` and ``apps`` count what a generated project's manifest counts, so a real project and its twin
     line up: models outside django.contrib, and apps outside it that define one. ``all_models`` counts every model.
+    ``wsgi`` is the settings' WSGI_APPLICATION as a server names it; on failure only ``error`` (why) is set.
     """
     from generator.errors import GeneratorError
     from generator.probe import ProbeTarget, count_structure
@@ -204,13 +205,14 @@ def count_existing(root: Path, wsgi: str, env: dict[str, str], python: str = "")
         structure = count_structure(
             ProbeTarget(root, tuple(env.items()), wsgi, python), timeout=COUNT_TIMEOUT_S
         )
-    except (GeneratorError, OSError):
-        return {}
+    except (GeneratorError, OSError) as exc:
+        return {"error": str(exc)}
     return {
         "models": structure.own_models,
         "all_models": structure.models,
         "apps": structure.own_apps,
         "url_patterns": structure.url_patterns,
+        "wsgi": structure.wsgi,
     }
 
 
@@ -218,11 +220,16 @@ def _prepare_existing(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) 
     root = Path(spec.path)
     env = bytecode_env(cache_dir, dict(spec.env))
     compile_tree(root, Path(env[PYCACHE_ENV]))
+    # without a wsgi the probe loads Django's own WSGI handler, and reads the settings' WSGI_APPLICATION
     counts = count_existing(root, spec.wsgi, env, spec.python)
+    wsgi = spec.wsgi or counts.get("wsgi", "")
+    if not wsgi:
+        why = counts.get("error") or "its settings name no WSGI_APPLICATION"
+        raise ExperimentError(f"project {spec.label}: no wsgi given, and {why}")
     return PreparedProject(
         spec=spec,
         root=root,
-        wsgi=spec.wsgi,
+        wsgi=wsgi,
         env=env,
         urls=tuple(traffic.urls or spec.urls or ("/",)),
         models=counts.get("models"),

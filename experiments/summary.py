@@ -1,4 +1,4 @@
-"""End-of-sweep summary per mode, in the talk's format; returns lines."""
+"""End-of-sweep summary: a table per measured point, one row per mode, ratios against lazy; returns lines."""
 
 from __future__ import annotations
 
@@ -37,57 +37,110 @@ def fork_warnings(rows: list[dict]) -> list[str]:
     return lines
 
 
-def summarize(rows: list[dict]) -> list[str]:
-    """Median over repetitions of every ok run, grouped by experiments.columns.IDENTITY (project, workers,
-    mode …). Identity columns other than models, workers and mode are named in the header only when more than
-    one value is present::
+COLUMNS = (  # (column, header, digits, legend)
+    ("startup_s", "startup s", 2, "launch until every worker is ready to accept"),
+    (
+        "memory_mb",
+        "memory MB",
+        0,
+        "total PSS of master and workers after the traffic: each shared page divided among the processes "
+        "sharing it, so that the total counts it once",
+    ),
+    (
+        "memory_steady_mb",
+        "memory steady MB",
+        0,
+        "the same once every worker ran one full garbage collection: where a long-running server settles "
+        "(preloaded workers copy what they inherited at their first one)",
+    ),
+    (
+        "first_query_ms",
+        "first_query ms",
+        0,
+        "the first request once every worker is ready, to the first URL: what a user meets after a (re)start",
+    ),
+)
 
-    [prewarm] models=300 workers=4
-    startup       = 0.46 s
-    memory        = 74 MB
-    memory steady = 80 MB                     (after one full collection in every worker)
-    first_query   = 11 ms
+
+def _points(ok: list[dict]) -> dict[tuple, dict[str, list[dict]]]:
+    """Rows by point (every identity column but mode), then by mode."""
+    points: dict[tuple, dict[str, list[dict]]] = {}
+    for row in ok:
+        point = tuple(row.get(name) or "" for name in IDENTITY if name != "mode")
+        points.setdefault(point, {}).setdefault(row.get("mode") or "", []).append(row)
+    return points
+
+
+def _point_order(key: tuple) -> tuple:
+    point = dict(zip([n for n in IDENTITY if n != "mode"], key, strict=True))
+    models = str(point["models"])
+    others = tuple(point[name] for name in IDENTITY if name not in ("models", "workers", "mode"))
+    return (int(models) if models.isdigit() else 0, others, int(point["workers"] or 0))
+
+
+def _point_title(key: tuple, named: list[str], runs: int) -> str:
+    point = dict(zip([n for n in IDENTITY if n != "mode"], key, strict=True))
+    labels = [f"{name}={point[name]}" for name in named]
+    if point["models"]:
+        labels.append(f"models={point['models']}")
+    elif not named:
+        labels.append(f"project={point['project']}")
+    labels.append(f"workers={point['workers']}")
+    return " ".join(labels) + (f"  (median of {runs} runs per mode)" if runs > 1 else "")
+
+
+def _point_table(modes: dict[str, list[dict]]) -> list[str]:
+    from experiments.tables import aligned, figure, times
+
+    medians = {mode: {c: _median(rows, c) for c, *_ in COLUMNS} for mode, rows in modes.items()}
+    lazy = medians.get("lazy", {})
+    best = {}
+    for column, *_ in COLUMNS:
+        measured = {mode: m[column] for mode, m in medians.items() if m[column] is not None}
+        if len(measured) > 1:
+            best[column] = min(measured, key=measured.get)
+    table = []
+    for mode in sorted(modes, key=mode_rank):
+        cells = [mode]
+        for column, _, digits, _ in COLUMNS:
+            value = medians[mode][column]
+            ratio = "" if mode == "lazy" else times(value, lazy.get(column))
+            mark = "*" if best.get(column) == mode else ""
+            cells.append(f"{figure(value, digits)}{' ' + ratio if ratio else ''}{mark}")
+        table.append([*cells, str(len(modes[mode]))])
+    lines = aligned(["mode", *(header for _, header, _, _ in COLUMNS), "runs"], table)
+    if best:
+        lines.append(
+            "best: " + ", ".join(f"{h.rsplit(' ', 1)[0]} {best[c]}" for c, h, *_ in COLUMNS if c in best)
+        )
+    return lines
+
+
+def summarize(rows: list[dict]) -> list[str]:
+    """One table per point (models, workers, and any other identity column of experiments.columns.IDENTITY
+    that takes more than one value): a row per mode, the median over its ok runs, its ratio against lazy's
+    (×0.50: half of lazy's), the best of the point marked *; then a legend line per column::
+
+        models=300 workers=4  (median of 3 runs per mode)
+        mode         startup s   memory MB   memory steady MB   first_query ms   runs
+        lazy              2.10         820                845              310      3
+        prewarm    0.46 ×0.22*    74 ×0.09*          402 ×0.48       11 ×0.04*      3
+        best: startup prewarm, memory prewarm, memory steady prewarm, first_query prewarm
     """
     ok = [row for row in rows if row.get("status") == "ok"]
-    groups: dict[tuple, list[dict]] = {}
-    for row in ok:
-        groups.setdefault(tuple(row.get(name) or "" for name in IDENTITY), []).append(row)
     named = [
         name
         for name in IDENTITY
         if name not in ("models", "workers", "mode") and len({row.get(name) or "" for row in ok}) > 1
     ]
-
-    def order(key: tuple) -> tuple:
-        point = dict(zip(IDENTITY, key, strict=True))
-        models, mode = str(point["models"]), point["mode"]
-        rank = mode_rank(mode)
-        others = tuple(point[name] for name in IDENTITY if name not in ("models", "workers", "mode"))
-        return (int(models) if models.isdigit() else 0, others, int(point["workers"] or 0), rank)
-
     lines: list[str] = []
-    for key in sorted(groups, key=order):
-        point = dict(zip(IDENTITY, key, strict=True))
-        group = groups[key]
-        labels = "".join(f" {name}={point[name]}" for name in named)
-        what = (
-            f" models={point['models']}"
-            if point["models"]
-            else ("" if named else f" project={point['project']}")
-        )
-        startup = _median(group, "startup_s")
-        memory = _median(group, "memory_mb")
-        steady = _median(group, "memory_steady_mb")
-        first = _median(group, "first_query_ms")
-        if lines:
-            lines.append("")
+    points = _points(ok)
+    for key in sorted(points, key=_point_order):
+        runs = max(len(group) for group in points[key].values())
+        lines += [*([""] if lines else []), _point_title(key, named, runs), *_point_table(points[key])]
+    if lines:
+        lines += ["", *(f"  {header}: {legend}" for _, header, _, legend in COLUMNS)]
         lines.append(
-            f"[{point['mode']}]{labels}{what} workers={point['workers']}"
-            + (f"  (median of {len(group)})" if len(group) > 1 else "")
+            "  ×: against lazy at the same point (×0.50 = half of lazy's); *: the lowest of the point"
         )
-        lines.append(f"startup       = {startup:.2f} s" if startup is not None else "startup       = n/a")
-        lines.append(f"memory        = {memory:.0f} MB" if memory is not None else "memory        = n/a")
-        if steady is not None:
-            lines.append(f"memory steady = {steady:.0f} MB")
-        lines.append(f"first_query   = {first:.0f} ms" if first is not None else "first_query   = n/a")
     return lines

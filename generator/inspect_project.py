@@ -98,23 +98,32 @@ class ProjectProfile:
         return cls(**{**data, **phases, "warnings": tuple(data.get("warnings", ())), "modes": modes})
 
 
-def resolve_target(module_or_path: str) -> Target:
+def settings_in_manage(manage: Path) -> str:
+    """The settings module ``manage.py`` names; empty when it is unreadable or names none."""
+    try:
+        found = _SETTINGS_IN_MANAGE.search(manage.read_text(errors="replace"))
+    except OSError:
+        return ""
+    return found.group(1) if found else ""
+
+
+def resolve_target(module_or_path: str, option: str = "--like") -> Target:
     """A project directory (its manage.py names the settings), or a settings module importable from here.
 
-    Raises GeneratorError naming --like when neither works.
+    Raises GeneratorError naming ``option`` when neither works.
     """
     path = Path(module_or_path).expanduser()
     if path.is_dir():
         manage = path / "manage.py"
         if not manage.is_file():
-            raise GeneratorError(f"--like: {path} has no manage.py; give the settings module instead")
-        found = _SETTINGS_IN_MANAGE.search(manage.read_text(errors="replace"))
+            raise GeneratorError(f"{option}: {path} has no manage.py; give the settings module instead")
+        found = settings_in_manage(manage)
         if not found:
-            raise GeneratorError(f"--like: {manage} does not name DJANGO_SETTINGS_MODULE")
-        return Target(root=path.resolve(), settings_module=found.group(1))
+            raise GeneratorError(f"{option}: {manage} does not name DJANGO_SETTINGS_MODULE")
+        return Target(root=path.resolve(), settings_module=found)
     if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", module_or_path):
         return Target(root=Path.cwd().resolve(), settings_module=module_or_path)
-    raise GeneratorError(f"--like: {module_or_path!r} is neither a project directory nor a settings module")
+    raise GeneratorError(f"{option}: {module_or_path!r} is neither a project directory nor a settings module")
 
 
 def inspect_project(

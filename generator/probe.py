@@ -92,6 +92,17 @@ class Structure:
     fields_per_model: float  # own models: concrete fields other than relations and the primary key
     relations_per_model: float  # own models: foreign keys, one-to-ones and many-to-manys
     url_patterns: int
+    wsgi_application: str = ""  # settings.WSGI_APPLICATION, e.g. "mysite.wsgi.application"
+    database_vendor: str = ""  # of the default database: "sqlite", "postgresql", …
+    conn_max_age: float | None = 0  # the default database's CONN_MAX_AGE (None: connections kept for ever)
+    pool_size: int = 0  # Django's connection pool per process: 0 none, -1 psycopg's default size
+    max_connections: int | None = None  # PostgreSQL's, when asked for (``database=True``) and reachable
+
+    @property
+    def wsgi(self) -> str:
+        """WSGI_APPLICATION as a server names it: "mysite.wsgi:application"; empty when the settings name none."""
+        module, _, attr = self.wsgi_application.rpartition(".")
+        return f"{module}:{attr}" if module else ""
 
 
 @dataclass(frozen=True)
@@ -303,8 +314,10 @@ def _request(
     count: bool,
     requests: int = 0,
     growth_requests: int = 0,
+    database: bool = False,
 ) -> dict:
     return {
+        "database": database,
         "mode": mode,
         "wsgi": target.wsgi,
         "urls": list(urls),
@@ -329,10 +342,13 @@ def probe(
     min_modules: int = MIN_FIRST_REQUEST_MODULES,
     min_mb: float = MIN_FIRST_REQUEST_MB,
     timeout: float = PROBE_TIMEOUT_S,
+    database: bool = False,
 ) -> ProbeResult:
     """Probe ``target`` in each of ``modes`` with ``children`` children serving ``urls`` (in rounds, ``requests``
     in all per child when that is more than the URLs); in ``growth_modes``, each child then serves
-    ``growth_requests`` more after a full collection, and its memory is read again; ProbeError when it fails."""
+    ``growth_requests`` more after a full collection, and its memory is read again; ProbeError when it fails.
+    ``database``: the structure also holds PostgreSQL's max_connections (one more connection, after the
+    measurements)."""
     if not urls or not modes:
         raise ProbeError("probe needs at least one URL and one mode")
     unknown = [m for m in modes if m not in MODES]
@@ -342,18 +358,20 @@ def probe(
     for index, mode in enumerate(modes):
         # Count once, in the first interpreter: after its measurements, so counting cannot warm anything measured.
         grow = growth_requests if mode in growth_modes else 0
-        request = _request(
-            target, mode, urls, children, count=index == 0, requests=requests, growth_requests=grow
-        )
+        first = index == 0
+        options = {"requests": requests, "growth_requests": grow, "database": database and first}
+        request = _request(target, mode, urls, children, count=first, **options)
         data = run_child(target, request, timeout)
         structure = structure or Structure(**data["structure"])
         results.append(_mode_probe(data, tuple(urls), min_modules, min_mb))
     return ProbeResult(target=target.label, structure=structure, modes=tuple(results))
 
 
-def count_structure(target: ProbeTarget, timeout: float = PROBE_TIMEOUT_S) -> Structure:
+def count_structure(
+    target: ProbeTarget, timeout: float = PROBE_TIMEOUT_S, database: bool = False
+) -> Structure:
     """Only the structure: load the app in one interpreter and count; ProbeError when it does not load."""
-    data = run_child(target, _request(target, "count", ("/",), 0, count=True), timeout)
+    data = run_child(target, _request(target, "count", ("/",), 0, True, database=database), timeout)
     return Structure(**data["structure"])
 
 

@@ -298,6 +298,7 @@ def count_structure():
                 fields += 1
     n = max(1, len(own_models))
     return {
+        **settings_read(),
         "models": len(apps.get_models()),
         "own_models": len(own_models),
         "apps": len(apps.get_app_configs()),
@@ -306,6 +307,44 @@ def count_structure():
         "relations_per_model": round(relations / n, 2),
         "url_patterns": count(get_resolver()),
     }
+
+
+def settings_read():
+    """What a deployment is configured from: WSGI_APPLICATION, and the default database's vendor, connection age
+    (seconds, None: for ever) and pool (Django 5.1+: its size, 0 none, -1 psycopg's default). Reading them opens
+    no connection."""
+    from django.conf import settings
+    from django.db import connections
+
+    default = settings.DATABASES.get("default", {})
+    pool = default.get("OPTIONS", {}).get("pool", False)
+    pool_size = (
+        (pool.get("max_size") or pool.get("min_size") or -1) if isinstance(pool, dict) else -1 if pool else 0
+    )
+    return {
+        "wsgi_application": getattr(settings, "WSGI_APPLICATION", None) or "",
+        "database_vendor": connections["default"].vendor if default else "",
+        "conn_max_age": default.get("CONN_MAX_AGE", 0),
+        "pool_size": pool_size,
+    }
+
+
+def max_connections():
+    """PostgreSQL's max_connections, asked of the default database (one connection, closed again); None
+    elsewhere or when the server cannot be reached."""
+    from django.db import connections
+
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW max_connections")
+            return int(cursor.fetchone()[0])
+    except Exception:  # noqa: BLE001 - an unreachable server is reported as unknown, not as a failed probe
+        return None
+    finally:
+        connections.close_all()
 
 
 def main(request):
@@ -329,6 +368,8 @@ def main(request):
         if app is None:  # lazy: only the children loaded it; loading now cannot change what they measured
             load_app(request["wsgi"])
         result["structure"] = count_structure()
+        if request.get("database"):
+            result["structure"]["max_connections"] = max_connections()
     return result
 
 

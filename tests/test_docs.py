@@ -96,6 +96,8 @@ def test_tool_commands(page, command, tmp_path):
     shipped = [a for a in argv[1:] if a.startswith("experiments/sweeps/")]
     if tool.name.startswith("python"):
         _python_command(argv)
+    elif argv[1:2] == ["advise"]:
+        _advise_command(argv)
     elif tool.name == "run-experiments" and shipped:
         # A sweep the repository ships, however long: its plan (sweep paths are relative to the repository).
         assert (ROOT / shipped[0]).is_file(), shipped[0]
@@ -113,6 +115,23 @@ def test_tool_commands(page, command, tmp_path):
         for option in (a for a in argv[1:] if a.startswith("--")):
             assert option in result.stdout, f"{option} is not an option of {argv[0]}"
     shutil.rmtree(tmp_path / "generated", ignore_errors=True)
+
+
+def _advise_command(argv: list[str]) -> None:
+    """``run-experiments advise PROJECT …``: on the tiny fixture project, its plan (--dry-run runs nothing);
+    otherwise each option is in its --help."""
+    tool = BIN / Path(argv[0]).name
+    if "--dry-run" in argv:
+        project = str(ROOT / "tests" / "fixtures" / "tinyproject")
+        arguments = [project if a == "path/to/myproject" else a for a in argv[2:]]
+        result = subprocess.run(
+            [str(tool), "advise", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr
+        return
+    result = subprocess.run([str(tool), "advise", "--help"], capture_output=True, text=True)
+    for option in (a.partition("=")[0] for a in argv[2:] if a.startswith("--")):
+        assert option in result.stdout, f"{option} is not an option of run-experiments advise"
 
 
 def _python_command(argv: list[str]) -> None:
@@ -277,11 +296,13 @@ def test_every_sweep_key_is_in_the_sweep_reference():
     [
         ("gen-project", "gen-project.md"),
         ("run-experiments", "sweep.md"),
+        ("run-experiments advise", "advise.md"),
         ("analyze-results", "analyze-results.md"),
     ],
 )
 def test_every_option_of_a_tool_is_in_its_reference(tool, page):
-    result = subprocess.run([str(BIN / tool), "--help"], capture_output=True, text=True)
+    program, *command = tool.split()
+    result = subprocess.run([str(BIN / program), *command, "--help"], capture_output=True, text=True)
     options = set(re.findall(r"(--[a-z][a-z-]+)", result.stdout)) - {"--help"}
     text = (DOCS / page).read_text()
     missing = sorted(option for option in options if f"`{option}" not in text)

@@ -90,7 +90,14 @@ def test_structure_counts_every_model_and_those_outside_django_contrib(tiny):
 def test_count_existing_and_inspect_count_the_same_models():
     counts = count_existing(TINY.root, TINY.wsgi, dict(TINY.env))
     profile = inspect_project(Target(TINY.root, "tinysite.settings"))
-    assert counts == {"models": 2, "all_models": 6, "apps": 1, "url_patterns": 2}
+    expected = {
+        "models": 2,
+        "all_models": 6,
+        "apps": 1,
+        "url_patterns": 2,
+        "wsgi": "tinysite.wsgi:application",
+    }
+    assert counts == expected  # wsgi: the settings' WSGI_APPLICATION, as a server names it
     assert (profile.own_models, profile.models, profile.own_apps) == (2, 6, 1)
 
 

@@ -86,3 +86,23 @@ def test_a_cached_tree_from_another_generator_version_is_rebuilt(tmp_path):
         manifest = {"options": spec.options_dict, "generator_version": version, "database": "db.sqlite3"}
         (path / "manifest.json").write_text(json.dumps(manifest))
         assert is_built(spec, tmp_path) is built
+
+
+def test_an_existing_project_without_wsgi_is_served_from_its_wsgi_application(tmp_path):
+    """The probe that counts the project reads WSGI_APPLICATION; a project it cannot load is refused, saying
+    why, before any server starts."""
+    from runner_support import BROKEN, TINY
+
+    from experiments.errors import ExperimentError
+
+    sweep = load_sweep(write_sweep(tmp_path, {"project": {"path": str(TINY), "urls": ["/"]}}))
+    project = prepare(sweep.projects[0], sweep.traffic, tmp_path / "cache")
+    assert project.wsgi == "tinysite.wsgi:application" and project.models == 2
+    broken = write_sweep(
+        tmp_path, {"project": {"path": str(BROKEN), "env": {"DJANGO_SETTINGS_MODULE": "tinysite.settings"}}}
+    )
+    spec = load_sweep(broken).projects[0]
+    with pytest.raises(
+        ExperimentError, match="no wsgi given, and cannot load .*brokenproject fails on purpose"
+    ):
+        prepare(spec, sweep.traffic, tmp_path / "cache")

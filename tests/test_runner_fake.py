@@ -186,23 +186,44 @@ def test_sidecar_records_the_environment(tmp_path):
     assert sidecar["invocations"][0]["ran"] == 16
 
 
-def test_summary_in_the_talks_format():
-    table = [
-        {
-            "status": "ok",
-            "mode": "prewarm",
+def test_summary_is_a_table_per_point_with_ratios_against_lazy_and_the_best_marked():
+    def row(mode, workers, startup, memory, steady, first, status="ok"):
+        return {
+            "status": status,
+            "mode": mode,
             "models": "300",
-            "workers": "4",
+            "workers": workers,
             "project": "p",
-            "startup_s": s,
-            "memory_mb": m,
-            "first_query_ms": f,
+            "startup_s": startup,
+            "memory_mb": memory,
+            "memory_steady_mb": steady,
+            "first_query_ms": first,
         }
-        for s, m, f in (("0.46", "74.2", "11.4"), ("0.50", "75", "12"), ("0.40", "73", "10"))
-    ] + [{"status": "failed", "mode": "lazy", "models": "300", "workers": "4", "project": "p"}]
+
+    table = [
+        row("prewarm", "4", s, m, "402", f) for s, m, f in (("0.46", "74.2", "11.4"), ("0.50", "75", "12"))
+    ]
+    table += [row("prewarm", "4", "0.40", "73", "402", "10"), row("lazy", "4", "2.0", "820", "800", "310")]
+    table += [
+        row("lazy", "2", "1.0", "420", "400", "300"),
+        row("lazy", "4", "9", "9", "9", "9", status="failed"),
+    ]
     lines = summarize(table)
-    assert lines[0].startswith("[prewarm] models=300 workers=4")
-    assert lines[1:] == ["startup       = 0.46 s", "memory        = 74 MB", "first_query   = 11 ms"]
+    assert lines[0] == "models=300 workers=2"  # one run per mode: no median named
+    header = ["mode", "startup", "s", "memory", "MB", "memory", "steady", "MB", "first_query", "ms", "runs"]
+    assert lines[1].split() == header
+    assert lines[2].split() == ["lazy", "1.00", "420", "400", "300", "1"]
+    four = lines.index("models=300 workers=4  (median of 3 runs per mode)")
+    assert lines[four + 2].split() == ["lazy", "2.00", "820", "800", "310", "1"]  # the failed run left out
+    prewarm = ["prewarm", "0.46", "×0.23*", "74", "×0.09*", "402", "×0.50*", "11", "×0.04*", "3"]
+    assert lines[four + 3].split() == prewarm
+    assert (
+        lines[four + 4] == "best: startup prewarm, memory prewarm, memory steady prewarm, first_query prewarm"
+    )
+    legend = lines[lines.index("", four) + 1 :]
+    names = [line.split(":")[0].strip() for line in legend]
+    assert names == ["startup s", "memory MB", "memory steady MB", "first_query ms", "×"]
+    assert "once every worker ran one full garbage collection" in legend[2] and "first URL" in legend[3]
 
 
 def test_progress_line_has_a_bar_and_an_eta():

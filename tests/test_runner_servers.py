@@ -156,8 +156,8 @@ def test_existing_project_by_relative_path_through_the_cli(tmp_path, run_dirs, c
     # notes' 2 models in 1 app (auth's 3 and contenttypes' 1 are django.contrib's, as --models counts); 2 URL patterns
     assert {(r["models"], r["apps"], r["url_patterns"]) for r in table} == {("2", "1", "2")}
     assert {r["project"] for r in table} == {"tinyproject"}
-    assert "[prewarm] models=2 workers=1" in out
-    assert "startup       = " in out and "memory        = " in out and "first_query   = " in out
+    assert "models=2 workers=1" in out
+    assert "first_query ms" in out and "\nprewarm " in out and "  memory steady MB: " in out
     assert (tmp_path / "results" / "tiny.csv.env.json").is_file()
 
     # resume: drop the last row, run again: only that run is redone

@@ -104,7 +104,7 @@ def test_existing_project_path_is_relative_to_the_sweep_file(tmp_path):
         ("project: []\n", "project", 1),
         ("project:\n  - models: 3\n  - models: 0\n", "project[1].models", 3),
         ("project:\n  path: /definitely/not/here\n  wsgi: a.wsgi\n", "project.path", 2),
-        ("project:\n  path: tinyproject\n", "project.wsgi", 1),
+        ("project:\n  path: brokenproject\n", "project.wsgi", 1),  # no wsgi, no manage.py to name settings
         ("project:\n  path: tinyproject\n  wsgi: 'not a module'\n", "project.wsgi", 3),
         ("project:\n  path: tinyproject\n  wsgi: a.b:c\n  models: 3\n", "project.models", 4),
         ("project:\n  models: 10\n  models: 20\n", "project.models", 3),
@@ -180,6 +180,17 @@ def test_errors_name_the_key_and_line(text, key, line):
     assert error.key == key
     assert error.line == line
     assert key in str(error) and (line is None or f"(line {line})" in str(error))
+
+
+def test_an_existing_project_without_wsgi_takes_its_settings_from_manage_py():
+    """Its WSGI_APPLICATION names the app once the project is prepared; the settings come from manage.py
+    unless the block's env names them."""
+    (project,) = parse("project:\n  path: tinyproject\n").projects
+    assert project.wsgi == "" and dict(project.env) == {"DJANGO_SETTINGS_MODULE": "tinysite.settings"}
+    (given,) = parse(
+        "project:\n  path: tinyproject\n  env: {DJANGO_SETTINGS_MODULE: other.settings}\n"
+    ).projects
+    assert dict(given.env) == {"DJANGO_SETTINGS_MODULE": "other.settings"}
 
 
 def test_yaml_syntax_error_has_a_line():

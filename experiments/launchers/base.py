@@ -132,7 +132,10 @@ def _run_on_its_database(executor: Executor, run: RunSpec, project: PreparedProj
             def count():
                 return {"db_connections": server.count_connections(database.name)}
 
-        return executor.run(run, replace(project, env={**project.env, **database.env}), after_traffic=count)
+        # An existing project is measured as it stands, its database included: the DATABASE_URL of its block or
+        # of the runner's environment reaches it (the SQLite server's empty one is for generated projects)
+        env = project.env if run.project.kind == "existing" else {**project.env, **database.env}
+        return executor.run(run, replace(project, env=env), after_traffic=count)
 
 
 def measure(

@@ -132,26 +132,24 @@ def _slope(points: list[tuple[float, float]]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
-def _settled(points: list[tuple[int, float, int | None]]) -> list[tuple[float, float]]:
+def _settled(points: list[tuple]) -> list[tuple[float, float]]:
     """The readings of one worker's second half of life (requests, USS), from its first full collection on
     when that happened there: the step a first collection makes (every inherited object turned private) is not
-    growth, and the steady-state reading (``memory_steady_mb``) reports it."""
-    last = max(requests for requests, _, _ in points)
-    half = [point for point in sorted(points) if point[0] >= last / 2]
+    growth, and the steady-state reading (``memory_steady_mb``) reports it. A point is (requests, USS MB) or
+    (requests, USS MB, full collections since ready)."""
+    full = sorted((p[0], p[1], p[2] if len(p) > 2 else None) for p in points)
+    last = full[-1][0]
+    half = [point for point in full if point[0] >= last / 2]
     first = next((i for i, (_, _, gen2) in enumerate(half) if gen2), None)
     if first is not None and half[0][2] == 0:
         half = half[first:]
     return [(requests, uss) for requests, uss, _ in half]
 
 
-def growth_mb_per_1k(readings: list[Reading]) -> float | None:
-    """How fast a worker's USS grows once it has settled: per worker, the slope of its USS against the
-    requests it answered over the second half of its life (``_settled``); the mean over the workers read at
-    least ``MIN_GROWTH_POINTS`` times there. MB per 1,000 requests."""
-    by_pid: dict[int, list[tuple[int, float, int | None]]] = {}
-    for reading in readings:
-        if reading.process == "worker":
-            by_pid.setdefault(reading.pid, []).append((reading.worker_requests, reading.uss_mb, reading.gen2))
+def worker_growths(by_pid: dict) -> list[float]:
+    """Per worker, from its readings (``_settled``'s points): the slope over the second half of its life
+    (what it served when last read), in MB per 1,000 requests; workers read fewer than ``MIN_GROWTH_POINTS``
+    times there have none."""
     slopes = []
     for points in by_pid.values():
         settled = _settled(points)
@@ -159,4 +157,15 @@ def growth_mb_per_1k(readings: list[Reading]) -> float | None:
             slope = _slope(settled)
             if slope is not None:
                 slopes.append(slope * 1000)
+    return slopes
+
+
+def growth_mb_per_1k(readings: list[Reading]) -> float | None:
+    """How fast a worker's USS grows once it has settled: the mean of ``worker_growths`` over the workers.
+    MB per 1,000 requests."""
+    by_pid: dict[int, list[tuple]] = {}
+    for reading in readings:
+        if reading.process == "worker":
+            by_pid.setdefault(reading.pid, []).append((reading.worker_requests, reading.uss_mb, reading.gen2))
+    slopes = worker_growths(by_pid)
     return sum(slopes) / len(slopes) if slopes else None

@@ -212,10 +212,13 @@ def _open_connections():
     return found
 
 
-def _warm_up(app):
+def _warm_up(app, before_fork):
     started = time.perf_counter()
     statuses = [_call(app, url) for url in WARMUP]
-    _close_connections()
+    if before_fork:
+        # every worker would inherit them; a worker's own connections after its own warm-up are its to keep (a
+        # project that holds a cursor across requests breaks when they are closed under it)
+        _close_connections()
     _state["warmed"] = len(WARMUP)
     notify(
         "warmed",
@@ -236,7 +239,7 @@ def create_app():
         _state["app"] = _load_app()
         opened = _open_connections() if PRELOAD else []
         if WARM == "before-fork":
-            _warm_up(_state["app"])
+            _warm_up(_state["app"], before_fork=PRELOAD)
         if opened and not STRICT_FORK:
             # the project queried while it loaded: close before fork, as a careful deployment's pre-fork hook does
             _close_connections()
@@ -271,7 +274,7 @@ def worker_ready():
     """The worker is about to accept: warm it up first when asked, then tell the runner."""
     try:
         if WARM == "after-fork":
-            _warm_up(_state["app"])
+            _warm_up(_state["app"], before_fork=False)
     except BaseException:
         notify("error", os.getpid(), time.monotonic_ns(), traceback.format_exc())
         raise

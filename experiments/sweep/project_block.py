@@ -123,9 +123,8 @@ def existing_projects(check: Checker, raw: dict, base_dir: Path, key: str = "pro
         return value
 
     paths = check.swept(f"{key}.path", raw["path"], a_path)
-    if "wsgi" not in raw:
-        raise check.error(f"{key}.wsgi", f"required with {key}.path, e.g. 'mysite.wsgi:application'")
-    wsgis = check.swept(f"{key}.wsgi", raw["wsgi"], a_wsgi)
+    # no wsgi: the project's settings name it (WSGI_APPLICATION), read when the project is prepared
+    wsgis = check.swept(f"{key}.wsgi", raw["wsgi"], a_wsgi) if "wsgi" in raw else [""]
     envs: list[dict] = [{}]
     if "env" in raw:
         env = check.mapping(f"{key}.env", raw["env"])
@@ -144,6 +143,8 @@ def existing_projects(check: Checker, raw: dict, base_dir: Path, key: str = "pro
     projects = []
     for combo in check.product(key, {"path": paths, "wsgi": wsgis, "env": envs}):
         path, wsgi, env = combo["path"], combo["wsgi"], combo["env"]
+        if not wsgi:
+            env = _with_settings(check, key, path, env)
         label = name or Path(path).name
         projects.append(
             ProjectSpec(
@@ -157,6 +158,28 @@ def existing_projects(check: Checker, raw: dict, base_dir: Path, key: str = "pro
             )
         )
     return projects
+
+
+def _with_settings(check: Checker, key: str, path: str, env: dict) -> dict:
+    """Without ``wsgi``, the settings' WSGI_APPLICATION names it: the settings module must be known."""
+    if "DJANGO_SETTINGS_MODULE" in env:
+        return env
+    settings = settings_in_manage(Path(path))
+    if not settings:
+        raise check.error(
+            f"{key}.wsgi",
+            f"not given, and neither {key}.env nor {path}/manage.py names DJANGO_SETTINGS_MODULE "
+            "(whose WSGI_APPLICATION would name it)",
+        )
+    return {**env, "DJANGO_SETTINGS_MODULE": settings}
+
+
+def settings_in_manage(root: Path) -> str:
+    """The settings module a project's manage.py names (``os.environ.setdefault("DJANGO_SETTINGS_MODULE", …)``);
+    empty when there is no manage.py or it names none."""
+    from generator.inspect_project import settings_in_manage as read
+
+    return read(root / "manage.py")
 
 
 def _interpreter(check: Checker, key: str, value: Any, base_dir: Path) -> str:
