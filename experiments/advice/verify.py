@@ -248,13 +248,13 @@ def verify(
     the workers and the predictions, the result adds what was measured (or the error)."""
     from dataclasses import replace
 
-    scratch = Path(tempfile.mkdtemp(prefix="prefork-lab-advise-"))
-    done = scratch / "collected"
-    (scratch / "sitecustomize.py").write_text(SITECUSTOMIZE)
     port = free_port()
     command = server_command(server, config, port)
-    process, workers = None, []
+    process, workers, scratch = None, [], None
     try:
+        scratch = Path(tempfile.mkdtemp(prefix="prefork-lab-advise-"))
+        done = scratch / "collected"
+        (scratch / "sitecustomize.py").write_text(SITECUSTOMIZE)
         with open(log, "wb") as output, signals_held():
             process = subprocess.Popen(
                 command,
@@ -279,8 +279,9 @@ def verify(
         tail = _tail(log)
         return replace(expect, command=tuple(command), error=f"{exc}" + (f" | log: {tail}" if tail else ""))
     finally:
-        if process is not None:
-            workers = list(dict.fromkeys([*workers, *children(process.pid)]))
-            with signals_held():
+        with signals_held():  # a SIGTERM now must not cut the clean-up short: it is raised once it is done
+            if process is not None:
+                workers = list(dict.fromkeys([*workers, *children(process.pid)]))
                 kill_group(process, workers)
-        shutil.rmtree(scratch, ignore_errors=True)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
