@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from experiments.analysis.glossary import glossary_lines
+from experiments.analysis.surprises import surprise_lines
 from experiments.analysis.tables import cell_text, described_table, fmt, fmt_ci, is_nan, unit_of
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ def seed_section(a: Analysis) -> list[str]:
     align = "l" * len(shown) + "l" + "r" * (len(header) - len(shown) - 1)
     lines += described_table(header, rows, align, columns=seed_columns(metrics))
     lines += _relative_to_lazy(a.seed, shown, metrics)
+    lines += surprise_lines(a)
     terminal = [*seed_block_lines(a.seed, labels=shown), "", *seed_glossary_lines(a.seed)]
     lines += ["```", *terminal, "```", ""]
     return lines
