@@ -30,6 +30,17 @@ def _figure(panels: int, columns: int):
     return fig, axes
 
 
+def _shown(name: str, value) -> str:
+    """A panel's value as a reader says it: "81 models", "recycling off", "max_requests 1000±50"."""
+    if name == "models":
+        return f"{value} models"
+    if name == "workers":
+        return f"{value} workers"
+    if name == "recycling":
+        return "no recycling" if str(value) == "off" else str(value)
+    return str(value)
+
+
 def _panels(frame, keys: list[str]):
     """(title, part) per value of the keys that vary, at most MAX_PANELS."""
     if not keys:
@@ -37,20 +48,23 @@ def _panels(frame, keys: list[str]):
     found = []
     for key, part in frame.groupby(keys, dropna=False, sort=False):
         values = key if isinstance(key, tuple) else (key,)
-        found.append((", ".join(str(v) for v in values), part))
+        found.append((", ".join(_shown(name, v) for name, v in zip(keys, values, strict=True)), part))
     return found[:MAX_PANELS]
 
 
 def _run_line(ax, readings, colour: str, marker: str, label: str | None) -> None:
-    """One run: total PSS per reading against requests per worker; an x where a full collection happened."""
+    """One run: total PSS per reading against requests per worker; an x where a worker ran its first full
+    collection."""
     workers = int(readings["workers"].iloc[0])
     by_reading = readings.groupby(["requests", "seconds"], sort=True)
     totals = by_reading["pss_mb"].sum().reset_index()
     xs = totals["requests"] / workers
     ax.plot(xs, totals["pss_mb"], color=colour, linewidth=1.2, label=label)
-    # a worker's count of full collections rose since its previous reading (a replacement starts from 0)
+    # a worker's first full collection (a replacement starts from 0): the one that makes every object it
+    # inherited private; later ones change little, and frozen workers run many
     workers_read = readings[readings["process"] == "worker"].sort_values(["pid", "requests", "seconds"])
-    rose = workers_read.groupby("pid")["gen2"].diff().fillna(0) > 0
+    before = workers_read.groupby("pid")["gen2"].shift(1).fillna(0)
+    rose = (before == 0) & (workers_read["gen2"].fillna(0) > 0)
     marked = set(zip(workers_read["requests"][rose], workers_read["seconds"][rose], strict=True))
     collected = [(r, s) in marked for r, s in zip(totals["requests"], totals["seconds"], strict=True)]
     if any(collected):
@@ -75,7 +89,7 @@ def plot_memory_over_requests(day: Day, out_dir: Path) -> PlotResult:
         ax.set_xlabel("requests served per worker")
         ax.set_ylabel("total PSS, master + workers (MB)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, title="× a full collection in a worker", title_fontsize=7)
+        ax.legend(fontsize=7, title="× a worker's first full collection", title_fontsize=7)
     fig.suptitle(_with_subject(title, day.table), fontsize=11)
     fig.tight_layout()
     path = out_dir / f"{name}.png"
