@@ -13,6 +13,7 @@ from experiments.analysis.calibration import (
     passes,
     position,
     position_rows,
+    rhythm_rows,
     run_medians,
     table_lines,
 )
@@ -37,6 +38,7 @@ def _runs(scale: float = 1.0, *, n: int = 3) -> pd.DataFrame:
                     "worker_uss_mb_mean": 80.0 * grow,
                     "memory_steady_mb": 500.0 * grow,
                     "worker_uss_steady_mb_mean": 100.0 * grow,
+                    "worker_gen2_collections_mean": {"lazy": 3.0, "prefork": 1.0}.get(mode, 0.0) * (i + 1),
                 }
             )
     rows.append({**rows[0], "status": "failed", "startup_s": 1000.0})
@@ -45,7 +47,8 @@ def _runs(scale: float = 1.0, *, n: int = 3) -> pd.DataFrame:
 
 def test_run_medians_take_every_cell_and_leave_failed_runs_out():
     medians = run_medians(_runs())
-    assert set(medians) == {(metric, mode) for metric, _unit, mode, _decides in CELLS}
+    rhythm = {("worker_gen2_collections_mean", mode) for mode in ("lazy", "prefork", "prewarm")}
+    assert set(medians) == {(metric, mode) for metric, _unit, mode, _decides in CELLS} | rhythm
     assert medians[("startup_s", "lazy")] == pytest.approx(2.2)
     assert medians[("worker_uss_steady_mb_mean", "prewarm")] == pytest.approx(110.0)
 
@@ -72,25 +75,58 @@ def test_a_cell_passes_within_30_percent_or_a_small_absolute_margin(real, synthe
     assert passes(real, synthetic, unit) is expected
 
 
-def test_every_cell_decides_and_steady_state_is_judged_but_does_not():
+def test_every_cell_decides_after_traffic_and_at_steady_state():
     real = run_medians(_runs())
     close = run_medians(_runs(1.25))
     far = run_medians(_runs(1.25)) | {
         ("first_query_ms", "prewarm"): 1000.0,
         ("memory_steady_mb", "lazy"): 9e3,
     }
+    steady_only = run_medians(_runs(1.25)) | {("worker_uss_steady_mb_mean", "prewarm"): 20.0}
     good = comparison_rows("good", real, close)
     bad = comparison_rows("bad", real, far)
-    assert sum(row["decides"] for row in good) == 12 and len(good) == 18
+    assert sum(row["decides"] for row in good) == 18 and len(good) == 18
     assert all(row["passes"] for row in good)
     assert [(r["metric"], r["mode"]) for r in bad if not r["passes"]] == [
         ("first_query_ms", "prewarm"),
         ("memory_steady_mb", "lazy"),
     ]
-    lines = table_lines(pd.DataFrame(good + bad))
-    assert "### good: PASS (12/12)" in lines and "### bad: FAIL (11/12)" in lines
+    lines = table_lines(pd.DataFrame(good + bad + comparison_rows("steady", real, steady_only)))
+    assert "### good: PASS (18/18)" in lines and "### bad: FAIL (16/18)" in lines
+    assert "### steady: FAIL (17/18)" in lines  # a miss at steady state alone fails the twin
     assert any("| prewarm | first_query_ms |" in line and "**no**" in line for line in lines)
-    assert any("| lazy | memory_steady_mb |" in line and "(**no**)" in line for line in lines)
+    assert any("| lazy | memory_steady_mb |" in line and "| **no** |" in line for line in lines)
+
+
+def test_probe_figures_are_shown_without_deciding():
+    rows = comparison_rows(
+        "probe",
+        {("load_s", "lazy"): 1.0},
+        {("load_s", "lazy"): 2.0},
+        decides=False,
+        cells=(("load_s", "s", "lazy", False),),
+    )
+    lines = table_lines(pd.DataFrame(rows))
+    assert "### probe" in lines and "| lazy | load_s | 1.00 s | 2.00 s | 2.00 | (**no**) |" in lines
+
+
+def test_full_collections_are_shown_per_mode_beside_the_cells_and_not_judged():
+    real = run_medians(_runs())
+    twin = run_medians(_runs()) | {("worker_gen2_collections_mean", "prewarm"): 1.0}
+    rhythm = rhythm_rows("twin", real, twin)
+    assert [(r["mode"], r["real"], r["synthetic"]) for r in rhythm] == [
+        ("lazy", 6.0, 6.0),  # the median of 3, 6 and 9 per worker; the failed run left out
+        ("prefork", 2.0, 2.0),
+        ("prewarm", 0.0, 1.0),
+    ]
+    assert not any(r["decides"] for r in rhythm) and all(r["passes"] is None for r in rhythm)
+    table = pd.DataFrame(comparison_rows("twin", real, twin) + rhythm)
+    lines = table_lines(table)
+    assert "### twin: PASS (18/18)" in lines  # a rhythm that differs does not fail the twin yet
+    shown = lines[lines.index("| mode | real | synthetic |") :]
+    assert shown[2:] == ["| lazy | 6.00 | 6.00 |", "| prefork | 2.00 | 2.00 |", "| prewarm | 0.00 | 1.00 |"]
+    older = _runs().drop(columns=["worker_gen2_collections_mean"])
+    assert rhythm_rows("old", run_medians(older), twin) == []
 
 
 def test_a_profile_is_placed_among_the_real_projects():

@@ -3,11 +3,12 @@
 Pure functions over the runner's results (one DataFrame per project) and the probes' figures; the script
 calibration/table.py does the reading and writing.
 
-Every cell the lab reports decides: lazy / prefork / prewarm × start-up, memory (total PSS after traffic), first
-query and mean worker USS (median over repetitions, 4 workers). A twin passes a cell when it lies within ±30 % of
-the real project, or within an absolute margin where values are small (10 ms, 10 MB). The steady-state cells
-(memory after one full collection in every worker) are judged by the same rule and shown beside them, without
-deciding. The profiles (`realistic` and the presets) are placed among the real projects, cell by cell.
+Every cell the lab reports decides, in both readings: lazy / prefork / prewarm × start-up, memory (total PSS after
+traffic), first query and mean worker USS, and memory and mean worker USS at steady state (after one full
+collection in every worker): 18 cells (median over repetitions, 4 workers). A twin passes a cell when it lies
+within ±30 % of the real project, or within an absolute margin where values are small (10 ms, 10 MB). Beside the
+cells, per mode, the full collections a worker ran on its own within the traffic (the collector's rhythm), shown
+and not judged. The profiles (`realistic` and the presets) are placed among the real projects, cell by cell.
 """
 
 from __future__ import annotations
@@ -30,15 +31,18 @@ STEADY_METRICS = tuple(
 # (metric, unit, mode, decides)
 CELLS: tuple[tuple[str, str, str, bool], ...] = tuple(
     [(metric, unit, mode, True) for mode in MODES for metric, unit in METRICS]
-    + [(metric, unit, mode, False) for mode in MODES for metric, unit in STEADY_METRICS]
+    + [(metric, unit, mode, True) for mode in MODES for metric, unit in STEADY_METRICS]
 )
+# Whether a worker's own first full collection falls within the traffic decides how much of what it inherited it
+# keeps private after traffic: shown beside the cells until a twin is fitted to it.
+RHYTHM = "worker_gen2_collections_mean"
 
 
 def run_medians(results: pd.DataFrame) -> dict[tuple[str, str], float]:
     """{(metric, mode): median over the successful runs} for one project's results."""
     ok = ok_rows(results)
     medians: dict[tuple[str, str], float] = {}
-    for metric, _unit, mode, _decides in CELLS:
+    for metric, _unit, mode, _decides in (*CELLS, *((RHYTHM, "", mode, False) for mode in MODES)):
         if metric not in ok:
             continue
         values = ok.loc[ok["mode"] == mode, metric].dropna()
@@ -84,6 +88,28 @@ def comparison_rows(
     return rows
 
 
+def rhythm_rows(comparison: str, real: dict[tuple[str, str], float], synthetic: dict[tuple[str, str], float]):
+    """Per mode both sides measured: the full collections a worker ran within the traffic, real and synthetic;
+    shown, not judged (``passes`` is None)."""
+    return [
+        {
+            "comparison": comparison,
+            "metric": RHYTHM,
+            "mode": mode,
+            "unit": "",
+            "real": real[(RHYTHM, mode)],
+            "synthetic": synthetic[(RHYTHM, mode)],
+            "ratio": synthetic[(RHYTHM, mode)] / real[(RHYTHM, mode)]
+            if real[(RHYTHM, mode)]
+            else float("nan"),
+            "decides": False,
+            "passes": None,
+        }
+        for mode in MODES
+        if (RHYTHM, mode) in real and (RHYTHM, mode) in synthetic
+    ]
+
+
 def verdict(rows: pd.DataFrame) -> str:
     """PASS when every deciding row passes, with the count: "PASS (12/12)"."""
     deciding = rows.loc[rows["decides"], "passes"]
@@ -91,9 +117,12 @@ def verdict(rows: pd.DataFrame) -> str:
 
 
 def table_lines(table: pd.DataFrame) -> list[str]:
-    """The comparisons as Markdown, one section each: deciding cells first, then the steady-state ones."""
+    """The comparisons as Markdown, one section each: the cells after traffic, then at steady state, then the
+    full collections within the traffic per mode when the comparison has them."""
     lines: list[str] = []
-    for comparison, rows in table.groupby("comparison", sort=False):
+    for comparison, every in table.groupby("comparison", sort=False):
+        rhythm = every[every["metric"] == RHYTHM]
+        rows = every[every["metric"] != RHYTHM]
         steady = rows["metric"].isin([metric for metric, _ in STEADY_METRICS])
         title = f"### {comparison}: {verdict(rows)}" if rows["decides"].any() else f"### {comparison}"
         lines += ["", title, "", "| mode | metric | real | synthetic | synthetic / real | within |"]
@@ -106,7 +135,22 @@ def table_lines(table: pd.DataFrame) -> list[str]:
                 f"| {row.mode} | {row.metric} | {_fmt(row.real, row.unit)} | {_fmt(row.synthetic, row.unit)} | "
                 f"{row.ratio:.2f} | {mark} |"
             )
+        lines += _rhythm_lines(rhythm)
     return lines
+
+
+def _rhythm_lines(rhythm: pd.DataFrame) -> list[str]:
+    if rhythm.empty:
+        return []
+    lines = [
+        "",
+        "Full collections a worker ran on its own within the traffic (mean per worker, median of runs; shown, "
+        "not judged):",
+        "",
+        "| mode | real | synthetic |",
+        "|---|---:|---:|",
+    ]
+    return lines + [f"| {row.mode} | {row.real:.2f} | {row.synthetic:.2f} |" for row in rhythm.itertuples()]
 
 
 def position(value: float, real: dict[str, float]) -> tuple[int, str]:
