@@ -23,14 +23,32 @@ import ctypes
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from generator.errors import GeneratorError
+from generator.probe_types import ChildProbe, ModeProbe, Phase, ProbeResult, Structure, rounded_mean
+
+# What a probe returns lives in probe_types.py; callers import it from here, beside probe() itself.
+__all__ = [
+    "DEFAULT_CHILDREN",
+    "MODES",
+    "PROBE_TIMEOUT_S",
+    "ChildProbe",
+    "ModeProbe",
+    "Phase",
+    "ProbeError",
+    "ProbeResult",
+    "ProbeTarget",
+    "Structure",
+    "count_structure",
+    "first_request_warnings",
+    "format_probe",
+    "probe",
+]
 
 MODES = ("lazy", "prefork", "prewarm")
 DEFAULT_CHILDREN = 2
@@ -66,134 +84,6 @@ class ProbeTarget:
     @property
     def label(self) -> str:
         return self.wsgi or dict(self.env).get("DJANGO_SETTINGS_MODULE", str(self.root))
-
-
-@dataclass(frozen=True)
-class Phase:
-    seconds: float
-    rss_mb: float  # resident MB of the process after the step
-    modules: int  # modules the step imported
-    django_lines: int
-    other_lines: int  # neither standard library nor Django: the project and its libraries
-    status: int = 0  # HTTP status, for a request
-    rss_before_mb: float = 0.0  # resident MB before the step
-
-    @property
-    def mb_added(self) -> float:
-        return self.rss_mb - self.rss_before_mb
-
-
-@dataclass(frozen=True)
-class Structure:
-    models: int  # every model, django.contrib's included
-    own_models: int  # outside django.contrib: what `gen-project --models` counts
-    apps: int  # every app config
-    own_apps: int  # outside django.contrib and defining at least one model: what `--apps` counts
-    fields_per_model: float  # own models: concrete fields other than relations and the primary key
-    relations_per_model: float  # own models: foreign keys, one-to-ones and many-to-manys
-    url_patterns: int
-    wsgi_application: str = ""  # settings.WSGI_APPLICATION, e.g. "mysite.wsgi.application"
-    database_vendor: str = ""  # of the default database: "sqlite", "postgresql", …
-    conn_max_age: float | None = 0  # the default database's CONN_MAX_AGE (None: connections kept for ever)
-    pool_size: int = 0  # Django's connection pool per process: 0 none, -1 psycopg's default size
-    max_connections: int | None = None  # PostgreSQL's, when asked for (``database=True``) and reachable
-
-    @property
-    def wsgi(self) -> str:
-        """WSGI_APPLICATION as a server names it: "mysite.wsgi:application"; empty when the settings name none."""
-        module, _, attr = self.wsgi_application.rpartition(".")
-        return f"{module}:{attr}" if module else ""
-
-
-@dataclass(frozen=True)
-class ChildProbe:
-    pid: int
-    first_request: Phase
-    statuses: tuple[int, ...]  # one per URL, in order
-    uss_served_mb: float  # after the URLs
-    pss_served_mb: float
-    uss_collected_mb: float  # after a full gc.collect()
-    pss_collected_mb: float
-    load: Phase | None = None  # lazy: the child loaded the app
-    full_collections: int = 0  # run by the child's own collector while it served (before ours)
-    uss_grown_mb: float | None = None  # after growth_requests more requests, when asked for
-    growth_requests: int = 0
-
-
-@dataclass(frozen=True)
-class ModeProbe:
-    mode: str
-    urls: tuple[str, ...]
-    baseline_rss_mb: float  # the master's bare interpreter
-    load: Phase  # where the app was loaded: the master, or (lazy) the first child
-    children: tuple[ChildProbe, ...]
-    warmup: Phase | None = None  # prewarm: the master's first request
-    warmup_statuses: tuple[int, ...] = ()
-    master_pss_served_mb: float | None = None
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def startup_mb(self) -> float:
-        """Resident MB of the process that loaded the app, once loaded."""
-        return self.load.rss_mb
-
-    @property
-    def first_request_ms(self) -> float | None:
-        """Mean over the children of their first request."""
-        return _mean([c.first_request.seconds * 1000 for c in self.children])
-
-    @property
-    def first_request_mb(self) -> float | None:
-        """Mean resident MB a child's first request added."""
-        return _mean([c.first_request.mb_added for c in self.children])
-
-    @property
-    def child_uss_served_mb(self) -> float | None:
-        return _mean([c.uss_served_mb for c in self.children])
-
-    @property
-    def child_uss_collected_mb(self) -> float | None:
-        return _mean([c.uss_collected_mb for c in self.children])
-
-    @property
-    def child_full_collections(self) -> float | None:
-        return _mean([c.full_collections for c in self.children])
-
-    @property
-    def child_growth_mb_per_1k(self) -> float | None:
-        """MB of USS a child kept per 1,000 requests served after its full collection (None: not asked for)."""
-        return _mean(
-            [
-                (c.uss_grown_mb - c.uss_collected_mb) * 1000 / c.growth_requests
-                for c in self.children
-                if c.uss_grown_mb is not None and c.growth_requests
-            ]
-        )
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    target: str
-    structure: Structure
-    modes: tuple[ModeProbe, ...]
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(w for m in self.modes for w in m.warnings))
-
-    @property
-    def warned(self) -> bool:
-        return bool(self.warnings)
-
-    def mode(self, name: str) -> ModeProbe:
-        return next(m for m in self.modes if m.mode == name)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def _mean(values: list[float]) -> float | None:
-    return round(statistics.fmean(values), 3) if values else None
 
 
 def _phase(data: dict | None) -> Phase | None:
@@ -385,7 +275,7 @@ def format_probe(result: ProbeResult) -> list[str]:
         f"{'full gc':>7}",
     ]
     for m in result.modes:
-        pss = _mean([c.pss_served_mb for c in m.children])
+        pss = rounded_mean([c.pss_served_mb for c in m.children])
         cells = [m.first_request_ms, m.first_request_mb, m.child_uss_served_mb, m.child_uss_collected_mb, pss]
         shown = ["—" if v is None else f"{v:.1f}" for v in [*cells, m.child_full_collections]]
         lines.append(
