@@ -53,6 +53,8 @@ class ModeFigures:
     uss_collected_mb: float  # after one full collection in it
     full_collections: float  # run by a worker's own collector while serving, mean
     growth_mb_per_1k: float | None = None  # USS a worker keeps per 1,000 more requests (when probed)
+    # Full collections its own collector runs over those requests, per 1,000 (when probed).
+    gen2_per_1k: float | None = None
 
     @classmethod
     def of(cls, mode: ModeProbe) -> ModeFigures:
@@ -66,6 +68,7 @@ class ModeFigures:
             uss_collected_mb=mode.child_uss_collected_mb,
             full_collections=mode.child_full_collections,
             growth_mb_per_1k=mode.child_growth_mb_per_1k,
+            gen2_per_1k=mode.child_gen2_per_1k,
         )
 
 
@@ -142,7 +145,8 @@ def inspect_project(
     and profile it: the first of ``urls`` (default ``url``) is the first request, the others are served after it.
     With no children only the prewarming master is probed (no ``modes``). GeneratorError (naming --like) when it
     does not load. ``growth_requests``: lazy workers then serve that many more after a full collection, and
-    their growth is read (``ModeFigures.growth_mb_per_1k``)."""
+    their growth is read (``ModeFigures.growth_mb_per_1k``) with the full collections their own collector ran
+    meanwhile (``ModeFigures.gen2_per_1k``)."""
     environment = {**(env or {}), "DJANGO_SETTINGS_MODULE": target.settings_module}
     try:
         result = probe(

@@ -125,6 +125,7 @@ def _mode_probe(data: dict, urls: tuple[str, ...], min_modules: int, min_mb: flo
             full_collections=c.get("full_collections", 0),
             uss_grown_mb=c.get("uss_grown_mb"),
             growth_requests=data.get("growth_requests", 0) if "uss_grown_mb" in c else 0,
+            grown_full_collections=c.get("grown_full_collections"),
         )
         for c in data.get("children", [])
     )
@@ -236,7 +237,8 @@ def probe(
 ) -> ProbeResult:
     """Probe ``target`` in each of ``modes`` with ``children`` children serving ``urls`` (in rounds, ``requests``
     in all per child when that is more than the URLs); in ``growth_modes``, each child then serves
-    ``growth_requests`` more after a full collection, and its memory is read again; ProbeError when it fails.
+    ``growth_requests`` more after a full collection, counting the full collections its own collector runs
+    meanwhile, and its memory is read again; ProbeError when it fails.
     ``database``: the structure also holds PostgreSQL's max_connections (one more connection, after the
     measurements)."""
     if not urls or not modes:

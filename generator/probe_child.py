@@ -189,8 +189,11 @@ def child_main(request, app, report, go):
         if stage == "collected":
             gc.collect()
         elif stage == "grown":  # after the collection: what serving keeps, without the step a first one makes
+            before = full_collections()
             for number in range(request["growth_requests"]):
                 serve(app, request["urls"][number % len(request["urls"])], request["host"])
+            # The collector's rhythm under long traffic: how often it reaches the oldest generation on its own.
+            out["grown_full_collections"] = full_collections() - before
         os.write(report, (json.dumps({**out, "stage": stage}) + "\n").encode())
         out = {}
         if os.read(go, 1) != b"g":

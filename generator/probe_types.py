@@ -57,6 +57,7 @@ class ChildProbe:
     full_collections: int = 0  # run by the child's own collector while it served (before ours)
     uss_grown_mb: float | None = None  # after growth_requests more requests, when asked for
     growth_requests: int = 0
+    grown_full_collections: int | None = None  # run by its own collector over those growth_requests
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,18 @@ class ModeProbe:
                 (c.uss_grown_mb - c.uss_collected_mb) * 1000 / c.growth_requests
                 for c in self.children
                 if c.uss_grown_mb is not None and c.growth_requests
+            ]
+        )
+
+    @property
+    def child_gen2_per_1k(self) -> float | None:
+        """Full collections a child's own collector ran per 1,000 requests served after ours (None: not asked
+        for)."""
+        return rounded_mean(
+            [
+                c.grown_full_collections * 1000 / c.growth_requests
+                for c in self.children
+                if c.grown_full_collections is not None and c.growth_requests
             ]
         )
 

@@ -10,7 +10,7 @@ import pytest
 
 from generator.api import generate_project
 from generator.errors import GeneratorError
-from generator.inspect_project import Target, inspect_project, resolve_target
+from generator.inspect_project import ProjectProfile, Target, inspect_project, resolve_target
 from generator.options import default_output, resolve_options
 from generator.render import render_project
 from generator.spec import build_spec
@@ -237,6 +237,10 @@ def test_cli_like_writes_a_scaled_twin_and_records_the_fit(weighed_project, tmp_
     # django.contrib's models count in `models` only.
     assert like["profile"]["own_models"] == 24 and like["profile"]["models"] > 24
     assert [m["mode"] for m in like["real_modes"]] == ["lazy", "prefork", "prewarm"]
+    # The growth stage (lazy) counts the collector's rhythm beside the growth, in the real project and each round.
+    rhythm = [m["gen2_per_1k"] for m in like["real_modes"]]
+    assert rhythm[0] is not None and rhythm[0] >= 0 and rhythm[1:] == [None, None]
+    assert like["rounds"][-1]["modes"][0]["gen2_per_1k"] is not None
     assert set(like["targets"]) == {k.target for k in KNOBS}
     assert len(like["rounds"]) == 2 and set(like["rounds"][-1]["knobs"]) == {k.name for k in KNOBS}
     fitted = like["fitted_options"]
@@ -313,3 +317,14 @@ def test_fit_finds_how_fast_a_known_project_grows(tmp_path, monkeypatch):
     twin = fit_twin([real], seed=1, rows_per_model=3, knobs=(growth,), rounds=3)
     assert not twin.misses(), twin.rounds
     assert 0.6 * 3000 <= twin.options.request_growth_kb <= 1.4 * 3000, twin.rounds
+
+
+def test_profiles_probed_before_the_rhythm_was_counted_still_load():
+    probes = json.loads(
+        (Path(__file__).parent.parent / "results" / "calibration" / "probes.json").read_text()
+    )
+    old = probes["oscarshop"]["real"]
+    assert "gen2_per_1k" not in old["modes"][0]
+    profile = ProjectProfile.from_dict(old)
+    assert profile.mode("lazy").gen2_per_1k is None
+    assert profile.mode("lazy").uss_mb == old["modes"][0]["uss_mb"]

@@ -9,7 +9,7 @@ import pytest
 
 from experiments.projects import choose_urls, count_existing
 from generator.api import generate_project
-from generator.inspect_project import Target, inspect_project
+from generator.inspect_project import ModeFigures, Target, inspect_project
 from generator.options import resolve_options
 from generator.probe import (
     ChildProbe,
@@ -191,3 +191,36 @@ def test_a_generated_project_probes_with_its_manifest_counts(tmp_path):
     assert result.structure.url_patterns == manifest["counts"]["url_patterns"]
     assert not result.warned, result.warnings
     assert all(c.statuses == (200,) * len(urls) for m in result.modes for c in m.children)
+
+
+RHYTHM_SITE = """\
+import gc
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import path
+settings.configure(ROOT_URLCONF=__name__, ALLOWED_HOSTS=['*'], SECRET_KEY='x')
+served = [0]
+def every_fourth(request):
+    served[0] += 1
+    if served[0] % 4 == 0:
+        gc.collect()
+    return HttpResponse('ok')
+urlpatterns = [path('', every_fourth)]
+from django.core.wsgi import get_wsgi_application
+application = get_wsgi_application()
+"""
+
+
+def test_the_growth_stage_counts_the_full_collections_a_child_runs_per_1000_requests(tmp_path):
+    """A view that runs a full collection every fourth request it serves: 25 in the 100 growth requests of each
+    child, whatever it served before (its 6 requests, the master's warm-up) and without our own collection. Each
+    explicit collection restarts the collector's counts, so it runs none on its own in between."""
+    (tmp_path / "rhythmsite.py").write_text(RHYTHM_SITE)
+    target = ProbeTarget(tmp_path, (), "rhythmsite:application")
+    result = probe(target, children=2, requests=6, growth_requests=100, growth_modes=("lazy", "prewarm"))
+    lazy, prefork, prewarm = (result.mode(name) for name in ("lazy", "prefork", "prewarm"))
+    for mode in (lazy, prewarm):
+        assert mode.child_gen2_per_1k == 250, mode.children
+        assert ModeFigures.of(mode).gen2_per_1k == mode.child_gen2_per_1k
+        assert all(c.full_collections >= 1 for c in mode.children)  # the 4th of its 6: counted apart
+    assert prefork.child_gen2_per_1k is None and ModeFigures.of(prefork).gen2_per_1k is None
