@@ -13,7 +13,7 @@ patterns.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from generator.errors import GeneratorError
@@ -87,6 +87,8 @@ class ProjectProfile:
     first_request: Phase  # then the first request: the URLconf (views, forms…), one view, its templates
     warnings: tuple[str, ...] = ()  # the first request loaded almost nothing, or a URL did not answer 2xx
     modes: tuple[ModeFigures, ...] = ()  # per mode probed with workers
+    # App label -> its models, outside django.contrib: where the models sit, app by app.
+    app_models: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -175,4 +177,5 @@ def inspect_project(
         first_request=master.warmup,
         warnings=result.warnings,
         modes=tuple(ModeFigures.of(mode) for mode in result.modes if mode.children),
+        app_models=dict(structure.app_models),
     )

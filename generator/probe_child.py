@@ -281,7 +281,8 @@ def run_children(request, app):
 
 
 def count_structure():
-    """Models (all, and outside django.contrib), apps, fields and relations per own model, URL patterns."""
+    """Models (all, and outside django.contrib), apps, fields and relations per own model, URL patterns; and the
+    models of each app outside django.contrib, by label."""
     from django.apps import apps
     from django.urls import URLResolver, get_resolver
 
@@ -290,6 +291,7 @@ def count_structure():
 
     own = [c for c in apps.get_app_configs() if not c.name.startswith("django.contrib.")]
     own_models = [model for c in own for model in c.get_models()]
+    app_models = {c.label: sum(1 for _ in c.get_models()) for c in own}
     fields = relations = 0
     for model in own_models:
         for f in model._meta.get_fields(include_hidden=False):
@@ -309,6 +311,7 @@ def count_structure():
         "fields_per_model": round(fields / n, 2),
         "relations_per_model": round(relations / n, 2),
         "url_patterns": count(get_resolver()),
+        "app_models": app_models,
     }
 
 

@@ -4,7 +4,7 @@ each forked child showed; with the figures derived from them (means over the chi
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class Structure:
     conn_max_age: float | None = 0  # the default database's CONN_MAX_AGE (None: connections kept for ever)
     pool_size: int = 0  # Django's connection pool per process: 0 none, -1 psycopg's default size
     max_connections: int | None = None  # PostgreSQL's, when asked for (``database=True``) and reachable
+    # App label -> its models, outside django.contrib: where the models sit, app by app.
+    app_models: dict[str, int] = field(default_factory=dict)
 
     @property
     def wsgi(self) -> str:

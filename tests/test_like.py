@@ -241,6 +241,7 @@ def test_cli_like_writes_a_scaled_twin_and_records_the_fit(weighed_project, tmp_
     rhythm = [m["gen2_per_1k"] for m in like["real_modes"]]
     assert rhythm[0] is not None and rhythm[0] >= 0 and rhythm[1:] == [None, None]
     assert like["rounds"][-1]["modes"][0]["gen2_per_1k"] is not None
+    assert sum(like["profile"]["app_models"].values()) == 24 and len(like["profile"]["app_models"]) == 3
     assert set(like["targets"]) == {k.target for k in KNOBS}
     assert len(like["rounds"]) == 2 and set(like["rounds"][-1]["knobs"]) == {k.name for k in KNOBS}
     fitted = like["fitted_options"]
@@ -319,12 +320,12 @@ def test_fit_finds_how_fast_a_known_project_grows(tmp_path, monkeypatch):
     assert 0.6 * 3000 <= twin.options.request_growth_kb <= 1.4 * 3000, twin.rounds
 
 
-def test_profiles_probed_before_the_rhythm_was_counted_still_load():
+def test_profiles_probed_before_the_rhythm_and_the_apps_were_counted_still_load():
     probes = json.loads(
         (Path(__file__).parent.parent / "results" / "calibration" / "probes.json").read_text()
     )
     old = probes["oscarshop"]["real"]
-    assert "gen2_per_1k" not in old["modes"][0]
+    assert "gen2_per_1k" not in old["modes"][0] and "app_models" not in old
     profile = ProjectProfile.from_dict(old)
-    assert profile.mode("lazy").gen2_per_1k is None
+    assert profile.mode("lazy").gen2_per_1k is None and profile.app_models == {}
     assert profile.mode("lazy").uss_mb == old["modes"][0]["uss_mb"]

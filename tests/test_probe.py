@@ -85,6 +85,7 @@ def test_structure_counts_every_model_and_those_outside_django_contrib(tiny):
     # tinysite: notes (2 models) beside django.contrib.auth (3) and contenttypes (1).
     assert (s.models, s.own_models, s.apps, s.own_apps, s.url_patterns) == (6, 2, 3, 1, 2)
     assert s.relations_per_model == 0.5
+    assert s.app_models == {"notes": 2}
 
 
 def test_count_existing_and_inspect_count_the_same_models():
@@ -189,6 +190,7 @@ def test_a_generated_project_probes_with_its_manifest_counts(tmp_path):
     assert result.structure.own_models == manifest["counts"]["models"] == 8
     assert result.structure.own_apps == manifest["counts"]["apps"] == 2
     assert result.structure.url_patterns == manifest["counts"]["url_patterns"]
+    assert len(result.structure.app_models) == 2 and sum(result.structure.app_models.values()) == 8
     assert not result.warned, result.warnings
     assert all(c.statuses == (200,) * len(urls) for m in result.modes for c in m.children)
 
