@@ -149,7 +149,8 @@ COLUMNS: tuple[Column, ...] = (
         "worker_growth_mb_per_1k",
         float,
         "MB",
-        "growth of a worker's USS per 1,000 requests it serves, over the second half of its life (mean over workers)",
+        "growth of a worker's USS per 1,000 requests it serves, over the second half of its life (mean over workers; "
+        "blank when no worker was read three times there, as with short recycled lives)",
     ),
     Column("recycles", int, "", "workers the server replaced during the traffic"),
     Column("recycle_requests_mean", float, "", "requests a recycled worker had served when it left"),
