@@ -25,6 +25,7 @@ ANALYSES = [
         "results/servers-analysis",
     ),
     (["results/databases.csv"], "results/databases-analysis"),
+    (["results/day.csv"], "results/day-analysis"),
 ]
 
 
