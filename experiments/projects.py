@@ -7,29 +7,25 @@ project is measured unchanged. With a prefix Python no longer reads the ``__pyca
 standard library, so the project is then imported once in a child with bytecode writing on: the modules it
 loads at start-up and with its URLconf are compiled there too, not in the first measured server.
 
-A cache entry appears only once complete: it is built in a private directory beside it and renamed into place,
-which is atomic on every file system, shared ones (NFS, Lustre) included, where ``flock`` cannot be trusted; an
-entry without a matching manifest is ours to replace.
+A cache entry appears only once complete (experiments/cache_entry.py); an entry without a matching manifest is
+ours to replace.
 """
 
 from __future__ import annotations
 
 import compileall
-import errno
 import json
 import os
-import re
 import shutil
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.cache_entry import put_in_place, remove_dead_builds, scratch_beside
 from experiments.errors import ExperimentError
 from experiments.hashing import short_hash
 from experiments.sweep import ProjectSpec, TrafficSpec
 from generator.api import choose_urls
-from generator.process import exists
 
 __all__ = ["PreparedProject", "choose_urls", "count_existing"]
 
@@ -113,57 +109,29 @@ def compile_tree(root: Path, prefix: Path) -> bool:
 
 
 def _build(spec: ProjectSpec, path: Path) -> dict:
-    """Generate the project beside ``path``, then rename it into place. Two builders (cluster nodes) race
-    harmlessly: the first rename wins and the other one's copy is removed."""
+    """Generate the project beside ``path``, then rename it into place (experiments/cache_entry.py)."""
     from generator.api import generate_project
     from generator.errors import GeneratorError
     from generator.options import GenOptions
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_dead_builds(path)
-    scratch = path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.building")
+    remove_dead_builds(path)
+    scratch = scratch_beside(path)
     shutil.rmtree(scratch, ignore_errors=True)
     try:
         try:
             manifest = generate_project(GenOptions(**spec.options_dict), scratch, build_db=True)
         except GeneratorError as exc:
             raise ExperimentError(f"cannot generate project {spec.label}: {exc}") from None
-        if path.exists() and _read_manifest(path, spec) is None:  # an earlier build that did not finish
-            _remove_aside(path)
-        try:
-            os.rename(scratch, path)
-        except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
+
+        def complete() -> bool:
+            return _read_manifest(path, spec) is not None
+
+        if not put_in_place(scratch, path, complete, f"project {spec.label}"):
             manifest = _read_manifest(path, spec)  # another builder was first
-            if manifest is None:
-                raise ExperimentError(f"cannot build project {spec.label}: {path} is in the way") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return manifest
-
-
-def _remove_dead_builds(path: Path) -> None:
-    """Remove what builders of ``path`` on this host left when they were killed (their pid is gone): their
-    scratch directories and the generator's staging inside their name."""
-    marker = re.compile(rf"^\.\.?{re.escape(path.name)}\.{re.escape(socket.gethostname())}-(\d+)\.")
-    for entry in path.parent.iterdir():
-        found = marker.match(entry.name)
-        if found and not exists(int(found.group(1))):
-            shutil.rmtree(entry, ignore_errors=True)
-
-
-def _remove_aside(path: Path) -> None:
-    """Rename ``path`` out of the way first (atomic), then delete it at leisure."""
-    aside = path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.stale")
-    try:
-        os.rename(path, aside)
-    except FileNotFoundError:
-        return
-    if aside.is_dir() and not aside.is_symlink():
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        aside.unlink(missing_ok=True)
 
 
 def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) -> PreparedProject:
