@@ -76,21 +76,43 @@ def _dry_run(sweep, results, fresh: bool, cache_dir, launcher) -> list[str]:
     )
     modes = sorted({s.mode for s in sweep.servers})
     workers = sorted({s.workers for s in sweep.servers})
+    pythons = len({p.interpreter for p in sweep.projects})
+    projects = (
+        f"{len(sweep.projects) // pythons} projects × {pythons} interpreters (python)"
+        if sweep.projects[0].interpreter is not None
+        else f"{len(sweep.projects)} projects"
+    )
     lines = [
-        f"sweep {sweep.name}: {len(plan.runs)} runs = {len(sweep.projects)} projects"
+        f"sweep {sweep.name}: {len(plan.runs)} runs = {projects}"
         f" × {len(sweep.servers)} server settings"
         f" ({', '.join(modes)}; workers {', '.join(map(str, workers))})"
         f" × {sweep.repetitions} repetitions",
         f"output: {output}" + (f" ({plan.done_count} runs already done)" if plan.done_count else ""),
-        f"to run: {len(plan.todo)} runs; projects to build: {len(plan.projects) - len(built)} "
-        f"of {len(plan.projects)} (cache {cache_dir})",
+        f"to run: {len(plan.todo)} runs; projects to build: "
+        f"{len({p.tree_key() for p in plan.projects if p.key() not in built})} "
+        f"of {len({p.tree_key() for p in plan.projects})} (cache {cache_dir})",
         f"estimated time: {format_duration(seconds)} ({estimates.basis()})",
     ]
+    lines += _runtime_lines(sweep, plan, cache_dir)
     for index, run in enumerate(plan.todo[:20], 1):
         lines.append(f"  {index:3d}. {run.run_id}  {run.describe()}")
     if len(plan.todo) > 20:
         lines.append(f"  … and {len(plan.todo) - 20} more")
     return lines + launcher.dry_run_lines(plan, sweep.warmup_runs)
+
+
+def _runtime_lines(sweep, plan, cache_dir) -> list[str]:
+    """The python axis: each interpreter, and whether its runtime environment is built already."""
+    from experiments.runtimes import found, runtime_path, runtime_spec
+
+    backends = {server.backend for server in sweep.servers}
+    specs = dict.fromkeys(runtime_spec(p, backends) for p in plan.projects if p.interpreter is not None)
+    return [
+        f"python {spec.interpreter.label} ({spec.interpreter.executable}): runtime "
+        + ("cached" if found(spec, cache_dir) else "to build (a few minutes: uWSGI compiles)")
+        + f" in {runtime_path(spec, cache_dir)}"
+        for spec in specs
+    ]
 
 
 def make_launcher(name: str, sweep, output: Path, servers: dict | None = None):
@@ -110,7 +132,8 @@ def find_servers(sweep) -> dict:
     from experiments.servers.factory import get_server
 
     servers = {}
-    pythons = dict.fromkeys(project.python for project in sweep.projects)
+    # a project on an interpreter of the python axis runs its runtime's servers, found once it is built
+    pythons = dict.fromkeys(project.python for project in sweep.projects if project.interpreter is None)
     for backend in dict.fromkeys(spec.backend for spec in sweep.servers):
         for python in pythons:
             server = get_server(backend, python=python or None)
