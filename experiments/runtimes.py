@@ -137,13 +137,22 @@ def _build(spec: RuntimeSpec, scratch: Path, path: Path) -> None:
     _step(
         [interpreter.executable, "-m", "venv", str(scratch)], scratch.parent, VENV_TIMEOUT_S, f"{what}, venv"
     )
-    install = [str(scratch / "bin" / "python"), "-m", "pip", "install", "--no-compile", "--no-input"]
-    install += ["--disable-pip-version-check", "--progress-bar", "off", *spec.pins]
+    python = scratch / "bin" / "python"
+    pip = [str(python), "-m", "pip", "install", "--no-compile", "--no-input", "--disable-pip-version-check"]
+    pip += ["--progress-bar", "off"]
+    uwsgi = [pin for pin in spec.pins if pin.lower().startswith("uwsgi")]
     where = scratch.parent
+    install = [*pip, *(pin for pin in spec.pins if pin not in uwsgi)]
     if spec.requirements:  # its lines' own relative paths (-r, -e ./pkg) are relative to the file
         install += ["-r", spec.requirements]
         where = Path(spec.requirements).parent
     _step(install, where, INSTALL_TIMEOUT_S, f"{what}, pip install")
+    # uWSGI embeds the interpreter: a wheel of it that pip cached for another build of the same version links
+    # that build's libpython, so it is compiled here for this one (at the project's version if it named one)
+    installed = _versions(python).get("uwsgi")
+    target = [f"uWSGI=={installed}"] if installed else uwsgi
+    compile_uwsgi = [*pip, "--no-cache-dir", "--force-reinstall", "--no-deps", *target]
+    _step(compile_uwsgi, where, INSTALL_TIMEOUT_S, f"{what}, compiling uWSGI")
     _relocate(scratch, path)
     manifest = {
         "key": spec.key(),
@@ -152,7 +161,7 @@ def _build(spec: RuntimeSpec, scratch: Path, path: Path) -> None:
         "pins": list(spec.pins),
         "requirements": spec.requirements,
         "requirements_sha256": spec.requirements_sha,
-        "packages": _versions(scratch / "bin" / "python"),
+        "packages": _versions(python),
         "built_at": now_iso(),
     }
     (scratch / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
