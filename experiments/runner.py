@@ -93,6 +93,10 @@ def run_sweep(
         launcher = LocalLauncher(executor)
     output = Path(output or sweep.output)
     results = check_output(output, fresh)
+    cache_dir = cache_dir or launcher.default_cache_dir() or default_cache_dir()
+    # the python axis's environments first: one that cannot be built stops the sweep before it writes anything
+    runtimes = Runtimes(cache_dir, {server.backend for server in sweep.servers}, say)
+    runtimes.prepare(sweep.projects)
     details = DetailsLog(output)
     if fresh:
         remove_sidecar(output)
@@ -104,10 +108,6 @@ def run_sweep(
     plan = make_plan(sweep, results.done_ids())
     if plan.done_count:
         say(f"resuming {output}: {plan.done_count} of {len(plan.runs)} runs already done")
-    cache_dir = cache_dir or launcher.default_cache_dir() or default_cache_dir()
-    # the python axis's environments, before any run: one that cannot be built stops the sweep here
-    runtimes = Runtimes(cache_dir, {server.backend for server in sweep.servers}, say)
-    runtimes.prepare(plan.projects)
     environment, invocation = _open_invocation(
         sweep, plan, output, fresh, server_versions, launcher.name, runtimes.describe()
     )
