@@ -1,0 +1,234 @@
+"""The python axis without servers: interpreters found (pyenv, PATH, paths; stand-ins that answer as a Python
+would), the sweep's key checked with its line, run ids, the interleaved plan, runtimes that cannot be built,
+and the interpreter of older rows. Real interpreters and servers: tests/test_runner_pythons.py."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from runner_support import tiny_project, write_sweep
+
+from experiments import cli
+from experiments.analysis.loading import load_results
+from experiments.cache_entry import put_in_place
+from experiments.errors import ExperimentError, SweepError
+from experiments.interpreters import InterpreterError, ask, find
+from experiments.plan import make_plan
+from experiments.runtimes import RuntimeSpec, ensure, pins
+from experiments.sweep import parse_sweep
+
+
+def stand_in(path: Path, version: str, free_threaded: bool = False) -> Path:
+    """An executable that answers our question as a Python ``version`` would (whatever it is asked)."""
+    facts = {
+        "version": version,
+        "implementation": "cpython",
+        "free_threaded": free_threaded,
+        "build": f"{version} (stand-in)",
+        "executable": str(path),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho '{json.dumps(facts)}'\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def machine(tmp_path, monkeypatch):
+    """A pyenv with 3.10.4, 3.12.2, 3.12.10 and a free-threaded 3.13.1t, and python3.14 on PATH; pyenv's shims
+    (first on PATH) would answer anything."""
+    root = tmp_path / "pyenv"
+    for version in ("3.10.4", "3.12.2", "3.12.10"):
+        stand_in(root / "versions" / version / "bin" / f"python{version.rsplit('.', 1)[0]}", version)
+    stand_in(root / "versions" / "3.13.1t" / "bin" / "python3.13t", "3.13.1", free_threaded=True)
+    for name in ("python3.14", "python3.15"):
+        stand_in(root / "shims" / name, "3.15.0")
+    stand_in(tmp_path / "bin" / "python3.14", "3.14.0")
+    monkeypatch.setenv("PYENV_ROOT", str(root))
+    monkeypatch.setenv(
+        "PATH", os.pathsep.join([str(root / "shims"), str(tmp_path / "bin"), "/usr/bin", "/bin"])
+    )
+    return tmp_path
+
+
+def test_a_version_is_the_newest_of_pyenv_then_on_path_never_a_shim(machine):
+    assert find("3.12", machine).executable == str(machine / "pyenv/versions/3.12.10/bin/python3.12")
+    assert find("3.12.2", machine).label == "3.12.2"
+    threaded = find("3.13t", machine)
+    assert (threaded.label, threaded.build_label, threaded.free_threaded) == (
+        "3.13.1t",
+        "cpython-3.13.1t",
+        True,
+    )
+    assert find("3.14", machine).executable == str(machine / "bin" / "python3.14")
+    with pytest.raises(
+        InterpreterError, match=r"no Python 3\.15 here: none in pyenv \(.*/3\.15\.\*\) nor python3\.15"
+    ):
+        find("3.15", machine)
+    with pytest.raises(InterpreterError, match=r"no Python 3\.13 here"):
+        find("3.13", machine)  # only a free-threaded 3.13 is there
+    with pytest.raises(InterpreterError, match="older than Django 5.2 supports"):
+        find("3.9", machine)
+
+
+def test_a_path_or_a_command_is_asked_what_it_is(machine):
+    venv = stand_in(machine / "venvs" / "a" / "bin" / "python", "3.12.7")
+    assert find("venvs/a/bin/python", machine).executable == str(venv)
+    assert find("python3.14", machine).label == "3.14.0"
+    with pytest.raises(InterpreterError, match="no executable interpreter at"):
+        find("venvs/b/bin/python", machine)
+    old = stand_in(machine / "old" / "python", "3.8.10")
+    with pytest.raises(InterpreterError, match="is Python 3.8.10; Django 5.2 needs 3.10 or newer"):
+        ask(str(old))
+    (machine / "mute").write_text("#!/bin/sh\necho nothing >&2\nexit 3\n")
+    (machine / "mute").chmod(0o755)
+    with pytest.raises(InterpreterError, match=r"not a Python 3 interpreter that runs \(nothing\)"):
+        ask(str(machine / "mute"))
+
+
+def test_every_project_runs_on_every_interpreter_in_one_interleaved_plan(machine):
+    text = "python: [3.10, 3.12]\nrepetitions: 3\nproject: {models: [10, 20]}\nserver: {modes: [lazy, prewarm]}\n"
+    sweep = parse_sweep(text, base_dir=machine)
+    # written 3.10, read as a version, not as the number 3.1
+    assert [p.interpreter.label for p in sweep.projects] == ["3.10.4", "3.12.10"] * 2
+    plan = make_plan(sweep)
+    order = [run.project.interpreter.label for run in plan.runs]
+    assert len(order) == 2 * 2 * 2 * 3 and len(set(r.run_id for r in plan.runs)) == len(order)
+    switches = sum(a != b for a, b in zip(order, order[1:], strict=False))
+    assert switches > len(order) // 4  # shuffled across interpreters, not one after the other
+    assert "python=3.12.10" in plan.runs[order.index("3.12.10")].describe()
+
+
+def test_the_axis_changes_run_ids_only_when_it_is_set(machine):
+    def runs(axis: str):
+        text = f"{axis}project: {{models: 10}}\nserver: {{modes: [lazy]}}\n"
+        return make_plan(parse_sweep(text, base_dir=machine)).runs
+
+    (plain,) = runs("")
+    (one,) = runs("python: 3.12\n")
+    assert plain.project.interpreter is None and one.run_id != plain.run_id
+    (again,) = runs("python: [3.12.10]\n")
+    assert again.run_id == one.run_id  # the interpreter, not how the file names it
+    assert one.project.tree_key() == plain.project.tree_key()  # one project tree for every interpreter
+
+
+def sweep_error(text: str, base_dir: Path) -> SweepError:
+    with pytest.raises(SweepError) as caught:
+        parse_sweep(text, base_dir=base_dir)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    "text, key, line, message",
+    [
+        ("python: [3.12, 3.99]\n", "python[1]", 1, "no Python 3.99 here"),
+        ("python:\n  - 3.12\n  - 3.12.10\n", "python[1]", 3, "cpython-3.12.10 again (as python[0])"),
+        ("python: []\n", "python", 1, "an empty list sweeps nothing"),
+        ("python: true\n", "python", 1, "expected a version (3.12), a path or a command on PATH, got bool"),
+        ("python: {v: 3.12}\n", "python", 1, "got a mapping"),
+        ("python: 3.8\n", "python", 1, "older than Django 5.2 supports (3.10 or newer)"),
+        ("python: ./nowhere/python\n", "python", 1, "no executable interpreter at"),
+        ("python: pythonx\n", "python", 1, "neither a version (3.12) nor a path, and no pythonx is on PATH"),
+    ],
+)
+def test_a_bad_python_is_refused_with_its_key_and_line(machine, text, key, line, message):
+    error = sweep_error(text + "project: {models: 10}\n", machine)
+    assert (error.key, error.line) == (key, line)
+    assert message in error.message and "\n" not in str(error)
+
+
+def test_a_project_s_own_interpreter_and_requirements_against_the_axis(machine):
+    (machine / "site").mkdir()
+    venv = stand_in(machine / "venv" / "bin" / "python", "3.12.1")
+    block = f"project: {{path: site, wsgi: 'site.wsgi:application', python: {venv}}}\n"
+    error = sweep_error("python: 3.12\n" + block, machine)
+    assert (error.key, error.line) == ("project.python", 2) and "exclude each other" in error.message
+    requirements = "project: {path: site, wsgi: 'site.wsgi:application', requirements: req.txt}\n"
+    error = sweep_error(requirements, machine)
+    assert error.key == "project.requirements" and "needs the top-level python axis" in error.message
+    error = sweep_error("python: 3.12\n" + requirements, machine)
+    assert error.key == "project.requirements" and "cannot read" in error.message
+    (machine / "req.txt").write_text("django-environ==0.12.0\n")
+    first = parse_sweep("python: 3.12\n" + requirements, base_dir=machine).projects[0]
+    assert first.requirements == str(machine / "req.txt") and len(first.requirements_sha) == 64
+    (machine / "req.txt").write_text("django-environ==0.11.2\n")
+    second = parse_sweep("python: 3.12\n" + requirements, base_dir=machine).projects[0]
+    assert second.key() != first.key()  # other requirements, another runtime: another measurement
+
+
+def test_a_missing_interpreter_stops_the_runner_before_it_writes_or_builds_anything(machine, capsys):
+    sweep = write_sweep(
+        machine,
+        {"python": ["3.12", "3.99"], "project": tiny_project(), "output": str(machine / "out" / "r.csv")},
+    )
+    assert cli.main([str(sweep), "--cache-dir", str(machine / "cache")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Error: python[1] (line ") and "no Python 3.99 here" in err and "\n" not in err
+    assert not (machine / "out").exists() and not (machine / "cache").exists()
+
+
+def test_a_runtime_that_cannot_be_built_fails_in_one_line_and_leaves_nothing(tmp_path):
+    """The real interpreter, venv and pip: pip refuses the requirements file at once."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("this is not a requirement!!\n")
+    interpreter = ask(sys.executable)
+    spec = RuntimeSpec(interpreter, pins(["uwsgi"]), str(requirements), "0" * 64)
+    with pytest.raises(ExperimentError) as caught:
+        ensure(spec, tmp_path / "cache")
+    message = str(caught.value)
+    assert message.startswith(f"python {interpreter.label} ({sys.executable}): cannot build its runtime")
+    assert "pip install: ERROR: Invalid requirement" in message and "\n" not in message
+    assert list((tmp_path / "cache" / "runtimes").iterdir()) == []
+
+
+def test_the_pins_are_ours(tmp_path):
+    assert pins(["uwsgi"]) == (
+        "Django<5.3,>=5.2",
+        "gunicorn>=22",
+        "psycopg[binary,pool]>=3.1.8",
+        "uWSGI>=2.0.28",
+    )
+    assert "granian>=2.4" in pins(["uwsgi", "granian"])
+
+
+def test_of_two_builders_the_first_rename_wins_and_the_second_takes_its_entry(tmp_path):
+    entry = tmp_path / "runtimes" / "cpython-3.12.1-abc"
+    first, second = tmp_path / "runtimes" / ".a.building", tmp_path / "runtimes" / ".b.building"
+    for scratch in (first, second):
+        scratch.mkdir(parents=True)
+        (scratch / "runtime.json").write_text(scratch.name)
+
+    def complete() -> bool:
+        return (entry / "runtime.json").is_file()
+
+    assert put_in_place(first, entry, complete, "the runtime") is True
+    assert put_in_place(second, entry, complete, "the runtime") is False
+    assert (entry / "runtime.json").read_text() == ".a.building" and second.is_dir()
+    (entry / "runtime.json").unlink()  # a build killed before its manifest: the next one replaces it
+    assert put_in_place(second, entry, complete, "the runtime") is True
+    assert (entry / "runtime.json").read_text() == ".b.building"
+
+
+def _old_csv(path: Path) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sweep", "run_id", "mode", "workers", "models", "status", "startup_s"])
+        writer.writerow(["old", "a1", "lazy", "2", "10", "ok", "1.5"])
+
+
+def test_rows_written_before_the_column_ran_on_the_sidecar_s_interpreter_or_3_11(tmp_path):
+    _old_csv(tmp_path / "bare.csv")
+    _old_csv(tmp_path / "recorded.csv")
+    sidecar = {"tool": "run-experiments", "python": "3.11.2", "python_implementation": "CPython"}
+    (tmp_path / "recorded.csv.env.json").write_text(json.dumps(sidecar))
+    bare = load_results(tmp_path / "bare.csv")
+    recorded = load_results(tmp_path / "recorded.csv")
+    assert bare["python"].tolist() == ["3.11"] and bare["python_build"].isna().all()
+    assert recorded["python"].tolist() == ["3.11.2"] and recorded["python_build"].tolist() == [
+        "cpython-3.11.2"
+    ]
