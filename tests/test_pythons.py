@@ -16,10 +16,10 @@ from runner_support import tiny_project, write_sweep
 from experiments import cli
 from experiments.analysis.loading import load_results
 from experiments.cache_entry import put_in_place
-from experiments.errors import ExperimentError, SweepError
+from experiments.errors import SweepError
 from experiments.interpreters import InterpreterError, ask, find
 from experiments.plan import make_plan
-from experiments.runtimes import RuntimeSpec, ensure, pins
+from experiments.runtimes import pins
 from experiments.sweep import parse_sweep
 
 
@@ -172,18 +172,19 @@ def test_a_missing_interpreter_stops_the_runner_before_it_writes_or_builds_anyth
     assert not (machine / "out").exists() and not (machine / "cache").exists()
 
 
-def test_a_runtime_that_cannot_be_built_fails_in_one_line_and_leaves_nothing(tmp_path):
-    """The real interpreter, venv and pip: pip refuses the requirements file at once."""
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("this is not a requirement!!\n")
+def test_a_runtime_that_cannot_be_built_fails_in_one_line_and_leaves_nothing(tmp_path, capsys):
+    """The real interpreter, venv and pip: pip refuses the project's requirements file at once."""
+    (tmp_path / "requirements.txt").write_text("this is not a requirement!!\n")
+    output = tmp_path / "out" / "r.csv"
+    project = tiny_project(requirements="requirements.txt")
+    sweep = write_sweep(tmp_path, {"python": sys.executable, "project": project, "output": str(output)})
+    assert cli.main([str(sweep), "--cache-dir", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
     interpreter = ask(sys.executable)
-    spec = RuntimeSpec(interpreter, pins(["uwsgi"]), str(requirements), "0" * 64)
-    with pytest.raises(ExperimentError) as caught:
-        ensure(spec, tmp_path / "cache")
-    message = str(caught.value)
-    assert message.startswith(f"python {interpreter.label} ({sys.executable}): cannot build its runtime")
-    assert "pip install: ERROR: Invalid requirement" in message and "\n" not in message
-    assert list((tmp_path / "cache" / "runtimes").iterdir()) == []
+    assert err.startswith(f"Error: python {interpreter.label} ({sys.executable}): cannot build its runtime")
+    assert "pip install: ERROR: Invalid requirement" in err
+    assert list((tmp_path / "cache" / "runtimes").iterdir()) == []  # no scratch, no half-built runtime
+    assert not output.parent.exists()  # nor a CSV or its sidecar
 
 
 def test_the_pins_are_ours(tmp_path):
