@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from runner_support import stand_in_python as stand_in
 from runner_support import tiny_project, write_sweep
 
 from experiments import cli
@@ -21,21 +22,6 @@ from experiments.interpreters import InterpreterError, ask, find
 from experiments.plan import make_plan
 from experiments.runtimes import pins
 from experiments.sweep import parse_sweep
-
-
-def stand_in(path: Path, version: str, free_threaded: bool = False) -> Path:
-    """An executable that answers our question as a Python ``version`` would (whatever it is asked)."""
-    facts = {
-        "version": version,
-        "implementation": "cpython",
-        "free_threaded": free_threaded,
-        "build": f"{version} (stand-in)",
-        "executable": str(path),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"#!/bin/sh\necho '{json.dumps(facts)}'\n")
-    path.chmod(0o755)
-    return path
 
 
 @pytest.fixture
