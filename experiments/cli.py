@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED_RUNS, EXIT_USAGE = 0, 1, 2
+RUNTIME_BUILD_S = 120  # a runtime environment of the python axis: a venv, the pins, uWSGI compiled
 
 
 class Terminated(BaseException):
@@ -71,9 +72,11 @@ def _dry_run(sweep, results, fresh: bool, cache_dir, launcher) -> list[str]:
     cache_dir = cache_dir or launcher.default_cache_dir() or default_cache_dir()
     built = {p.key() for p in plan.projects if is_built(p, cache_dir)}
     estimates = Estimates.from_cache(cache_dir)
+    runtimes, unbuilt = _runtime_lines(sweep, cache_dir)
     seconds = estimate_s(
         plan, built, warmup_runs=sweep.warmup_runs, run_s=estimates.run_s, build_s=estimates.build_s
     )
+    seconds += unbuilt * RUNTIME_BUILD_S
     modes = sorted({s.mode for s in sweep.servers})
     workers = sorted({s.workers for s in sweep.servers})
     pythons = len({p.interpreter for p in sweep.projects})
@@ -93,7 +96,7 @@ def _dry_run(sweep, results, fresh: bool, cache_dir, launcher) -> list[str]:
         f"of {len({p.tree_key() for p in plan.projects})} (cache {cache_dir})",
         f"estimated time: {format_duration(seconds)} ({estimates.basis()})",
     ]
-    lines += _runtime_lines(sweep, plan, cache_dir)
+    lines += runtimes
     for index, run in enumerate(plan.todo[:20], 1):
         lines.append(f"  {index:3d}. {run.run_id}  {run.describe()}")
     if len(plan.todo) > 20:
@@ -101,18 +104,21 @@ def _dry_run(sweep, results, fresh: bool, cache_dir, launcher) -> list[str]:
     return lines + launcher.dry_run_lines(plan, sweep.warmup_runs)
 
 
-def _runtime_lines(sweep, plan, cache_dir) -> list[str]:
-    """The python axis: each interpreter, and whether its runtime environment is built already."""
+def _runtime_lines(sweep, cache_dir) -> tuple[list[str], int]:
+    """The python axis: a line per interpreter, saying whether its runtime environment is built already; and
+    how many are still to build."""
     from experiments.runtimes import found, runtime_path, runtime_spec
 
     backends = {server.backend for server in sweep.servers}
-    specs = dict.fromkeys(runtime_spec(p, backends) for p in plan.projects if p.interpreter is not None)
-    return [
+    specs = dict.fromkeys(runtime_spec(p, backends) for p in sweep.projects if p.interpreter is not None)
+    cached = {spec: found(spec, cache_dir) is not None for spec in specs}
+    lines = [
         f"python {spec.interpreter.label} ({spec.interpreter.executable}): runtime "
-        + ("cached" if found(spec, cache_dir) else "to build (a few minutes: uWSGI compiles)")
+        + ("cached" if cached[spec] else "to build (uWSGI compiles)")
         + f" in {runtime_path(spec, cache_dir)}"
         for spec in specs
     ]
+    return lines, list(cached.values()).count(False)
 
 
 def make_launcher(name: str, sweep, output: Path, servers: dict | None = None):

@@ -21,7 +21,9 @@ from experiments.errors import SweepError
 from experiments.interpreters import InterpreterError, ask, find
 from experiments.plan import make_plan
 from experiments.runtimes import pins
-from experiments.sweep import parse_sweep
+from experiments.sweep import MODES, parse_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -219,3 +221,20 @@ def test_rows_written_before_the_column_ran_on_the_sidecar_s_interpreter_or_3_11
     assert recorded["python"].tolist() == ["3.11.2"] and recorded["python_build"].tolist() == [
         "cpython-3.11.2"
     ]
+
+
+def test_the_shipped_interpreters_sweep_measures_300_models_in_every_mode_on_three_versions(
+    tmp_path, monkeypatch
+):
+    for version in ("3.11.7", "3.12.1", "3.13.0"):
+        stand_in(tmp_path / "pyenv" / "versions" / version / "bin" / f"python{version[:4]}", version)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    path = ROOT / "experiments" / "sweeps" / "pythons.yaml"
+    sweep = parse_sweep(path.read_text(), base_dir=path.parent)
+    assert [p.interpreter.label for p in sweep.projects] == ["3.11.7", "3.12.1", "3.13.0"]
+    assert {p.models for p in sweep.projects} == {300} and {
+        p.options_dict["profile"] for p in sweep.projects
+    } == {"realistic"}
+    assert {s.mode for s in sweep.servers} == set(MODES) and {s.workers for s in sweep.servers} == {4}
+    assert sweep.repetitions == 2 and sweep.traffic.steady_state
+    assert sweep.output == ROOT / "results" / "pythons.csv"
