@@ -238,3 +238,48 @@ def test_the_shipped_interpreters_sweep_measures_300_models_in_every_mode_on_thr
     assert {s.mode for s in sweep.servers} == set(MODES) and {s.workers for s in sweep.servers} == {4}
     assert sweep.repetitions == 2 and sweep.traffic.steady_state
     assert sweep.output == ROOT / "results" / "pythons.csv"
+
+
+def _build_slowly(spec, scratch, path):
+    """A stand-in for venv and pip: the files a runtime is known by, written slowly enough to overlap."""
+    import time
+
+    from experiments import runtimes
+
+    (scratch / "bin").mkdir(parents=True)
+    (scratch / "bin" / "python").write_text(str(os.getpid()))
+    time.sleep(0.5)
+    manifest = {"key": spec.key(), "packages": {"builder": str(os.getpid())}}
+    (scratch / runtimes.MANIFEST).write_text(json.dumps(manifest))
+
+
+def _ensure_in_a_child(spec, cache, barrier, answers):
+    from experiments.runtimes import ensure
+
+    barrier.wait()
+    answers.put(str(ensure(spec, cache).root))
+
+
+def test_two_runners_building_one_runtime_at_once_leave_one_complete_copy(tmp_path, monkeypatch):
+    import multiprocessing
+
+    from experiments import runtimes
+
+    monkeypatch.setattr(runtimes, "_build", _build_slowly)
+    spec = runtimes.RuntimeSpec(ask(sys.executable), pins(["uwsgi"]))
+    context = multiprocessing.get_context("fork")  # the children keep the stand-in build
+    barrier, answers = context.Barrier(2), context.Queue()
+    children = [
+        context.Process(target=_ensure_in_a_child, args=(spec, tmp_path, barrier, answers)) for _ in range(2)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(30)
+    assert [child.exitcode for child in children] == [0, 0]
+    roots = {answers.get(timeout=5) for _ in children}
+    (entry,) = (tmp_path / "runtimes").iterdir()  # no scratch, no second copy
+    assert roots == {str(entry)}
+    builder = json.loads((entry / "runtime.json").read_text())["packages"]["builder"]
+    assert (entry / "bin" / "python").read_text() == builder  # one builder's files, whole
+    assert builder in {str(child.pid) for child in children}
