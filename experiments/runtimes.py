@@ -1,7 +1,8 @@
 """Runtime environments: for each interpreter of a sweep's ``python`` axis, a virtualenv under the cache that
 holds what the servers and the projects need there — Django, uWSGI compiled for that interpreter, gunicorn,
-psycopg (granian too when the sweep runs it), and an existing project's own requirements where its block names
-them — at this package's own pins. It is made by the interpreter itself (``python -m venv``, then that venv's
+psycopg (granian too when the sweep runs it) at this package's own pins; for a generated project, what it
+imports beyond Django (generator/imports.py) at the versions this lab runs; for an existing project, its own
+requirements where its block names them. It is made by the interpreter itself (``python -m venv``, then that venv's
 ``python -m pip install``), once, and reused by every sweep that needs the same one.
 
 ``<cache>/runtimes/cpython-3.12.1-<hash>/``: the hash covers the interpreter's exact build and place, the pins
@@ -16,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -28,6 +30,7 @@ from experiments.hashing import short_hash
 from experiments.interpreters import Interpreter
 from experiments.measure.processes import child_setup
 from experiments.sweep import ProjectSpec
+from generator.imports import IMPORT_CATALOGUE
 
 RUNTIMES_DIR = "runtimes"
 MANIFEST = "runtime.json"
@@ -86,10 +89,23 @@ def pins(backends: Iterable[str]) -> tuple[str, ...]:
     return tuple(found[name] for name in sorted(found))
 
 
+def generated_project_pins() -> tuple[str, ...]:
+    """What a generated project imports beyond Django and the standard library (the generator's import
+    catalogue), pinned to the versions this lab runs on: the same library code on every interpreter."""
+    by_module = metadata.packages_distributions()
+    wanted = set()
+    for module in IMPORT_CATALOGUE:
+        top = module.split(".", 1)[0]
+        if top not in sys.stdlib_module_names:
+            wanted.update(name for name in by_module.get(top, ()) if name.lower() not in BASE_PACKAGES)
+    return tuple(f"{name}=={metadata.version(name)}" for name in sorted(wanted, key=str.lower))
+
+
 def runtime_spec(project: ProjectSpec, backends: Iterable[str]) -> RuntimeSpec:
     if project.interpreter is None:
         raise ValueError(f"{project.label} runs on this runner's own interpreter")
-    return RuntimeSpec(project.interpreter, pins(backends), project.requirements, project.requirements_sha)
+    wanted = pins(backends) + (generated_project_pins() if project.kind == "generated" else ())
+    return RuntimeSpec(project.interpreter, wanted, project.requirements, project.requirements_sha)
 
 
 def runtime_path(spec: RuntimeSpec, cache_dir: Path) -> Path:

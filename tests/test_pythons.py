@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,9 @@ from experiments.cache_entry import put_in_place
 from experiments.errors import SweepError
 from experiments.interpreters import InterpreterError, ask, find
 from experiments.plan import make_plan
-from experiments.runtimes import pins
+from experiments.runtimes import pins, runtime_spec
 from experiments.sweep import MODES, parse_sweep
+from generator.imports import IMPORT_CATALOGUE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -183,6 +185,21 @@ def test_the_pins_are_ours(tmp_path):
         "uWSGI>=2.0.28",
     )
     assert "granian>=2.4" in pins(["uwsgi", "granian"])
+
+
+def test_a_generated_project_s_runtime_holds_what_it_imports_at_the_lab_s_versions(machine):
+    """A realistic project imports yaml, numpy, pandas…: its runtime installs them, at the versions this lab
+    runs, or the app fails to load there; an existing project brings its own requirements instead."""
+    text = "python: 3.12\nproject: [{models: 10}, {path: site, wsgi: 'site.wsgi:application'}]\n"
+    (machine / "site").mkdir()
+    generated, existing = parse_sweep(text, base_dir=machine).projects
+    wanted = runtime_spec(generated, ["uwsgi"]).pins
+    third_party = {m.split(".")[0] for m in IMPORT_CATALOGUE} - set(sys.stdlib_module_names) - {"django"}
+    distributions = metadata.packages_distributions()
+    for module in sorted(third_party):
+        for name in distributions[module]:
+            assert f"{name}=={metadata.version(name)}" in wanted, module
+    assert runtime_spec(existing, ["uwsgi"]).pins == pins(["uwsgi"])
 
 
 def test_of_two_builders_the_first_rename_wins_and_the_second_takes_its_entry(tmp_path):
