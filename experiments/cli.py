@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED_RUNS, EXIT_USAGE = 0, 1, 2
+RUNTIME_BUILD_S = 120  # a runtime environment of the python axis: a venv, the pins, uWSGI compiled
 
 
 class Terminated(BaseException):
@@ -71,26 +72,53 @@ def _dry_run(sweep, results, fresh: bool, cache_dir, launcher) -> list[str]:
     cache_dir = cache_dir or launcher.default_cache_dir() or default_cache_dir()
     built = {p.key() for p in plan.projects if is_built(p, cache_dir)}
     estimates = Estimates.from_cache(cache_dir)
+    runtimes, unbuilt = _runtime_lines(sweep, cache_dir)
     seconds = estimate_s(
         plan, built, warmup_runs=sweep.warmup_runs, run_s=estimates.run_s, build_s=estimates.build_s
     )
+    seconds += unbuilt * RUNTIME_BUILD_S
     modes = sorted({s.mode for s in sweep.servers})
     workers = sorted({s.workers for s in sweep.servers})
+    pythons = len({p.interpreter for p in sweep.projects})
+    projects = (
+        f"{len(sweep.projects) // pythons} projects × {pythons} interpreters (python)"
+        if sweep.projects[0].interpreter is not None
+        else f"{len(sweep.projects)} projects"
+    )
     lines = [
-        f"sweep {sweep.name}: {len(plan.runs)} runs = {len(sweep.projects)} projects"
+        f"sweep {sweep.name}: {len(plan.runs)} runs = {projects}"
         f" × {len(sweep.servers)} server settings"
         f" ({', '.join(modes)}; workers {', '.join(map(str, workers))})"
         f" × {sweep.repetitions} repetitions",
         f"output: {output}" + (f" ({plan.done_count} runs already done)" if plan.done_count else ""),
-        f"to run: {len(plan.todo)} runs; projects to build: {len(plan.projects) - len(built)} "
-        f"of {len(plan.projects)} (cache {cache_dir})",
+        f"to run: {len(plan.todo)} runs; projects to build: "
+        f"{len({p.tree_key() for p in plan.projects if p.key() not in built})} "
+        f"of {len({p.tree_key() for p in plan.projects})} (cache {cache_dir})",
         f"estimated time: {format_duration(seconds)} ({estimates.basis()})",
     ]
+    lines += runtimes
     for index, run in enumerate(plan.todo[:20], 1):
         lines.append(f"  {index:3d}. {run.run_id}  {run.describe()}")
     if len(plan.todo) > 20:
         lines.append(f"  … and {len(plan.todo) - 20} more")
     return lines + launcher.dry_run_lines(plan, sweep.warmup_runs)
+
+
+def _runtime_lines(sweep, cache_dir) -> tuple[list[str], int]:
+    """The python axis: a line per interpreter, saying whether its runtime environment is built already; and
+    how many are still to build."""
+    from experiments.runtimes import found, runtime_path, runtime_spec
+
+    backends = {server.backend for server in sweep.servers}
+    specs = dict.fromkeys(runtime_spec(p, backends) for p in sweep.projects if p.interpreter is not None)
+    cached = {spec: found(spec, cache_dir) is not None for spec in specs}
+    lines = [
+        f"python {spec.interpreter.label} ({spec.interpreter.executable}): runtime "
+        + ("cached" if cached[spec] else "to build (uWSGI compiles)")
+        + f" in {runtime_path(spec, cache_dir)}"
+        for spec in specs
+    ]
+    return lines, list(cached.values()).count(False)
 
 
 def make_launcher(name: str, sweep, output: Path, servers: dict | None = None):
@@ -110,7 +138,8 @@ def find_servers(sweep) -> dict:
     from experiments.servers.factory import get_server
 
     servers = {}
-    pythons = dict.fromkeys(project.python for project in sweep.projects)
+    # a project on an interpreter of the python axis runs its runtime's servers, found once it is built
+    pythons = dict.fromkeys(project.python for project in sweep.projects if project.interpreter is None)
     for backend in dict.fromkeys(spec.backend for spec in sweep.servers):
         for python in pythons:
             server = get_server(backend, python=python or None)

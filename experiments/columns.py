@@ -174,6 +174,20 @@ COLUMNS: tuple[Column, ...] = (
         "DB connections the project opened while it loaded, closed before fork (preloading modes; "
         "server.strict_fork keeps them and fails the run)",
     ),
+    # the interpreter the servers ran on (the sweep's python axis, a project's own, or the runner's)
+    Column(
+        "python",
+        str,
+        "",
+        "version of the interpreter the servers ran on, with t for a free-threaded build: 3.12.1, 3.13.0t",
+        "Python",
+    ),
+    Column(
+        "python_build",
+        str,
+        "",
+        "its implementation and version, free-threaded or not: cpython-3.12.1, cpython-3.13.0t",
+    ),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -205,10 +219,11 @@ TIMELINE_NAMES: tuple[str, ...] = tuple(c.name for c in TIMELINE_COLUMNS)
 
 # What identifies a measured point: rows that differ in any of these are never pooled into one statistic
 # (the analysis, experiments/analysis/stats.py, and the runner's summary). A frame or row without one of them
-# ignores it: ``server``, ``database``, ``threads`` and ``recycling`` exist only in CSVs written once the runner
-# records them.
+# ignores it: ``server``, ``python``, ``database``, ``threads`` and ``recycling`` exist only in CSVs written
+# once the runner records them (the analysis fills them in older ones: analysis/loading.py).
 IDENTITY: tuple[str, ...] = (
     "server",
+    "python",
     "database",
     "project",
     "models",

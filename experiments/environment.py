@@ -21,6 +21,8 @@ from pathlib import Path
 
 SIDECAR_SUFFIX = ".env.json"
 TOOL = "run-experiments"
+# Every run before the interpreter became a sweep axis (and recorded in each row) ran on Python 3.11.
+LEGACY_PYTHON = "3.11"
 
 
 def sidecar_path(csv_path: Path) -> Path:
@@ -82,9 +84,12 @@ def collect(server_versions: dict[str, str] | None = None) -> dict:
         cores_available = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cores_available = os.cpu_count()
+    from experiments.interpreters import current
+
     return {
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
+        "python_build": current().build_label,
         "python_executable": sys.executable,
         "django": _version("Django"),
         "servers": dict(server_versions or {}),
@@ -99,6 +104,16 @@ def collect(server_versions: dict[str, str] | None = None) -> dict:
         "generator_version": _generator_version(),
         "git_commit": _git_commit(),
     }
+
+
+def legacy_python(sidecar: dict) -> dict[str, str]:
+    """The ``python`` and ``python_build`` of rows written before the CSV had them: the runner's interpreter,
+    which the sidecar records (the rows were measured on it), else ``LEGACY_PYTHON``."""
+    version = sidecar.get("python")
+    if not isinstance(version, str) or not version:
+        return {"python": LEGACY_PYTHON}
+    implementation = str(sidecar.get("python_implementation") or "cpython").lower()
+    return {"python": version, "python_build": sidecar.get("python_build") or f"{implementation}-{version}"}
 
 
 def _ours(path: Path) -> dict | None:

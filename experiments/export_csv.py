@@ -184,10 +184,12 @@ class ResultsCsv:
 
         write_atomically(self.path, write, mode_from)
 
-    def prepare(self, fresh: bool = False) -> None:
+    def prepare(self, fresh: bool = False, added: dict[str, str] | None = None) -> None:
         """Create the file with its header, or check (and repair) an existing one of ours before appending.
 
         With ``fresh`` an existing results CSV of ours is replaced by an empty one; anything else is refused.
+        A CSV written before columns were appended gets them, with ``added``'s value where it has one (what
+        every earlier row had, e.g. its interpreter), else blank.
         """
         state = self.check(fresh)
         try:
@@ -200,7 +202,8 @@ class ResultsCsv:
                 return
             drop_torn_line(self.path)
             if state == OLDER:
-                self._rewrite(self.read_rows(), mode_from=os.stat(self.path))
+                rows = [{**(added or {}), **row} for row in self.read_rows()]
+                self._rewrite(rows, mode_from=os.stat(self.path))
         except OSError as exc:  # a read-only directory, a full disk, a file mounted on its own
             raise ExperimentError(f"{self.label}: cannot write {self.path}: {exc.strerror}") from None
 

@@ -40,8 +40,10 @@ class RunSpec:
         threads = f" threads={self.server.threads}" if self.server.threads != 1 else ""
         recycling = self.server.recycling
         recycles = f" recycling: {recycling.label()}" if recycling.active else ""
+        python = self.project.interpreter
+        on = f" python={python.label}" if python is not None else ""
         return (
-            f"{server}{self.mode} {self.project.label} workers={self.workers}{threads}{recycles} "
+            f"{server}{self.mode} {self.project.label}{on} workers={self.workers}{threads}{recycles} "
             f"rep={self.repetition}"
         )
 
@@ -222,6 +224,7 @@ def estimate_s(
         def run_s(run: RunSpec) -> float:
             return estimate_run_s(run, cores)
 
-    build = sum(build_s(p) for p in plan.projects if p.key() not in built)
+    unbuilt = {p.tree_key(): p for p in plan.projects if p.key() not in built}  # each tree once
+    build = sum(build_s(p) for p in unbuilt.values())
     warmup = sum(run_s(next(r for r in plan.todo if r.project == p)) for p in plan.projects)
     return build + warmup * warmup_runs + sum(run_s(run) for run in plan.todo)

@@ -3,33 +3,34 @@
 Either way the project's bytecode is compiled before any measurement, so no run pays for compilation. All
 bytecode goes to a directory of ours (``<cache>/bytecode``, through ``PYTHONPYCACHEPREFIX`` in the compile
 step and in the environment of every process that imports the project), never into the project: an existing
-project is measured unchanged. With a prefix Python no longer reads the ``__pycache__`` beside Django or the
+project is measured unchanged. A project run on an interpreter of the sweep's python axis is compiled by that
+interpreter into a directory of its own (``<cache>/bytecode-cpython-3.12.1-<hash>``): one interpreter's bytecode
+is never another's. With a prefix Python no longer reads the ``__pycache__`` beside Django or the
 standard library, so the project is then imported once in a child with bytecode writing on: the modules it
 loads at start-up and with its URLconf are compiled there too, not in the first measured server.
 
-A cache entry appears only once complete: it is built in a private directory beside it and renamed into place,
-which is atomic on every file system, shared ones (NFS, Lustre) included, where ``flock`` cannot be trusted; an
-entry without a matching manifest is ours to replace.
+A cache entry appears only once complete (experiments/cache_entry.py); an entry without a matching manifest is
+ours to replace.
 """
 
 from __future__ import annotations
 
 import compileall
-import errno
 import json
 import os
-import re
 import shutil
-import socket
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.cache_entry import put_in_place, remove_dead_builds, scratch_beside
 from experiments.errors import ExperimentError
 from experiments.hashing import short_hash
+from experiments.interpreters import Interpreter, ask
+from experiments.runtimes import Runtime
 from experiments.sweep import ProjectSpec, TrafficSpec
 from generator.api import choose_urls
-from generator.process import exists
 
 __all__ = ["PreparedProject", "choose_urls", "count_existing"]
 
@@ -52,6 +53,7 @@ class PreparedProject:
     url_patterns: int | None = None
     python: str = ""  # the interpreter whose servers run it; empty: ours
     database_template: str | None = None  # what the sweep's database server copies for each run
+    interpreter: Interpreter | None = None  # what ``python`` is; None: ours
 
 
 def default_cache_dir() -> Path:
@@ -92,18 +94,38 @@ def _read_manifest(path: Path, spec: ProjectSpec) -> dict | None:
     return manifest
 
 
-def bytecode_dir(cache_dir: Path) -> Path:
-    return cache_dir / BYTECODE_DIR
+def bytecode_dir(cache_dir: Path, interpreter: Interpreter | None = None) -> Path:
+    """Where bytecode goes: ``<cache>/bytecode``, or a directory per interpreter of the python axis."""
+    if interpreter is None:
+        return cache_dir / BYTECODE_DIR
+    return cache_dir / f"{BYTECODE_DIR}-{interpreter.cache_name}"
 
 
-def bytecode_env(cache_dir: Path, env: dict[str, str]) -> dict[str, str]:
+def bytecode_dirs(cache_dir: Path) -> list[Path]:
+    """Every interpreter's bytecode directory in the cache."""
+    return [bytecode_dir(cache_dir), *sorted(cache_dir.glob(f"{BYTECODE_DIR}-*"))]
+
+
+def bytecode_env(
+    cache_dir: Path, env: dict[str, str], interpreter: Interpreter | None = None
+) -> dict[str, str]:
     """``env`` with bytecode read and written in our prefix; a sweep that sets either variable wins."""
-    return {PYCACHE_ENV: str(bytecode_dir(cache_dir)), NO_BYTECODE_ENV: "", **env}
+    return {PYCACHE_ENV: str(bytecode_dir(cache_dir, interpreter)), NO_BYTECODE_ENV: "", **env}
 
 
-def compile_tree(root: Path, prefix: Path) -> bool:
-    """Byte-compile every module under ``root`` into ``prefix`` (as ``PYTHONPYCACHEPREFIX`` would place it);
-    a file that does not compile is left to fail at run time."""
+def compile_tree(root: Path, prefix: Path, python: str = "") -> bool:
+    """Byte-compile every module under ``root`` into ``prefix`` (as ``PYTHONPYCACHEPREFIX`` would place it),
+    by ``python`` (default: this interpreter); a file that does not compile is left to fail at run time."""
+    if python:
+        done = subprocess.run(
+            [python, "-m", "compileall", "-q", str(root)],
+            env={**os.environ, PYCACHE_ENV: str(prefix)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            timeout=COUNT_TIMEOUT_S,
+        )
+        return done.returncode == 0
     previous = sys.pycache_prefix
     sys.pycache_prefix = str(prefix)
     try:
@@ -113,68 +135,44 @@ def compile_tree(root: Path, prefix: Path) -> bool:
 
 
 def _build(spec: ProjectSpec, path: Path) -> dict:
-    """Generate the project beside ``path``, then rename it into place. Two builders (cluster nodes) race
-    harmlessly: the first rename wins and the other one's copy is removed."""
+    """Generate the project beside ``path``, then rename it into place (experiments/cache_entry.py)."""
     from generator.api import generate_project
     from generator.errors import GeneratorError
     from generator.options import GenOptions
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_dead_builds(path)
-    scratch = path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.building")
+    remove_dead_builds(path)
+    scratch = scratch_beside(path)
     shutil.rmtree(scratch, ignore_errors=True)
     try:
         try:
             manifest = generate_project(GenOptions(**spec.options_dict), scratch, build_db=True)
         except GeneratorError as exc:
             raise ExperimentError(f"cannot generate project {spec.label}: {exc}") from None
-        if path.exists() and _read_manifest(path, spec) is None:  # an earlier build that did not finish
-            _remove_aside(path)
-        try:
-            os.rename(scratch, path)
-        except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
+
+        def complete() -> bool:
+            return _read_manifest(path, spec) is not None
+
+        if not put_in_place(scratch, path, complete, f"project {spec.label}"):
             manifest = _read_manifest(path, spec)  # another builder was first
-            if manifest is None:
-                raise ExperimentError(f"cannot build project {spec.label}: {path} is in the way") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return manifest
 
 
-def _remove_dead_builds(path: Path) -> None:
-    """Remove what builders of ``path`` on this host left when they were killed (their pid is gone): their
-    scratch directories and the generator's staging inside their name."""
-    marker = re.compile(rf"^\.\.?{re.escape(path.name)}\.{re.escape(socket.gethostname())}-(\d+)\.")
-    for entry in path.parent.iterdir():
-        found = marker.match(entry.name)
-        if found and not exists(int(found.group(1))):
-            shutil.rmtree(entry, ignore_errors=True)
-
-
-def _remove_aside(path: Path) -> None:
-    """Rename ``path`` out of the way first (atomic), then delete it at leisure."""
-    aside = path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.stale")
-    try:
-        os.rename(path, aside)
-    except FileNotFoundError:
-        return
-    if aside.is_dir() and not aside.is_symlink():
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        aside.unlink(missing_ok=True)
-
-
-def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) -> PreparedProject:
+def _prepare_generated(
+    spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path, runtime: Runtime | None
+) -> PreparedProject:
     path = cache_path(spec, cache_dir)
     manifest = _read_manifest(path, spec) or _build(spec, path)
-    compile_tree(path, bytecode_dir(cache_dir))  # after the rename: bytecode is keyed by the source's path
+    python, interpreter = (runtime.python, runtime.interpreter) if runtime else ("", None)
+    # after the rename: bytecode is keyed by the source's path
+    compile_tree(path, bytecode_dir(cache_dir, interpreter), python)
     counts = manifest.get("counts", {})
     settings = manifest.get("settings_module", "config.settings")
-    env = bytecode_env(cache_dir, {"DJANGO_SETTINGS_MODULE": settings, **spec.database.env()})
+    env = bytecode_env(cache_dir, {"DJANGO_SETTINGS_MODULE": settings, **spec.database.env()}, interpreter)
     wsgi = manifest.get("wsgi", "config.wsgi:application")
-    count_existing(path, wsgi, env)  # imports it once, filling our bytecode prefix
+    count_existing(path, wsgi, env, python)  # imports it once, filling our bytecode prefix
     urls = traffic.urls or spec.urls or choose_urls(list(manifest.get("urls", [])), traffic.max_urls)
     return PreparedProject(
         spec=spec,
@@ -185,6 +183,8 @@ def _prepare_generated(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path)
         models=counts.get("models"),
         apps=counts.get("apps"),
         url_patterns=counts.get("url_patterns"),
+        python=python,
+        interpreter=interpreter,
     )
 
 
@@ -216,12 +216,18 @@ def count_existing(root: Path, wsgi: str, env: dict[str, str], python: str = "")
     }
 
 
-def _prepare_existing(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) -> PreparedProject:
+def _prepare_existing(
+    spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path, runtime: Runtime | None
+) -> PreparedProject:
     root = Path(spec.path)
-    env = bytecode_env(cache_dir, dict(spec.env))
-    compile_tree(root, Path(env[PYCACHE_ENV]))
+    if runtime is not None:
+        python, interpreter = runtime.python, runtime.interpreter
+    else:  # its own interpreter, asked what it is for the rows; or ours
+        python, interpreter = spec.python, ask(spec.python) if spec.python else None
+    env = bytecode_env(cache_dir, dict(spec.env), interpreter if runtime else None)
+    compile_tree(root, Path(env[PYCACHE_ENV]), python if runtime else "")
     # without a wsgi the probe loads Django's own WSGI handler, and reads the settings' WSGI_APPLICATION
-    counts = count_existing(root, spec.wsgi, env, spec.python)
+    counts = count_existing(root, spec.wsgi, env, python)
     wsgi = spec.wsgi or counts.get("wsgi", "")
     if not wsgi:
         why = counts.get("error") or "its settings name no WSGI_APPLICATION"
@@ -235,7 +241,8 @@ def _prepare_existing(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path) 
         models=counts.get("models"),
         apps=counts.get("apps"),
         url_patterns=counts.get("url_patterns"),
-        python=spec.python,
+        python=python,
+        interpreter=interpreter,
     )
 
 
@@ -251,9 +258,12 @@ def build_project_database(project: PreparedProject, env: dict[str, str]) -> Non
         raise ExperimentError(f"cannot build the database of {project.spec.label}: {exc}") from None
 
 
-def prepare(spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path | None = None) -> PreparedProject:
-    """Build (or reuse) and compile the project of ``spec``; ExperimentError when it cannot be built."""
+def prepare(
+    spec: ProjectSpec, traffic: TrafficSpec, cache_dir: Path | None = None, runtime: Runtime | None = None
+) -> PreparedProject:
+    """Build (or reuse) and compile the project of ``spec``, for ``runtime`` when it runs on one of the python
+    axis (experiments/runtimes.py); ExperimentError when it cannot be built."""
     cache_dir = cache_dir or default_cache_dir()
     if spec.kind == "generated":
-        return _prepare_generated(spec, traffic, cache_dir)
-    return _prepare_existing(spec, traffic, cache_dir)
+        return _prepare_generated(spec, traffic, cache_dir, runtime)
+    return _prepare_existing(spec, traffic, cache_dir, runtime)

@@ -20,6 +20,7 @@ from experiments.details import DetailsLog
 from experiments.environment import (
     check_sidecar,
     collect,
+    legacy_python,
     now_iso,
     read_sidecar,
     remove_sidecar,
@@ -33,7 +34,8 @@ from experiments.launchers.base import Batch, Launcher, make_row
 from experiments.launchers.local import LocalLauncher
 from experiments.measure.executor import RUN_DIR_PREFIX, Executor, Measurement
 from experiments.plan import Plan, RunSpec, estimate_build_s, make_plan
-from experiments.projects import build_project_database, bytecode_dir, default_cache_dir, is_built, prepare
+from experiments.projects import build_project_database, bytecode_dirs, default_cache_dir, is_built, prepare
+from experiments.runtimes import Runtimes
 from experiments.sweep import Sweep
 
 __all__ = ["SweepOutcome", "check_output", "make_row", "run_sweep"]
@@ -64,9 +66,10 @@ def check_output(output: Path, fresh: bool = False, label: str = "output") -> Re
 def prune_run_bytecode(cache_dir: Path) -> None:
     """Servers write bytecode into our prefix, the wrapper's too: its mirror of each (deleted) run directory
     would pile up, one per run. Safe at any time: bytecode is only a cache."""
-    mirror = bytecode_dir(cache_dir) / tempfile.gettempdir().lstrip("/")
-    for entry in mirror.glob(RUN_DIR_PREFIX + "*"):
-        shutil.rmtree(entry, ignore_errors=True)
+    for prefix in bytecode_dirs(cache_dir):
+        mirror = prefix / tempfile.gettempdir().lstrip("/")
+        for entry in mirror.glob(RUN_DIR_PREFIX + "*"):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def run_sweep(
@@ -90,24 +93,29 @@ def run_sweep(
         launcher = LocalLauncher(executor)
     output = Path(output or sweep.output)
     results = check_output(output, fresh)
+    cache_dir = cache_dir or launcher.default_cache_dir() or default_cache_dir()
+    # the python axis's environments first: one that cannot be built stops the sweep before it writes anything
+    runtimes = Runtimes(cache_dir, {server.backend for server in sweep.servers}, say)
+    runtimes.prepare(sweep.projects)
     details = DetailsLog(output)
     if fresh:
         remove_sidecar(output)
         details.remove()
         TimelineCsv(output).remove()
         launcher.forget()
-    results.prepare(fresh)
+    results.prepare(fresh, legacy_python(read_sidecar(output)))
     launcher.recover(results, details, say)
     plan = make_plan(sweep, results.done_ids())
     if plan.done_count:
         say(f"resuming {output}: {plan.done_count} of {len(plan.runs)} runs already done")
-    environment, invocation = _open_invocation(sweep, plan, output, fresh, server_versions, launcher.name)
+    environment, invocation = _open_invocation(
+        sweep, plan, output, fresh, server_versions, launcher.name, runtimes.describe()
+    )
 
-    cache_dir = cache_dir or launcher.default_cache_dir() or default_cache_dir()
     estimates = Estimates.from_cache(cache_dir)
     try:
         with database_servers(plan.projects, database_url, launcher.name) as servers:
-            prepared, broken = prepare_projects(plan, sweep, cache_dir, servers, say, estimates)
+            prepared, broken = prepare_projects(plan, sweep, cache_dir, servers, say, estimates, runtimes)
             batch = Batch(sweep, plan, prepared, broken, results, details, say, progress, on_run, servers)
             batch.estimate = estimates.run_s  # the progress bar's ETA, from this machine's history
             tally = launcher.launch(batch)
@@ -125,11 +133,14 @@ def run_sweep(
 
 
 def _open_invocation(
-    sweep, plan: Plan, output: Path, fresh: bool, server_versions: dict | None, launcher: str
+    sweep, plan: Plan, output: Path, fresh: bool, server_versions: dict | None, launcher: str, pythons: dict
 ):
-    """Record this invocation in the sidecar before any run; returns (environment, invocation) to close it."""
+    """Record this invocation in the sidecar before any run; returns (environment, invocation) to close it.
+    ``pythons``: the runtime environments of the python axis, with what each interpreter is."""
     environment = (None if fresh else read_sidecar(output)) or {"created_at": now_iso(), "invocations": []}
     environment.update(collect(server_versions))
+    if pythons:
+        environment.setdefault("pythons", {}).update(pythons)
     environment["sweep"] = {
         "name": sweep.name,
         "file": str(sweep.source) if sweep.source else None,
@@ -168,21 +179,29 @@ def database_servers(
 
 
 def prepare_projects(
-    plan: Plan, sweep: Sweep, cache_dir: Path, servers: dict, say, estimates: Estimates | None = None
+    plan: Plan,
+    sweep: Sweep,
+    cache_dir: Path,
+    servers: dict,
+    say,
+    estimates: Estimates | None = None,
+    runtimes: Runtimes | None = None,
 ) -> tuple[dict, dict]:
     """Build (or reuse) every project, then its database as a template: (prepared, broken) by spec. Each
     build's time goes into the cache's history, for the next estimates."""
     estimates = estimates or Estimates()
+    runtimes = runtimes or Runtimes(cache_dir, {server.backend for server in sweep.servers}, say)
     prepared: dict = {}
     broken: dict = {}
     templates: dict = {}  # (tree, kind) -> template: projects differing only in connection settings share one
     for spec in plan.projects:
         cached = spec.kind == "generated" and is_built(spec, cache_dir)
         expected = estimates.build_s(spec)
-        say(f"preparing project {spec.label} " + ("(cached)" if cached else f"(~{expected:.0f} s)"))
+        on = f" on Python {spec.interpreter.label}" if spec.interpreter is not None else ""
+        say(f"preparing project {spec.label}{on} " + ("(cached)" if cached else f"(~{expected:.0f} s)"))
         started = time.monotonic()
         try:
-            project = prepare(spec, sweep.traffic, cache_dir)
+            project = prepare(spec, sweep.traffic, cache_dir, runtimes.of(spec))
             server = servers[spec.database.kind]
             source = (project.root, server.kind)
             if source not in templates:

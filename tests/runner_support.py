@@ -24,6 +24,24 @@ def tiny_project(**extra) -> dict:
     return {"path": str(TINY), "wsgi": "tinysite.wsgi:application", "urls": ["/", "/notes/3/"], **extra}
 
 
+def stand_in_python(path: Path, version: str, free_threaded: bool = False) -> Path:
+    """An executable that answers the runner's question (experiments/interpreters.py) as a Python ``version``
+    would, whatever it is asked."""
+    import json
+
+    facts = {
+        "version": version,
+        "implementation": "cpython",
+        "free_threaded": free_threaded,
+        "build": f"{version} (stand-in)",
+        "executable": str(path),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho '{json.dumps(facts)}'\n")
+    path.chmod(0o755)
+    return path
+
+
 def processes_with(marker: str) -> list[int]:
     """Live (non-zombie) processes whose command line contains ``marker``."""
     found = []

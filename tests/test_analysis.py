@@ -171,6 +171,7 @@ def test_summarize_median_ci_and_filtering(sweep):
     assert list(s.columns) == [
         "sweep",
         "server",
+        "python",
         "database",
         "project",
         "models",

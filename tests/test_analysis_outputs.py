@@ -182,6 +182,7 @@ def test_cli_end_to_end(tmp_path, capsys):
         [
             "sweep",
             "server",
+            "python",
             "database",
             "project",
             "models",

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from runner_support import stand_in_python
 
 from experiments.columns import COLUMNS, IDENTITY, TIMELINE_COLUMNS, Column
 from experiments.sweep import parse_sweep
@@ -150,10 +151,21 @@ def _python_command(argv: list[str]) -> None:
 # --------------------------------------------------------------------------------------------- sweeps
 
 
-def _stand_in_for_what_it_names(data, base_dir: Path) -> None:
-    """The reader's own project directories and interpreters, made empty under ``base_dir``."""
+def _stand_in_for_what_it_names(data, base_dir: Path, monkeypatch) -> None:
+    """The reader's own project directories and interpreters, made empty under ``base_dir``; the versions of
+    the python axis, as stand-ins in a pyenv of their own."""
     if not isinstance(data, dict):
         return
+    pythons = data.get("python", [])
+    for python in pythons if isinstance(pythons, list) else [pythons]:
+        version = str(python)
+        if re.fullmatch(r"\d+\.\d+", version):
+            stand_in_python(
+                base_dir / "pyenv" / "versions" / f"{version}.0" / "bin" / f"python{version}", f"{version}.0"
+            )
+        else:
+            stand_in_python(base_dir / version, "3.12.0")
+    monkeypatch.setenv("PYENV_ROOT", str(base_dir / "pyenv"))
     projects = data.get("project")
     for block in projects if isinstance(projects, list) else [projects]:
         if not isinstance(block, dict):
@@ -170,10 +182,10 @@ def _stand_in_for_what_it_names(data, base_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("page, text", every(sweeps))
-def test_every_sweep_example_parses(page, text, tmp_path):
+def test_every_sweep_example_parses(page, text, tmp_path, monkeypatch):
     base_dir = tmp_path / "sweeps"
     base_dir.mkdir()
-    _stand_in_for_what_it_names(yaml.safe_load(text), base_dir)
+    _stand_in_for_what_it_names(yaml.safe_load(text), base_dir, monkeypatch)
     sweep = parse_sweep(text, base_dir=base_dir)
     assert sweep.projects and sweep.servers
 

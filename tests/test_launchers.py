@@ -63,7 +63,7 @@ def no_job_left(tmp_path):
 
 @pytest.fixture(autouse=True)
 def no_builds(monkeypatch):
-    def fake_prepare(spec, traffic, cache_dir=None):
+    def fake_prepare(spec, traffic, cache_dir=None, runtime=None):
         return PreparedProject(
             spec=spec, root=Path("/nonexistent"), wsgi="x:y", env={}, urls=("/",), models=spec.models, apps=1
         )

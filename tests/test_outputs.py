@@ -33,7 +33,7 @@ SWEEP = {
 def fake_runs(monkeypatch):
     """Instant projects and runs: these tests are about files, not servers."""
 
-    def fake_prepare(spec, traffic, cache_dir=None):
+    def fake_prepare(spec, traffic, cache_dir=None, runtime=None):
         return PreparedProject(spec, Path("/nonexistent"), "x:y", {}, ("/",), spec.models, 1, 4)
 
     monkeypatch.setattr(runner, "prepare", fake_prepare)

@@ -36,7 +36,7 @@ SWEEP = {
 def no_builds(monkeypatch):
     """Projects are 'prepared' instantly; a project with models == 20 + 13 cannot be built."""
 
-    def fake_prepare(spec, traffic, cache_dir=None):
+    def fake_prepare(spec, traffic, cache_dir=None, runtime=None):
         if spec.models == 33:
             raise ExperimentError("cannot generate project: disk full")
         return PreparedProject(

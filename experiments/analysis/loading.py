@@ -13,6 +13,7 @@ import pandas as pd
 
 from experiments.analysis.tables import cell_text
 from experiments.columns import BY_NAME, COLUMN_NAMES
+from experiments.environment import LEGACY_PYTHON, legacy_python, read_sidecar
 from experiments.errors import ExperimentError
 
 # Old column name -> current name. load_results() is the one place that upgrades them.
@@ -22,13 +23,15 @@ RENAMED_COLUMNS: dict[str, str] = {
 }
 
 # Columns added after CSVs were written, and the value every row written before them had: every run was on
-# uWSGI and SQLite, one thread per worker, no worker recycled, before servers, databases, threads and recycling
-# became sweep axes. load_results() fills them in one place.
+# uWSGI and SQLite, one thread per worker, no worker recycled, on Python 3.11, before servers, databases,
+# threads, recycling and the interpreter became sweep axes. load_results() fills them in one place; the
+# interpreter (and its build) from the CSV's sidecar where it records the runner's (environment.legacy_python).
 ADDED_COLUMNS: dict[str, str | int] = {
     "server": "uwsgi",
     "database": "sqlite",
     "threads": 1,
     "recycling": "off",
+    "python": LEGACY_PYTHON,
 }
 
 # A CSV without one of these cannot be analysed; every other registry column is optional (filled with NA).
@@ -122,11 +125,32 @@ def _load_one(path: Path) -> pd.DataFrame:
             f"{path}: missing required column(s) {', '.join(missing)} (found: {', '.join(raw.columns)})"
         )
 
+    df = _typed(raw, path)
+    df["mode"] = df["mode"].str.strip()
+    df["status"] = df["status"].str.strip()
+
+    ok = df["status"] == "ok"
+    for name in ("mode", "models", "workers"):
+        blank = df[name].isna() | (df[name] == "") if name == "mode" else df[name].isna()
+        bad = (ok & blank).to_numpy().nonzero()[0]
+        if bad.size:
+            raise ExperimentError(f"{path}: row {bad[0] + 1}: {name} is empty in a run with status ok")
+    return df
+
+
+def _typed(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Every registry column cast to its type, those the file lacks filled (``ADDED_COLUMNS``, the sidecar's
+    interpreter) or NA; unknown extra columns kept as text."""
+    added = (
+        {**ADDED_COLUMNS, **legacy_python(read_sidecar(path))}
+        if "python" not in raw.columns
+        else ADDED_COLUMNS
+    )
     out = {}
     for name in COLUMN_NAMES:
         column = BY_NAME[name]
-        if name not in raw.columns and name in ADDED_COLUMNS:
-            out[name] = pd.Series(ADDED_COLUMNS[name], index=raw.index, dtype=_dtype(column.type))
+        if name not in raw.columns and name in added:
+            out[name] = pd.Series(added[name], index=raw.index, dtype=_dtype(column.type))
         elif name not in raw.columns:
             out[name] = pd.Series(
                 pd.NA if column.type is int else np.nan, index=raw.index, dtype=_dtype(column.type)
@@ -138,17 +162,7 @@ def _load_one(path: Path) -> pd.DataFrame:
     for name in raw.columns:
         if name not in out:
             out[name] = raw[name].astype("str")
-    df = pd.DataFrame(out, index=raw.index)
-    df["mode"] = df["mode"].str.strip()
-    df["status"] = df["status"].str.strip()
-
-    ok = df["status"] == "ok"
-    for name in ("mode", "models", "workers"):
-        blank = df[name].isna() | (df[name] == "") if name == "mode" else df[name].isna()
-        bad = (ok & blank).to_numpy().nonzero()[0]
-        if bad.size:
-            raise ExperimentError(f"{path}: row {bad[0] + 1}: {name} is empty in a run with status ok")
-    return df
+    return pd.DataFrame(out, index=raw.index)
 
 
 def _upgrade_columns(raw: pd.DataFrame) -> pd.DataFrame:

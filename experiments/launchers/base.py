@@ -17,6 +17,7 @@ from experiments.details import DetailsLog
 from experiments.environment import now_iso
 from experiments.export_csv import ResultsCsv
 from experiments.export_timeline import TimelineCsv
+from experiments.interpreters import Interpreter, current
 from experiments.measure.executor import Executor, Measurement
 from experiments.plan import Plan, RunSpec, estimate_run_s
 from experiments.projects import PreparedProject
@@ -100,8 +101,21 @@ def make_row(
         "database": run.project.database.kind,
         "host": host or socket.gethostname(),
     }
+    python = _interpreter_of(run, project)
+    row["python"] = python.label if python else ""
+    row["python_build"] = python.build_label if python else ""
     row.update(measurement.metrics())
     return row
+
+
+def _interpreter_of(run: RunSpec, project: PreparedProject | None) -> Interpreter | None:
+    """The interpreter the run's servers ran on: the python axis's, the project's own, or this runner's
+    (None: a project on its own interpreter that could not be prepared)."""
+    if project is not None and project.interpreter is not None:
+        return project.interpreter
+    if run.project.interpreter is not None:
+        return run.project.interpreter
+    return None if run.project.python else current()
 
 
 def record(results: ResultsCsv, details: DetailsLog, row: dict, measurement: Measurement) -> None:

@@ -6,7 +6,8 @@ combinations; ``plan.py`` crosses them with repetitions.
 
 The package, one noun each: ``keys`` (every key, default and bound), ``spec`` (the frozen values), ``yaml_lines``
 (the YAML with the line of every key), ``checker`` (the checks every section uses), the blocks
-(``project_block``, ``server_block``, ``traffic_block``, ``launcher_block``) and ``parse`` (the whole file).
+(``project_block``, ``python_block``, ``server_block``, ``traffic_block``, ``launcher_block``) and ``parse`` (the
+whole file).
 What other modules use is here.
 """
 

@@ -11,8 +11,15 @@ from experiments.sweep.keys import MAX_RUNS, MAX_TIMEOUT_S
 
 
 class Checker:
-    def __init__(self, lines: dict[str, int]):
+    def __init__(self, lines: dict[str, int], texts: dict[str, str] | None = None):
         self.lines = lines
+        self.texts = texts or {}  # each scalar as written in the file
+
+    def written(self, key: str, value: Any) -> Any:
+        """A number as the file writes it (``3.10``, not 3.1), any other value as it is."""
+        if isinstance(value, int | float) and not isinstance(value, bool) and key in self.texts:
+            return self.texts[key]
+        return value
 
     def error(self, key: str, message: str) -> SweepError:
         """The error for ``key``, at its own line or else at the nearest enclosing key's line."""

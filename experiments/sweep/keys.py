@@ -6,6 +6,7 @@ TOP_KEYS = (
     "seed",
     "warmup_runs",
     "project",
+    "python",
     "server",
     "traffic",
     "probes",
@@ -13,7 +14,7 @@ TOP_KEYS = (
     "launcher",
 )
 PROBE_KEYS = ("phases", "objects")
-EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name", "python")
+EXISTING_KEYS = ("path", "wsgi", "env", "urls", "name", "python", "requirements")
 DATABASE_KEYS = ("database", "conn_max_age", "pool")  # generated projects: what they run on, not their source
 SERVER_KEYS = (
     "backend",

@@ -12,6 +12,7 @@ from experiments.sweep.checker import Checker
 from experiments.sweep.keys import MAX_REPETITIONS, MAX_RUNS, MAX_WARMUP_RUNS, TOP_KEYS
 from experiments.sweep.launcher_block import launcher_settings
 from experiments.sweep.project_block import check_distinct, existing_projects, generated_projects
+from experiments.sweep.python_block import interpreters, on_each
 from experiments.sweep.server_block import server_settings
 from experiments.sweep.spec import ProjectSpec, Sweep
 from experiments.sweep.traffic_block import probe_settings, traffic_settings
@@ -22,8 +23,8 @@ def parse_sweep(
     text: str, *, base_dir: Path, default_name: str = "sweep", source: Path | None = None
 ) -> Sweep:
     """Validate a sweep given as YAML text; relative paths are relative to ``base_dir``."""
-    data, lines = load_yaml(text)
-    check = Checker(lines)
+    data, places = load_yaml(text)
+    check = Checker(places.lines, places.texts)
     if data is None:
         raise SweepError("sweep", "the file is empty")
     check.mapping("sweep", data)
@@ -34,9 +35,12 @@ def parse_sweep(
     repetitions = check.whole("repetitions", data.get("repetitions", 1), 1, MAX_REPETITIONS)
     seed = check.whole("seed", data.get("seed", 0), 0, 2**63 - 1)
     warmup_runs = check.whole("warmup_runs", data.get("warmup_runs", 1), 0, MAX_WARMUP_RUNS)
-    projects = _projects(check, data, base_dir)
+    pythons = interpreters(check, data["python"], base_dir) if "python" in data else []
+    projects = _projects(check, data, base_dir, bool(pythons))
+    if pythons:
+        projects = on_each(projects, pythons)
     servers = list(dict.fromkeys(server_settings(check, data.get("server"))))
-    _check_plan_size(len(projects), len(servers), repetitions)
+    _check_plan_size(len(projects), len(servers), repetitions, bool(pythons))
     traffic = traffic_settings(check, data.get("traffic"))
     probes = probe_settings(check, data.get("probes"))
     launcher = launcher_settings(check, data.get("launcher"), base_dir)
@@ -57,7 +61,7 @@ def parse_sweep(
     )
 
 
-def _projects(check: Checker, data: dict, base_dir: Path) -> list[ProjectSpec]:
+def _projects(check: Checker, data: dict, base_dir: Path, axis: bool) -> list[ProjectSpec]:
     """Every project of the ``project`` block, or of each block of a list of them, once."""
     if "project" not in data:
         raise check.error(
@@ -73,7 +77,7 @@ def _projects(check: Checker, data: dict, base_dir: Path) -> list[ProjectSpec]:
         key = f"project[{index}]" if isinstance(data["project"], list) else "project"
         block = check.mapping(key, block)
         found = (
-            existing_projects(check, block, base_dir, key)
+            existing_projects(check, block, base_dir, key, axis)
             if "path" in block
             else generated_projects(check, block, key)
         )
@@ -97,13 +101,14 @@ def _output(check: Checker, data: dict[str, Any], name: str, base_dir: Path) -> 
     return output.resolve()
 
 
-def _check_plan_size(projects: int, servers: int, repetitions: int) -> None:
+def _check_plan_size(projects: int, servers: int, repetitions: int, axis: bool = False) -> None:
     """The plan's size, refused before a single run of it is built."""
     runs = projects * servers * repetitions
     if runs > MAX_RUNS:
+        where = "project × python" if axis else "project"
         raise SweepError(
             "sweep",
-            f"{runs} runs = {projects} projects (project) × {servers} server settings (server) × "
+            f"{runs} runs = {projects} projects ({where}) × {servers} server settings (server) × "
             f"{repetitions} repetitions; at most {MAX_RUNS} per sweep",
         )
 

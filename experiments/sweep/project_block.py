@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,10 @@ def _database_settings(check: Checker, key: str, raw: dict) -> DatabaseSettings:
     return DatabaseSettings(kind=kind, conn_max_age=age, pool=pool)
 
 
-def existing_projects(check: Checker, raw: dict, base_dir: Path, key: str = "project") -> list[ProjectSpec]:
+def existing_projects(
+    check: Checker, raw: dict, base_dir: Path, key: str = "project", axis: bool = False
+) -> list[ProjectSpec]:
+    """The projects of an existing project's block; ``axis``: the sweep sets the top-level ``python``."""
     check.known(key, raw, EXISTING_KEYS)
 
     def a_path(where: str, value: Any) -> str:
@@ -125,21 +129,11 @@ def existing_projects(check: Checker, raw: dict, base_dir: Path, key: str = "pro
     paths = check.swept(f"{key}.path", raw["path"], a_path)
     # no wsgi: the project's settings name it (WSGI_APPLICATION), read when the project is prepared
     wsgis = check.swept(f"{key}.wsgi", raw["wsgi"], a_wsgi) if "wsgi" in raw else [""]
-    envs: list[dict] = [{}]
-    if "env" in raw:
-        env = check.mapping(f"{key}.env", raw["env"])
-
-        def a_value(where: str, value: Any) -> str:
-            if isinstance(value, dict | list) or value is None:
-                raise check.error(where, f"expected a string or number, got {kind_of(value)}")
-            return str(value).lower() if isinstance(value, bool) else str(value)
-
-        envs = check.product(
-            f"{key}.env", {str(k): check.swept(f"{key}.env.{k}", v, a_value) for k, v in env.items()}
-        )
+    envs = _environments(check, key, raw)
     urls = check.url_list(f"{key}.urls", raw["urls"]) if "urls" in raw else ()
     name = check.text(f"{key}.name", raw["name"]) if "name" in raw else None
-    python = _interpreter(check, f"{key}.python", raw["python"], base_dir) if "python" in raw else ""
+    python = _own_python(check, key, raw, base_dir, axis)
+    requirements, digest = _requirements(check, key, raw, base_dir, axis)
     projects = []
     for combo in check.product(key, {"path": paths, "wsgi": wsgis, "env": envs}):
         path, wsgi, env = combo["path"], combo["wsgi"], combo["env"]
@@ -155,9 +149,60 @@ def existing_projects(check: Checker, raw: dict, base_dir: Path, key: str = "pro
                 env=tuple(sorted(env.items())),
                 urls=urls,
                 python=python,
+                requirements=requirements,
+                requirements_sha=digest,
             )
         )
     return projects
+
+
+def _environments(check: Checker, key: str, raw: dict) -> list[dict]:
+    """Every combination of the block's ``env`` values (a list as a value is swept)."""
+    if "env" not in raw:
+        return [{}]
+    env = check.mapping(f"{key}.env", raw["env"])
+
+    def a_value(where: str, value: Any) -> str:
+        if isinstance(value, dict | list) or value is None:
+            raise check.error(where, f"expected a string or number, got {kind_of(value)}")
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return check.product(
+        f"{key}.env", {str(k): check.swept(f"{key}.env.{k}", v, a_value) for k, v in env.items()}
+    )
+
+
+def _own_python(check: Checker, key: str, raw: dict, base_dir: Path, axis: bool) -> str:
+    """The interpreter of the project's own virtualenv (``python``); empty: ours, or the python axis's."""
+    if "python" not in raw:
+        return ""
+    if axis:
+        raise check.error(
+            f"{key}.python",
+            "a project's own interpreter and the top-level python axis exclude each other: drop one",
+        )
+    return _interpreter(check, f"{key}.python", raw["python"], base_dir)
+
+
+def _requirements(check: Checker, key: str, raw: dict, base_dir: Path, axis: bool) -> tuple[str, str]:
+    """An existing project's requirements file (installed in each runtime of the python axis) and its
+    content's hash; ("", "") without one."""
+    if "requirements" not in raw:
+        return "", ""
+    where = f"{key}.requirements"
+    if not axis:
+        raise check.error(
+            where,
+            "needs the top-level python axis (a runtime environment per interpreter); without it the project "
+            "runs on this runner's interpreter, or on its own (python)",
+        )
+    path = Path(check.text(where, raw["requirements"])).expanduser()
+    path = (path if path.is_absolute() else base_dir / path).resolve()
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise check.error(where, f"cannot read {path}: {exc.strerror}") from None
+    return str(path), hashlib.sha256(content).hexdigest()
 
 
 def _with_settings(check: Checker, key: str, path: str, env: dict) -> dict:

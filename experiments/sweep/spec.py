@@ -8,6 +8,7 @@ from typing import Any
 
 from experiments.databases.base import DatabaseSettings
 from experiments.hashing import short_hash
+from experiments.interpreters import Interpreter
 from experiments.servers import DEFAULT_SERVER
 from experiments.sweep.keys import (
     DEFAULT_MAX_FD,
@@ -33,6 +34,10 @@ class ProjectSpec:
     urls: tuple[str, ...] = ()  # warm-up and traffic URLs; empty: taken from the manifest (or "/")
     python: str = ""  # existing: the interpreter (virtualenv) whose servers run it; empty: ours
     database: DatabaseSettings = DatabaseSettings()
+    # the sweep's python axis: the interpreter whose runtime environment runs it (None: the runner's own)
+    interpreter: Interpreter | None = None
+    requirements: str = ""  # existing, with the python axis: a requirements file installed in each runtime
+    requirements_sha: str = ""
 
     @property
     def options_dict(self) -> dict[str, Any]:
@@ -43,8 +48,16 @@ class ProjectSpec:
         return self.options_dict.get("models")
 
     def identity(self) -> dict[str, Any]:
-        """What makes two projects the same, for run ids. Database settings count only when they differ from
-        the defaults, so runs measured before they existed keep their ids."""
+        """What makes two projects the same, for run ids. Database settings and the python axis count only
+        when they differ from the defaults, so runs measured before they existed keep their ids."""
+        identity = self._source()
+        if self.interpreter is not None:
+            identity["interpreter"] = self.interpreter.build_label
+        if self.requirements_sha:
+            identity["requirements"] = self.requirements_sha
+        return identity
+
+    def _source(self) -> dict[str, Any]:
         if self.kind == "generated":
             from generator.options import POST_FORK_DEFAULTS
 
@@ -72,6 +85,10 @@ class ProjectSpec:
 
     def key(self) -> str:
         return short_hash(self.identity())
+
+    def tree_key(self) -> str:
+        """What is built for it, whichever interpreter runs it: one project of the python axis is built once."""
+        return short_hash(self._source())
 
 
 @dataclass(frozen=True)
