@@ -123,11 +123,25 @@ def test_analyze_results_adds_the_day_section_and_figures(tmp_path):
         assert f"({figure}.png)" in section
 
 
+def test_recycling_without_readings_still_makes_a_day(tmp_path):
+    output = tmp_path / "recycled.csv"
+    results = ResultsCsv(output)
+    results.prepare()
+    results.append(row("a", "lazy", "max_requests 100", recycles=3, recycle_unavailable_ms_mean=900.0))
+    results.append(row("b", "prewarm", "max_requests 100", memory_mb=40.0, recycles=3))
+    out = tmp_path / "analysis"
+    assert cli.main([str(output), "--out", str(out)]) == 0
+    section = (out / "report.md").read_text().split("## A day in a worker's life", 1)[1]
+    assert "least memory over the traffic in **prewarm** (40 MB" in section
+
+
 def test_without_long_traffic_the_report_has_no_day(tmp_path):
+    """Every run's traffic has a rate and latencies; without readings during it or recycling, no day."""
     output = tmp_path / "plain.csv"
     results = ResultsCsv(output)
     results.prepare()
-    results.append({**row("a", "lazy", "off"), "requests_per_s": None})
+    results.append(row("a", "lazy", "off"))
+    results.append(row("b", "prewarm", "off"))
     out = tmp_path / "analysis"
     assert cli.main([str(output), "--out", str(out)]) == 0
     assert "A day in a worker's life" not in (out / "report.md").read_text()

@@ -84,8 +84,11 @@ def day_table(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def analyze_day(csv_paths: list[Path], df: pd.DataFrame) -> Day | None:
-    """None when no run sent long traffic (no row has requests_per_s)."""
-    if "requests_per_s" not in df.columns or not df["requests_per_s"].notna().any():
+    """None when no run read memory during its traffic (``traffic.sample_every``) nor recycled workers: every
+    run's traffic has a rate and latencies, only these make a day."""
+    sampled = "memory_peak_mb" in df.columns and df["memory_peak_mb"].notna().any()
+    recycled = "recycling" in df.columns and (df["recycling"].fillna("off") != "off").any()
+    if not (sampled or recycled):
         return None
     table, keys = day_table(df)
     return Day(table=table, timeline=load_timeline(csv_paths, df), keys=keys)
@@ -132,7 +135,8 @@ def verdict_lines(day: Day) -> list[str]:
     groups = table.groupby(day.keys, dropna=False, sort=False) if day.keys else [((), table)]
     for key, group in groups:
         label = ", ".join(str(k) for k in (key if isinstance(key, tuple) else (key,))) or "all runs"
-        metric = "memory_peak_mb" if group["memory_peak_mb"].notna().any() else "memory_mb"
+        peaks = group.get("memory_peak_mb")
+        metric = "memory_peak_mb" if peaks is not None and peaks.notna().any() else "memory_mb"
         best = group.loc[group[metric].idxmin()]
         worst = group.loc[group[metric].idxmax()]
         line = (
@@ -142,8 +146,8 @@ def verdict_lines(day: Day) -> list[str]:
         recycled = group[group["recycles"].fillna(0) > 0] if "recycles" in group.columns else group.iloc[0:0]
         if len(recycled):
             costs = ", ".join(
-                f"{r['mode']} {_cell(r['recycle_unavailable_ms_mean'], '')} ms without a worker, then a "
-                f"{_cell(r['recycle_first_request_ms_mean'], '')} ms first request"
+                f"{r['mode']} {_cell(r.get('recycle_unavailable_ms_mean'), '')} ms without a worker, then a "
+                f"{_cell(r.get('recycle_first_request_ms_mean'), '')} ms first request"
                 for _, r in recycled.iterrows()
             )
             line += f"; one recycle: {costs}"
