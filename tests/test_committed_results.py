@@ -26,6 +26,7 @@ ANALYSES = [
     ),
     (["results/databases.csv"], "results/databases-analysis"),
     (["results/day.csv"], "results/day-analysis"),
+    (["results/pythons.csv"], "results/pythons-analysis"),
 ]
 
 

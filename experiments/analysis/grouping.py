@@ -21,7 +21,17 @@ SWEEP = "sweep"
 # Across model counts, projects join through their label with the size taken out (see ``series_of``).
 SERIES = "series"
 # Row order of every table: the talk's modes in order, sizes ascending.
-_ORDER: tuple[str, ...] = (SWEEP, "server", "database", SERIES, "mode", "models", "project", "workers")
+_ORDER: tuple[str, ...] = (
+    SWEEP,
+    "server",
+    "database",
+    SERIES,
+    "mode",
+    "python",
+    "models",
+    "project",
+    "workers",
+)
 
 
 def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -86,7 +96,16 @@ def _sort_value(column: str, value):
         return (0, "")
     if column == "mode":
         return (1, mode_sort_key(value))
+    if column == "python":
+        return (1, version_sort_key(value))
     return (1, value)
+
+
+def version_sort_key(version: str) -> tuple:
+    """3.9 before 3.10; a free-threaded 3.13.0t right after 3.13.0."""
+    text = str(version)
+    parts = text.rstrip("t").split(".")
+    return (*(int(p) if p.isdigit() else 0 for p in parts), text.endswith("t"))
 
 
 def ordered(out: pd.DataFrame, tail: Sequence[str] = (), order: Sequence[str] = _ORDER) -> pd.DataFrame:

@@ -31,7 +31,7 @@ PART_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"
 def stacked_rows(summary, parts, models: int | None, workers: int | None, keys: list[str]):
     """{bar label: [median of each part]} at one (models, workers), bars in mode order, a project (or other
     identity) named in the label only when several share the point."""
-    from experiments.analysis.grouping import distinguishing, groups, mode_sort_key
+    from experiments.analysis.grouping import distinguishing, groups, mode_sort_key, version_sort_key
 
     names = [metric for metric, _ in parts]
     rows = summary[
@@ -42,7 +42,12 @@ def stacked_rows(summary, parts, models: int | None, workers: int | None, keys: 
     keys = [k for k in keys if k not in ("models", "workers")]
     shown = distinguishing(rows, ["mode", "metric"], [k for k in keys if k != "mode"])
     bars = {}
-    for values, group in sorted(groups(rows, keys), key=lambda item: mode_sort_key(item[0]["mode"])):
+
+    def order(item):
+        values = item[0]
+        return mode_sort_key(values["mode"]), version_sort_key(values.get("python") or "")
+
+    for values, group in sorted(groups(rows, keys), key=order):
         label = " · ".join([values["mode"], *(str(values[c]) for c in shown)])
         medians = dict(zip(group["metric"], group["median"], strict=True))
         bars[label] = [float(medians.get(metric, 0.0)) for metric in names]

@@ -209,7 +209,7 @@ def seed_table(
         rows.append(row)
     # one point: each project's (sweep's …) modes together, in the talk's order
     return ordered(
-        pd.DataFrame(rows, columns=columns), order=(SWEEP, "server", "database", "project", "mode")
+        pd.DataFrame(rows, columns=columns), order=(SWEEP, "server", "database", "project", "mode", "python")
     )
 
 
