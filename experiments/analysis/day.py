@@ -70,9 +70,8 @@ def day_table(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     ok = df[(df["status"] == "ok") & df["requests_per_s"].notna()]
     identity = ["sweep", *[name for name in IDENTITY if name in ok.columns]]
     keys = [name for name in identity if name != "mode" and ok[name].astype(str).nunique() > 1]
-    present = [name for name, _ in DAY_COLUMNS if ok[name].notna().any()]
     grouped = ok.groupby(identity, dropna=False, sort=False)
-    table = grouped[present].median().reset_index()
+    table = grouped[[name for name, _ in DAY_COLUMNS]].median().reset_index()
     table["runs"] = grouped.size().to_numpy()
     from experiments.analysis.grouping import mode_sort_key
 
@@ -107,7 +106,7 @@ def _cell(value, name: str) -> str:
 def report_lines(day: Day, figures: list[PlotResult]) -> list[str]:
     """The report's section: the table, its glossary, a verdict per point group, and the figures."""
     table = day.table
-    shown = [(name, heading) for name, heading in DAY_COLUMNS if name in table.columns]
+    shown = [(name, heading) for name, heading in DAY_COLUMNS if table[name].notna().any()]
     header = [*day.keys, "mode", *[heading for _, heading in shown], "runs"]
     lines = ["## A day in a worker's life: long traffic and recycling", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -135,19 +134,18 @@ def verdict_lines(day: Day) -> list[str]:
     groups = table.groupby(day.keys, dropna=False, sort=False) if day.keys else [((), table)]
     for key, group in groups:
         label = ", ".join(str(k) for k in (key if isinstance(key, tuple) else (key,))) or "all runs"
-        peaks = group.get("memory_peak_mb")
-        metric = "memory_peak_mb" if peaks is not None and peaks.notna().any() else "memory_mb"
+        metric = "memory_peak_mb" if group["memory_peak_mb"].notna().any() else "memory_mb"
         best = group.loc[group[metric].idxmin()]
         worst = group.loc[group[metric].idxmax()]
         line = (
             f"- {label}: least memory over the traffic in **{best['mode']}** ({best[metric]:.0f} MB at its peak), "
             f"most in {worst['mode']} ({worst[metric]:.0f} MB)"
         )
-        recycled = group[group["recycles"].fillna(0) > 0] if "recycles" in group.columns else group.iloc[0:0]
+        recycled = group[group["recycles"].fillna(0) > 0]
         if len(recycled):
             costs = ", ".join(
-                f"{r['mode']} {_cell(r.get('recycle_unavailable_ms_mean'), '')} ms without a worker, then a "
-                f"{_cell(r.get('recycle_first_request_ms_mean'), '')} ms first request"
+                f"{r['mode']} {_cell(r['recycle_unavailable_ms_mean'], '')} ms without a worker, then a "
+                f"{_cell(r['recycle_first_request_ms_mean'], '')} ms first request"
                 for _, r in recycled.iterrows()
             )
             line += f"; one recycle: {costs}"

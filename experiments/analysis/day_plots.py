@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 from experiments.analysis.figures import DPI, PlotResult, mode_style, subject_of
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from experiments.analysis.day import Day
 
 MAX_PANELS = 6
@@ -99,15 +97,10 @@ def plot_memory_over_requests(day: Day, out_dir: Path) -> PlotResult:
     return PlotResult(name, title, path)
 
 
-def _median(rows: pd.DataFrame, metric: str) -> float:
-    """NaN where no run has the figure (the day table leaves out columns no run filled)."""
-    return rows[metric].median() if metric in rows.columns else float("nan")
-
-
 def plot_recycle_cost(day: Day, out_dir: Path) -> PlotResult:
     name, title = "recycle_cost", "What one recycle costs, per mode"
     table = day.table
-    if "recycles" not in table.columns or not (table["recycles"].fillna(0) > 0).any():
+    if not (table["recycles"].fillna(0) > 0).any():
         return PlotResult(name, title, None, skipped="no worker was recycled")
     recycled = table[table["recycles"].fillna(0) > 0]
     keys = [key for key in day.keys if key != "recycling"]
@@ -122,7 +115,7 @@ def plot_recycle_cost(day: Day, out_dir: Path) -> PlotResult:
     for ax, (metric, label) in zip(axes, metrics, strict=True):
         for m, mode in enumerate(modes):
             colour, _ = mode_style(mode, modes)
-            values = [_median(part[part["mode"] == mode], metric) for _, part in groups]
+            values = [part[part["mode"] == mode][metric].median() for _, part in groups]
             xs = [g + (m - (len(modes) - 1) / 2) * width for g in range(len(groups))]
             bars = ax.bar(xs, [0 if v != v else v for v in values], width, color=colour, label=mode)
             ax.bar_label(bars, labels=[f"{v:.0f}" if v == v else "" for v in values], fontsize=6)
