@@ -23,6 +23,7 @@ sys.path.insert(0, str(REPO))
 from experiments.analysis.calibration import (  # noqa: E402
     ABSOLUTE,
     MODES,
+    RHYTHM_MARGIN,
     TOLERANCE,
     comparison_rows,
     position_lines,
@@ -151,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         "traffic), first query, mean worker USS; and memory and mean worker USS at steady state (after one full",
         f"collection in every worker): 18 cells. A twin passes a cell within ±{TOLERANCE:.0%} of the real",
         f"project, or within {ABSOLUTE['ms']:.0f} ms / {ABSOLUTE['MB']:.0f} MB where values are small. Beside the",
-        "cells, the full collections a worker ran on its own within the traffic, per mode: shown, not judged.",
+        "cells, the full collections a worker ran on its own within the traffic, per mode (the collector's",
+        f"rhythm): a twin passes only if its workers run as many, within {RHYTHM_MARGIN:g} per worker.",
         f"The fit method was developed on {', '.join(TUNED)}; {HELD_OUT} was held out and fitted with it",
         "unchanged.",
     ]

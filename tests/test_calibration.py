@@ -110,7 +110,7 @@ def test_probe_figures_are_shown_without_deciding():
     assert "### probe" in lines and "| lazy | load_s | 1.00 s | 2.00 s | 2.00 | (**no**) |" in lines
 
 
-def test_full_collections_are_shown_per_mode_beside_the_cells_and_not_judged():
+def test_a_twin_that_runs_another_number_of_full_collections_fails_on_the_rhythm_alone():
     real = run_medians(_runs())
     twin = run_medians(_runs()) | {("worker_gen2_collections_mean", "prewarm"): 1.0}
     rhythm = rhythm_rows("twin", real, twin)
@@ -119,12 +119,19 @@ def test_full_collections_are_shown_per_mode_beside_the_cells_and_not_judged():
         ("prefork", 2.0, 2.0),
         ("prewarm", 0.0, 1.0),
     ]
-    assert not any(r["decides"] for r in rhythm) and all(r["passes"] is None for r in rhythm)
+    assert [r["passes"] for r in rhythm] == [True, True, False] and not any(r["decides"] for r in rhythm)
     table = pd.DataFrame(comparison_rows("twin", real, twin) + rhythm)
     lines = table_lines(table)
-    assert "### twin: PASS (18/18)" in lines  # a rhythm that differs does not fail the twin yet
-    shown = lines[lines.index("| mode | real | synthetic |") :]
-    assert shown[2:] == ["| lazy | 6.00 | 6.00 |", "| prefork | 2.00 | 2.00 |", "| prewarm | 0.00 | 1.00 |"]
+    assert "### twin: FAIL (18/18; rhythm 2/3)" in lines  # every cell within, one mode off the rhythm
+    shown = lines[lines.index("| mode | real | synthetic | kept |") :]
+    assert shown[2:] == [
+        "| lazy | 6.00 | 6.00 | yes |",
+        "| prefork | 2.00 | 2.00 | yes |",
+        "| prewarm | 0.00 | 1.00 | **no** |",
+    ]
+    half = twin | {("worker_gen2_collections_mean", "prewarm"): 0.5}  # within half a collection: kept
+    kept = table_lines(pd.DataFrame(comparison_rows("twin", real, half) + rhythm_rows("twin", real, half)))
+    assert "### twin: PASS (18/18; rhythm 3/3)" in kept
     older = _runs().drop(columns=["worker_gen2_collections_mean"])
     assert rhythm_rows("old", run_medians(older), twin) == []
 

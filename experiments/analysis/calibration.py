@@ -7,8 +7,8 @@ Every cell the lab reports decides, in both readings: lazy / prefork / prewarm Ã
 traffic), first query and mean worker USS, and memory and mean worker USS at steady state (after one full
 collection in every worker): 18 cells (median over repetitions, 4 workers). A twin passes a cell when it lies
 within Â±30 % of the real project, or within an absolute margin where values are small (10 ms, 10 MB). Beside the
-cells, per mode, the full collections a worker ran on its own within the traffic (the collector's rhythm), shown
-and not judged. The profiles (`realistic` and the presets) are placed among the real projects, cell by cell.
+cells, per mode, the full collections a worker ran on its own within the traffic (the collector's rhythm), judged
+apart: the twin keeps it when its workers run as many (within half a collection). The profiles (`realistic` and the presets) are placed among the real projects, cell by cell.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ CELLS: tuple[tuple[str, str, str, bool], ...] = tuple(
     + [(metric, unit, mode, True) for mode in MODES for metric, unit in STEADY_METRICS]
 )
 # Whether a worker's own first full collection falls within the traffic decides how much of what it inherited it
-# keeps private after traffic: shown beside the cells until a twin is fitted to it.
+# keeps private after traffic: a twin must run as many, per worker, as its real project.
 RHYTHM = "worker_gen2_collections_mean"
+RHYTHM_MARGIN = 0.5  # collections per worker (a mean over workers, median over runs)
 
 
 def run_medians(results: pd.DataFrame) -> dict[tuple[str, str], float]:
@@ -90,7 +91,7 @@ def comparison_rows(
 
 def rhythm_rows(comparison: str, real: dict[tuple[str, str], float], synthetic: dict[tuple[str, str], float]):
     """Per mode both sides measured: the full collections a worker ran within the traffic, real and synthetic;
-    shown, not judged (``passes`` is None)."""
+    kept when they differ by at most ``RHYTHM_MARGIN``. Judged apart from the cells (``decides`` false)."""
     return [
         {
             "comparison": comparison,
@@ -103,17 +104,22 @@ def rhythm_rows(comparison: str, real: dict[tuple[str, str], float], synthetic: 
             if real[(RHYTHM, mode)]
             else float("nan"),
             "decides": False,
-            "passes": None,
+            "passes": abs(synthetic[(RHYTHM, mode)] - real[(RHYTHM, mode)]) <= RHYTHM_MARGIN,
         }
         for mode in MODES
         if (RHYTHM, mode) in real and (RHYTHM, mode) in synthetic
     ]
 
 
-def verdict(rows: pd.DataFrame) -> str:
-    """PASS when every deciding row passes, with the count: "PASS (12/12)"."""
+def verdict(rows: pd.DataFrame, rhythm: pd.DataFrame | None = None) -> str:
+    """PASS when every deciding row passes and every mode keeps the rhythm, with the counts:
+    "PASS (18/18)", "FAIL (18/18; rhythm 2/3)"."""
     deciding = rows.loc[rows["decides"], "passes"]
-    return f"{'PASS' if deciding.all() else 'FAIL'} ({int(deciding.sum())}/{len(deciding)})"
+    kept = rhythm["passes"].astype(bool) if rhythm is not None and not rhythm.empty else pd.Series(dtype=bool)
+    counts = f"{int(deciding.sum())}/{len(deciding)}"
+    if not kept.empty:
+        counts += f"; rhythm {int(kept.sum())}/{len(kept)}"
+    return f"{'PASS' if deciding.all() and kept.all() else 'FAIL'} ({counts})"
 
 
 def table_lines(table: pd.DataFrame) -> list[str]:
@@ -124,7 +130,7 @@ def table_lines(table: pd.DataFrame) -> list[str]:
         rhythm = every[every["metric"] == RHYTHM]
         rows = every[every["metric"] != RHYTHM]
         steady = rows["metric"].isin([metric for metric, _ in STEADY_METRICS])
-        title = f"### {comparison}: {verdict(rows)}" if rows["decides"].any() else f"### {comparison}"
+        title = f"### {comparison}: {verdict(rows, rhythm)}" if rows["decides"].any() else f"### {comparison}"
         lines += ["", title, "", "| mode | metric | real | synthetic | synthetic / real | within |"]
         lines.append("|---|---|---:|---:|---:|:---:|")
         for row in pd.concat([rows[~steady], rows[steady]]).itertuples():
@@ -144,13 +150,16 @@ def _rhythm_lines(rhythm: pd.DataFrame) -> list[str]:
         return []
     lines = [
         "",
-        "Full collections a worker ran on its own within the traffic (mean per worker, median of runs; shown, "
-        "not judged):",
+        "Full collections a worker ran on its own within the traffic (mean per worker, median of runs; kept "
+        f"within {RHYTHM_MARGIN:g}):",
         "",
-        "| mode | real | synthetic |",
-        "|---|---:|---:|",
+        "| mode | real | synthetic | kept |",
+        "|---|---:|---:|:---:|",
     ]
-    return lines + [f"| {row.mode} | {row.real:.2f} | {row.synthetic:.2f} |" for row in rhythm.itertuples()]
+    return lines + [
+        f"| {row.mode} | {row.real:.2f} | {row.synthetic:.2f} | {'yes' if row.passes else '**no**'} |"
+        for row in rhythm.itertuples()
+    ]
 
 
 def position(value: float, real: dict[str, float]) -> tuple[int, str]:
