@@ -45,17 +45,19 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_runner.py
 	$(BIN)/python benchmarks/bench_databases.py
 
-# Real projects installed on demand (django-oscar, pretix, wagtail into .venv; django-wiki into its own environment),
-# laid out under generated/calibration/.
+# Real projects installed on demand (django-oscar, pretix, wagtail into .venv; django-wiki and Nautobot into their own
+# environments), laid out under generated/calibration/. Nautobot's database needs PostgreSQL's server programs.
 calibration-projects: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,calibration]'
 	$(BIN)/python calibration/prepare.py
 
 # Measure the real projects, their --like twins and the profiles; rebuild results/calibration/table.md. The twins'
 # options are in the sweeps, fitted by `calibration/fit.py` (not re-run here: its seconds depend on the machine).
+# Nautobot's database is a PostgreSQL server: its sweep and the table's probes run inside calibration/nautobot_db.py.
 calibration: calibration-projects
 	for sweep in $(CALIBRATION_SWEEPS); do $(BIN)/run-experiments --fresh experiments/sweeps/$$sweep.yaml || exit 1; done
-	$(BIN)/python calibration/table.py
+	$(BIN)/python calibration/nautobot_db.py -- $(BIN)/run-experiments --fresh experiments/sweeps/calibration-nautobot.yaml
+	$(BIN)/python calibration/nautobot_db.py -- $(BIN)/python calibration/table.py
 
 clean:
 	rm -rf generated .pytest_cache site

@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO))
 
 SWEEPS = REPO / "experiments" / "sweeps"
 FITS = REPO / "results" / "calibration" / "fits"
-PROJECTS = ("oscarshop", "pretix", "wagtailsite", "wikisite")
+PROJECTS = ("oscarshop", "pretix", "wagtailsite", "wikisite", "nautobot")
 # The twin's options written in its sweep, in this order.
 SWEEP_KEYS = (
     "models",
@@ -61,12 +61,16 @@ def fit(name: str) -> dict:
 
 
 def write_twin(name: str, options: dict) -> None:
-    """Replace the options of the sweep's ``<name>-twin`` block (the lines up to the next block or key)."""
+    """Replace the options of the sweep's ``<name>-twin`` block (the lines up to the next block or key); what
+    the twin runs on (``database``, ``conn_max_age``, ``pool``: the real project's choice, not fitted) stays."""
+    from experiments.sweep.keys import DATABASE_KEYS
+
     path = SWEEPS / f"calibration-{name}.yaml"
     lines = path.read_text().splitlines()
     start = lines.index(f"  - name: {name}-twin") + 1
     end = next(i for i in range(start, len(lines)) if not lines[i].startswith("    "))
-    lines[start:end] = [f"    {key}: {options[key]}" for key in SWEEP_KEYS]
+    kept = [line for line in lines[start:end] if line.strip().split(":")[0] in DATABASE_KEYS]
+    lines[start:end] = [f"    {key}: {options[key]}" for key in SWEEP_KEYS] + kept
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -16,6 +16,12 @@ Run after ``pip install -e '.[calibration]'`` (``make calibration-projects`` doe
   django-wiki 0.13 caps Markdown below 3.10 where pretix pins 3.11, so it lives in a virtual environment of its
   own, ``venvs/wikisite/`` (with this lab installed beside it, which brings the servers); its sweep names that
   interpreter (``python:``).
+- ``nautobot/``: Nautobot 3.2.7, the network source of truth (186 models outside django.contrib), in its own
+  environment ``venvs/nautobot/``, configured by ``calibration/projects/nautobot/nautobot_config.py`` (Nautobot's
+  own settings without Redis). It runs on PostgreSQL only: migrated on the lab's throwaway cluster, static files
+  collected, a small network entered through its models, and the database kept as ``nautobot/nautobot.dump``,
+  which ``calibration/nautobot_db.py`` restores around every command that runs Nautobot. Needs PostgreSQL's
+  server programs (``initdb``, ``postgres``, ``pg_dump``, ``pg_restore``).
 
 A project is rebuilt only when its directory lacks the ``.prepared`` stamp. A failure removes the half-made directory.
 """
@@ -70,8 +76,67 @@ for path, title, content in ARTICLES[1:]:
     URLPath.create_urlpath(URLPath.get_by_path(parent), slug, title=title, content=content)
 """
 
+# A small network an operator would enter, through Nautobot's own models, with fixed ids so that the sweep can name
+# detail pages: 3 sites, 6 racks, 24 devices with 4 interfaces each, 15 prefixes, 36 addresses, 3 VLANs, 6 circuits.
+NAUTOBOT_INVENTORY = """\
+import uuid
+
+from django.contrib.contenttypes.models import ContentType
+
+from nautobot.circuits.models import Circuit, CircuitType, Provider
+from nautobot.dcim.models import Device, DeviceType, Interface, Location, LocationType, Manufacturer, Rack
+from nautobot.extras.models import Role, Status
+from nautobot.ipam.models import IPAddress, Namespace, Prefix, VLAN
+from nautobot.tenancy.models import Tenant
+
+
+def uid(n):
+    return uuid.UUID(f"00000000-0000-4000-8000-{n:012d}")
+
+
+active = Status.objects.get(name="Active")
+models = [Device, Rack, Prefix, IPAddress, VLAN, Circuit, Interface, Location]
+for model in models:
+    active.content_types.add(ContentType.objects.get_for_model(model))
+site = LocationType.objects.create(name="Site")
+site.content_types.add(*[ContentType.objects.get_for_model(m) for m in (Device, Rack, Prefix, VLAN)])
+tenants = [Tenant.objects.create(id=uid(100 + i), name=f"Tenant {i}") for i in range(3)]
+locations = [
+    Location.objects.create(id=uid(200 + i), name=f"Site {i}", location_type=site, status=active, tenant=tenants[i])
+    for i in range(3)
+]
+role = Role.objects.create(name="Leaf switch")
+role.content_types.add(ContentType.objects.get_for_model(Device))
+vendor = Manufacturer.objects.create(name="Acme Networks")
+model = DeviceType.objects.create(manufacturer=vendor, model="AX-48")
+namespace = Namespace.objects.get(name="Global")
+racks = [
+    Rack.objects.create(id=uid(300 + i), name=f"Rack {i}", location=locations[i % 3], status=active)
+    for i in range(6)
+]
+for i in range(24):
+    device = Device.objects.create(
+        id=uid(400 + i), name=f"leaf-{i:02d}", device_type=model, role=role, location=locations[i % 3],
+        rack=racks[i % 6], status=active, tenant=tenants[i % 3],
+    )
+    for port in range(4):
+        Interface.objects.create(device=device, name=f"eth{port}", type="1000base-t", status=active)
+for i in range(3):
+    Prefix.objects.create(id=uid(500 + i), prefix=f"10.{i}.0.0/16", namespace=namespace, status=active, type="container")
+    for j in range(4):
+        Prefix.objects.create(prefix=f"10.{i}.{j}.0/24", namespace=namespace, status=active, type="network")
+        for host in range(1, 4):
+            IPAddress.objects.create(address=f"10.{i}.{j}.{host}/24", namespace=namespace, status=active)
+    VLAN.objects.create(vid=100 + i, name=f"vlan-{100 + i}", status=active)
+carrier = Provider.objects.create(name="Carrier One")
+transit = CircuitType.objects.create(name="Transit")
+for i in range(6):
+    Circuit.objects.create(id=uid(600 + i), cid=f"C-{i:04d}", provider=carrier, circuit_type=transit, status=active)
+print(Device.objects.count(), "devices")
+"""
+
 # Projects whose pins conflict with the calibration extra: each gets a virtual environment of its own.
-OWN_ENVIRONMENT = {"wikisite": ["wiki==0.13.0"]}
+OWN_ENVIRONMENT = {"wikisite": ["wiki==0.13.0"], "nautobot": ["nautobot==3.2.7"]}
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None) -> None:
@@ -147,11 +212,24 @@ def prepare_wikisite(target: Path, python: str) -> None:
     _run([python, "manage.py", "shell", "-v0"], cwd=target, stdin=WIKI_ARTICLES)
 
 
+def prepare_nautobot(target: Path, python: str) -> None:
+    from nautobot_db import dump_database, nautobot_database  # beside this file, on sys.path[0]
+
+    _copy_glue("nautobot", target)
+    server = [str(Path(python).parent / "nautobot-server"), "--config", str(target / "nautobot_config.py")]
+    with nautobot_database(dump=None) as env:
+        _run([*server, "migrate", "--no-input", "-v0"], cwd=target, env=env)
+        _run([*server, "collectstatic", "--no-input", "-v0"], cwd=target, env=env)
+        _run([*server, "shell", "-v0"], cwd=target, env=env, stdin=NAUTOBOT_INVENTORY)
+        dump_database(env, target / "nautobot.dump")
+
+
 PROJECTS = {
     "oscarshop": prepare_oscarshop,
     "pretix": prepare_pretix,
     "wagtailsite": prepare_wagtailsite,
     "wikisite": prepare_wikisite,
+    "nautobot": prepare_nautobot,
 }
 
 
