@@ -20,9 +20,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from prepare import PROJECTS as REAL_PROJECTS  # noqa: E402 - beside this file, on sys.path[0]
+
 SWEEPS = REPO / "experiments" / "sweeps"
 OUTPUT = REPO / "results" / "calibration" / "app_models.json"
-PROJECTS = ("oscarshop", "pretix", "wagtailsite", "wikisite")
+PROJECTS = tuple(REAL_PROJECTS)  # every real project prepare.py lays out
 
 
 def count(name: str) -> dict:

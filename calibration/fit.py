@@ -18,9 +18,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from prepare import PROJECTS as REAL_PROJECTS  # noqa: E402 - beside this file, on sys.path[0]
+
 SWEEPS = REPO / "experiments" / "sweeps"
 FITS = REPO / "results" / "calibration" / "fits"
-PROJECTS = ("oscarshop", "pretix", "wagtailsite", "wikisite", "nautobot")
+PROJECTS = tuple(REAL_PROJECTS)  # every real project prepare.py lays out
 # The twin's options written in its sweep, in this order.
 SWEEP_KEYS = (
     "models",
