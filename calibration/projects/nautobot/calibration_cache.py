@@ -5,6 +5,9 @@ import threading
 
 from django.core.cache.backends.locmem import LocMemCache
 
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
 
 class LocalMemoryCache(LocMemCache):
     def delete_pattern(self, pattern, version=None):
@@ -18,5 +21,6 @@ class LocalMemoryCache(LocMemCache):
         return len(matching)
 
     def lock(self, key, timeout=None, **kwargs):
-        """A lock within this process: one process's workers never share this cache anyway."""
-        return threading.Lock()
+        """The lock named ``key`` within this process (the cache itself is never shared between processes)."""
+        with _locks_guard:
+            return _locks.setdefault(self.make_key(key), threading.Lock())
