@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 SWEEPS = REPO / "experiments" / "sweeps"
 OUTPUT = REPO / "results" / "calibration" / "app_models.json"
-PROJECTS = ("oscarshop", "pretix", "wagtailsite", "wikisite")
+PROJECTS = ("oscarshop", "pretalx", "pretix", "wagtailsite", "wikisite")
 
 
 def count(name: str) -> dict:

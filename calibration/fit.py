@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO))
 
 SWEEPS = REPO / "experiments" / "sweeps"
 FITS = REPO / "results" / "calibration" / "fits"
-PROJECTS = ("oscarshop", "pretix", "wagtailsite", "wikisite")
+PROJECTS = ("oscarshop", "pretalx", "pretix", "wagtailsite", "wikisite")
 # The twin's options written in its sweep, in this order.
 SWEEP_KEYS = (
     "models",
