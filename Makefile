@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed-test
 DOCS_STAMP := $(VENV)/.installed-docs
 
 .PHONY: demo test lint docs bench clean calibration calibration-projects
-# django-wiki lives in a virtual environment of its own (its pins conflict with pretix's); its sweep names that
-# interpreter (python:), so one runner measures every project.
-CALIBRATION_SWEEPS := calibration-oscarshop calibration-pretix calibration-wagtailsite calibration-wikisite \
-	calibration-profiles
+# pretalx, django-wiki and Nautobot live in virtual environments of their own (their pins conflict with pretix's);
+# their sweeps name that interpreter (python:), so one runner measures every project. Nautobot's runs below.
+CALIBRATION_SWEEPS := calibration-oscarshop calibration-pretalx calibration-pretix calibration-wagtailsite \
+	calibration-wikisite calibration-profiles
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -45,8 +45,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_runner.py
 	$(BIN)/python benchmarks/bench_databases.py
 
-# Real projects installed on demand (django-oscar, pretix, wagtail into .venv; django-wiki and Nautobot into their own
-# environments), laid out under generated/calibration/. Nautobot's database needs PostgreSQL's server programs.
+# Real projects installed on demand (django-oscar, pretix, wagtail into .venv; pretalx, django-wiki and Nautobot each
+# into an environment of its own), laid out under generated/calibration/. Nautobot's database needs PostgreSQL's server programs.
 calibration-projects: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,calibration]'
 	$(BIN)/python calibration/prepare.py

@@ -5,6 +5,15 @@ Run after ``pip install -e '.[calibration]'`` (``make calibration-projects`` doe
 
 - ``oscarshop/``: a django-oscar shop set up as Oscar's "Building your own shop" guide says (the settings, URLconf and
   WSGI glue are in ``calibration/projects/oscarshop``; every app is Oscar's), migrated.
+- ``pretalx/``: pretalx, the conference-schedule tool by pretix's authors, used as shipped and deployed as its
+  administrator guide says: a ``pretalx.cfg`` naming the data and static directories (absolute: ``rebuild`` hands
+  the static one to a Node build that runs elsewhere) on SQLite with debug off; migrated, its static files built
+  with ``pretalx rebuild`` (collectstatic and the schedule editor's ``npm ci`` + build), an administrator and an
+  organiser made by ``pretalx init``, and content by its own ``create_test_event``: DemoCon with a published
+  schedule, talks and speakers. pretalx draws a talk's and a speaker's code at random, so one scheduled talk and its
+  speaker then get fixed codes for the sweep to name. pretalx pins older lines than pretix does (Markdown 3.10,
+  Django REST framework 3.16, celery 5.5, …), so it gets a virtual environment of its own, ``venvs/pretalx/``, as
+  the wiki does (below), with freezegun, which ``create_test_event`` needs.
 - ``pretix/``: pretix, the ticket shop, used as shipped: only a ``pretix.cfg`` naming the data directory; migrated,
   and its static files compiled with ``pretix rebuild`` as a deployment does.
 - ``wagtailsite/``: a Wagtail CMS, the project ``wagtail start`` writes, run with its own production settings; the
@@ -50,6 +59,36 @@ debug=off
 backend=sqlite3
 """
 
+
+# pretalx's configuration as its administrator guide lays it out, the paths filled in by prepare_pretalx.
+PRETALX_CONFIG = """\
+[filesystem]
+data = {target}/data
+static = {target}/static
+[site]
+debug = False
+url = http://127.0.0.1
+[database]
+backend = sqlite3
+"""
+# What `pretalx init --no-input` reads: the administrator and the first organiser.
+PRETALX_INIT = {
+    "DJANGO_SUPERUSER_EMAIL": "admin@example.org",
+    "DJANGO_SUPERUSER_PASSWORD": "calibration",
+    "PRETALX_INIT_ORGANISER_NAME": "Calibration",
+    "PRETALX_INIT_ORGANISER_SLUG": "calibration",
+}
+# The first talk of DemoCon's published schedule and its first speaker get the codes the sweep names.
+PRETALX_CODES = """\
+from pretalx.event.models import Event
+
+event = Event.objects.get(slug="democon")
+slot = event.current_schedule.talks.filter(is_visible=True).order_by("start", "room__position").first()
+submission, speaker = slot.submission, slot.submission.speakers.order_by("pk").first()
+submission.code, speaker.code = "TALKAA", "SPEAKR"
+submission.save(update_fields=["code"])
+speaker.save(update_fields=["code"])
+"""
 
 # Pages an editor would add, through Wagtail's own page API (the home page comes from the template's migration).
 WAGTAIL_PAGES = """\
@@ -136,7 +175,11 @@ print(Device.objects.count(), "devices")
 """
 
 # Projects whose pins conflict with the calibration extra: each gets a virtual environment of its own.
-OWN_ENVIRONMENT = {"wikisite": ["wiki==0.13.0"], "nautobot": ["nautobot==3.2.7"]}
+OWN_ENVIRONMENT = {
+    "pretalx": ["pretalx==2025.2.2", "freezegun==1.5.5"],
+    "wikisite": ["wiki==0.13.0"],
+    "nautobot": ["nautobot==3.2.7"],
+}
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None) -> None:
@@ -194,6 +237,23 @@ def prepare_pretix(target: Path, python: str) -> None:
     _run([python, "-m", "pretix", "rebuild"], cwd=target, env=env)
 
 
+def prepare_pretalx(target: Path, python: str) -> None:
+    target.mkdir(parents=True)
+    (target / "data").mkdir()
+    (target / "pretalx.cfg").write_text(PRETALX_CONFIG.format(target=target.resolve()))
+    env = {"PRETALX_CONFIG_FILE": str(target / "pretalx.cfg")}
+    _run([python, "-m", "pretalx", "migrate", "--no-input", "-v0"], cwd=target, env=env)
+    _run([python, "-m", "pretalx", "rebuild", "--silent"], cwd=target, env=env)
+    _run([python, "-m", "pretalx", "init", "--no-input"], cwd=target, env={**env, **PRETALX_INIT})
+    _run([python, "-m", "pretalx", "create_test_event", "--seed", "5"], cwd=target, env=env)
+    _run(
+        [python, "-m", "pretalx", "shell", "--event", "democon", "-v0"],
+        cwd=target,
+        env=env,
+        stdin=PRETALX_CODES,
+    )
+
+
 def prepare_wagtailsite(target: Path, python: str) -> None:
     target.mkdir(parents=True)
     _run([str(Path(python).parent / "wagtail"), "start", "wagtailsite", str(target)], cwd=target.parent)
@@ -226,6 +286,7 @@ def prepare_nautobot(target: Path, python: str) -> None:
 
 PROJECTS = {
     "oscarshop": prepare_oscarshop,
+    "pretalx": prepare_pretalx,
     "pretix": prepare_pretix,
     "wagtailsite": prepare_wagtailsite,
     "wikisite": prepare_wikisite,

@@ -37,9 +37,9 @@ from experiments.sweep import load_sweep  # noqa: E402
 
 SWEEPS = REPO / "experiments" / "sweeps"
 RESULTS = REPO / "results" / "calibration"
-# The real projects the fit method was developed and tuned on, then the one it was run on unchanged.
+# The real projects the fit method was developed and tuned on, then those it was run on unchanged.
 TUNED = ("oscarshop", "pretix", "wikisite")
-HELD_OUT = ("wagtailsite", "nautobot")
+HELD_OUT = ("wagtailsite", "pretalx", "nautobot")
 REAL = (*TUNED, *HELD_OUT)
 PROFILES = ("realistic", "startup-heavy", "request-heavy")
 # What the probe shows per mode, compared for information: (figure of ModeFigures, unit).
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         f"project, or within {ABSOLUTE['ms']:.0f} ms / {ABSOLUTE['MB']:.0f} MB where values are small. Beside the",
         "cells, the full collections a worker ran on its own within the traffic, per mode (the collector's",
         f"rhythm): a twin passes only if its workers run as many, within {RHYTHM_MARGIN:g} per worker.",
-        f"The fit method was developed on {', '.join(TUNED)}; {' and '.join(HELD_OUT)} were held out and",
+        f"The fit method was developed on {', '.join(TUNED)}; {', '.join(HELD_OUT)} were held out and",
         "fitted with it unchanged.",
     ]
     names = list(REAL)
