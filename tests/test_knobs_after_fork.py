@@ -77,6 +77,7 @@ def test_view_touch_share_makes_what_the_master_shared_private(project):
     assert prewarm[1] > 1.1 * prewarm[0], prewarm
 
 
+@pytest.mark.timing
 def test_worker_init_work_is_paid_by_each_worker_however_warm_the_master(project):
     none = project(library_loc=LIBRARY_LOC, view_library_loc=0)
     much = project(library_loc=LIBRARY_LOC, view_library_loc=0, worker_init_work=15_000)
