@@ -28,9 +28,10 @@ demo: $(STAMP)
 	$(BIN)/run-experiments experiments/sweeps/quick.yaml
 	$(BIN)/analyze-results results/quick.csv --out results/quick-analysis
 
+# Two xdist workers (most tests wait on servers, databases or Slurm); tests of one xdist_group share a worker.
 test: $(STAMP)
 	$(BIN)/ruff check generator experiments tests calibration
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check generator experiments tests calibration

@@ -1,3 +1,5 @@
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -40,6 +42,36 @@ def history_of_the_test(tmp_path, monkeypatch):
     path = tmp_path / "history.jsonl"
     monkeypatch.setattr(history, "history_path", lambda _cache_dir: path)
     return path
+
+
+@contextlib.contextmanager
+def _locked(path: str, how: int):
+    with open(path, "a") as handle:
+        fcntl.flock(handle, how)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True)
+def alone_when_timed(request, tmp_path_factory):
+    """Under xdist (make test), a test marked ``timing`` runs while no other test of this run does: its figures
+    (first requests of a few ms, a worker ready within 50 ms) are compared with each other or with a prediction,
+    and another worker's test beside it would add the scheduling delays it must not measure. Every other test
+    holds the run's lock shared; a timed one holds it alone, and holds the gate meanwhile so that no shared
+    holder slips in before it."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process: nothing runs beside the test
+        yield
+        return
+    lock = str(tmp_path_factory.getbasetemp().parent / "timing.lock")  # the run's, above each worker's own
+    with _locked(f"{lock}.gate", fcntl.LOCK_EX):
+        if request.node.get_closest_marker("timing"):
+            with _locked(lock, fcntl.LOCK_EX):
+                yield
+            return
+    with _locked(lock, fcntl.LOCK_SH):
+        yield
 
 
 @pytest.fixture
@@ -87,3 +119,24 @@ def slurm():
         pytest.skip(f"no Slurm here ({why}): apt-get install slurm-wlm munge")
     with slurm_cluster.single_node_cluster() as cluster:
         yield cluster
+
+
+# Under xdist (`make test` runs two workers) the tests marked ``timing`` run first, one at a time (see
+# alone_when_timed), then the longest ones (each 25 to 100 s), so that neither worker begins one of those while the
+# other has nothing left to do. In one process the order changes nothing; each test runs as it would anywhere.
+LONGEST_FIRST = (
+    "tests/test_runner_pythons.py::test_two_interpreters_in_one_interleaved_sweep",
+    # the two that share test_like.py's module fixture stay side by side: it is built once
+    "tests/test_like.py::test_cli_like_writes_a_scaled_twin_and_records_the_fit",
+    "tests/test_like.py::test_fit_finds_the_memory_of_a_known_project_again_in_every_mode",
+    "tests/test_like.py::test_fit_finds_how_fast_a_known_project_grows",
+    "tests/test_generated_projects.py::test_manage_py_check_and_a_mid_size_project",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> tuple[bool, int]:
+        longest = (i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix))
+        return item.get_closest_marker("timing") is None, next(longest, len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: every other test keeps its place

@@ -55,6 +55,7 @@ def verified(out: str) -> tuple[float, float]:
     return tuple(float(value.replace(",", "")) for value in found.groups())
 
 
+@pytest.mark.timing
 def test_a_generated_project_gets_a_preloading_mode_whose_files_hold_within_ten_percent(
     small_project, tmp_path, run_dirs, capsys
 ):
@@ -78,6 +79,7 @@ def test_a_generated_project_gets_a_preloading_mode_whose_files_hold_within_ten_
     assert processes_with(str(output)) == [], "the verified server outlived advise"
 
 
+@pytest.mark.timing
 def test_a_project_that_cannot_be_preloaded_gets_a_lazy_mode_and_the_reason(
     tmp_path, run_dirs, capsys, monkeypatch
 ):
@@ -99,6 +101,7 @@ def test_a_project_that_cannot_be_preloaded_gets_a_lazy_mode_and_the_reason(
     assert processes_with(str(output)) == []
 
 
+@pytest.mark.timing
 def test_the_verification_reaches_steady_state_by_a_full_collection_in_every_worker(
     small_project, tmp_path, run_dirs, capsys
 ):

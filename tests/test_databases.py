@@ -110,12 +110,12 @@ def test_bad_url_or_unreachable_server_is_one_clear_line(kind, url, expected):
 
 def test_missing_server_programs_are_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.setenv(BINDIR_ENV, str(tmp_path))
-    before = sorted(Path("/tmp").glob(f"{PREFIX}*"))
+    before = sorted(Path("/tmp").glob(f"{PREFIX}{os.getpid()}-*"))  # ours: others may run clusters meanwhile
     with pytest.raises(ExperimentError) as caught, open_for_sweep("postgresql"):
         pass
     assert str(caught.value).startswith("PostgreSQL server programs (initdb, postgres) not found in")
     assert str(tmp_path) in str(caught.value) and "\n" not in str(caught.value)
-    assert sorted(Path("/tmp").glob(f"{PREFIX}*")) == before
+    assert sorted(Path("/tmp").glob(f"{PREFIX}{os.getpid()}-*")) == before
 
 
 def test_redact_hides_only_the_password():

@@ -1,6 +1,7 @@
 """The child probe: real interpreters that load a project, fork children, serve URLs and read their memory."""
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -33,10 +34,10 @@ CHILD_MARKER = b"The child side of generator/probe.py"
 
 
 def _probe_processes(*roots: Path) -> list[int]:
-    """Pids of every live probe interpreter working in one of ``roots`` (default: the fixture project) and of the
-    children it forked (they share its command line and directory, even once orphaned). Others may be probing
-    other projects on this machine meanwhile."""
-    wanted = {str(root) for root in roots or (TINY.root,)}
+    """Pids of every live probe interpreter working in one of ``roots`` and of the children it forked (they share
+    its command line and directory, even once orphaned). Others may be probing other projects on this machine
+    meanwhile."""
+    wanted = {str(root) for root in roots}
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -51,11 +52,20 @@ def _probe_processes(*roots: Path) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    return probe(TINY, urls=("/", "/notes/3/"), children=2)
+def tiny_copy(tmp_path_factory) -> ProbeTarget:
+    """The fixture project in a directory of this module's own: other tests (here or on another xdist worker)
+    probe the shared one meanwhile, and the processes left behind are told apart by their directory."""
+    root = tmp_path_factory.mktemp("probed") / "tinyproject"
+    shutil.copytree(TINY.root, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return ProbeTarget(root, TINY.env, TINY.wsgi)
 
 
-def test_every_mode_forks_children_that_serve_every_url_and_are_measured(tiny):
+@pytest.fixture(scope="module")
+def tiny(tiny_copy):
+    return probe(tiny_copy, urls=("/", "/notes/3/"), children=2)
+
+
+def test_every_mode_forks_children_that_serve_every_url_and_are_measured(tiny, tiny_copy):
     assert [m.mode for m in tiny.modes] == ["lazy", "prefork", "prewarm"]
     for mode in tiny.modes:
         assert len(mode.children) == 2 and len({c.pid for c in mode.children}) == 2
@@ -67,7 +77,7 @@ def test_every_mode_forks_children_that_serve_every_url_and_are_measured(tiny):
         assert all((c.load is not None) == (mode.mode == "lazy") for c in mode.children)
         assert mode.load.modules > 100 and mode.load.seconds > 0  # Django itself
     assert not tiny.warned, tiny.warnings
-    assert not _probe_processes()
+    assert not _probe_processes(tiny_copy.root)
 
 
 def test_the_modes_move_memory_and_work_where_a_prefork_server_does(tiny):

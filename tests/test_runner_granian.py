@@ -40,6 +40,7 @@ def listening_sockets(pids: list[int]) -> list[tuple[int, str]]:
     return found
 
 
+@pytest.mark.timing
 def test_lazy_and_lazy_warm_under_granian(tmp_path, run_dirs, monkeypatch):
     """Both lazy modes give ok rows with every worker ready and measured; each worker listens on a loopback
     socket of its own; granian's options in the caller's environment change nothing."""

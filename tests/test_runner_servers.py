@@ -46,6 +46,7 @@ def rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("backend", PRELOADING)
 def test_every_mode_on_a_generated_project(tmp_path, run_dirs, backend):
     sweep = load_sweep(

@@ -20,7 +20,7 @@ from experiments.environment import read_sidecar
 from experiments.launchers.parts import parts_in
 from experiments.measure.executor import RUN_DIR_PREFIX
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one cluster, on one xdist worker
 VARYING = {"started_at", "duration_s"}
 
 
