@@ -17,6 +17,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,18 +25,34 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from experiments.databases.cluster import BUILD_SETTINGS, SUPERUSER, Cluster, find_programs  # noqa: E402
+from experiments.databases.postgresql import RELOAD_TIMEOUT_S  # noqa: E402
 
 DUMP = REPO / "generated" / "calibration" / "nautobot" / "nautobot.dump"
 DATABASE = "nautobot"
 
 
-def _sql(cluster: Cluster, statement: str) -> None:
+def _sql(cluster: Cluster, statement: str) -> list[tuple]:
     import psycopg
 
     with psycopg.connect(
         host=str(cluster.socket_dir), user=SUPERUSER, dbname="postgres", autocommit=True
     ) as db:
-        db.execute(statement)
+        cursor = db.execute(statement)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _durability_on(cluster: Cluster) -> None:
+    """Turn durability back on and wait until the server runs with it (the reload is a signal, not a call)
+    before the checkpoint that writes what the restore left unsynced."""
+    for setting in BUILD_SETTINGS:
+        _sql(cluster, f"ALTER SYSTEM SET {setting} = on")
+    _sql(cluster, "SELECT pg_reload_conf()")
+    deadline = time.monotonic() + RELOAD_TIMEOUT_S
+    while any(_sql(cluster, f"SHOW {setting}") != [("on",)] for setting in BUILD_SETTINGS):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"Error: PostgreSQL did not take durability back on in {RELOAD_TIMEOUT_S} s")
+        time.sleep(0.01)
+    _sql(cluster, "CHECKPOINT")
 
 
 def client_program(name: str) -> Path:
@@ -68,10 +85,7 @@ def nautobot_database(dump: Path | None = DUMP) -> Iterator[dict[str, str]]:
                  "--no-owner", "--exit-on-error", dump],
                 check=True, stdin=subprocess.DEVNULL,
             )  # fmt: skip
-            for setting in BUILD_SETTINGS:
-                _sql(cluster, f"ALTER SYSTEM SET {setting} = on")
-            _sql(cluster, "SELECT pg_reload_conf()")
-            _sql(cluster, "CHECKPOINT")
+            _durability_on(cluster)
         yield database_env(cluster)
     finally:
         cluster.stop()
