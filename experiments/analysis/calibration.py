@@ -8,7 +8,8 @@ traffic), first query and mean worker USS, and memory and mean worker USS at ste
 collection in every worker): 18 cells (median over repetitions, 4 workers). A twin passes a cell when it lies
 within ±30 % of the real project, or within an absolute margin where values are small (10 ms, 10 MB). Beside the
 cells, per mode, the full collections a worker ran on its own within the traffic (the collector's rhythm), judged
-apart: the twin keeps it when its workers run as many (within half a collection). The profiles (`realistic` and the presets) are placed among the real projects, cell by cell.
+apart: the twin keeps it when its workers run as many (within half a collection). The profiles (`realistic` and
+the presets) are placed among the real projects, cell by cell.
 """
 
 from __future__ import annotations

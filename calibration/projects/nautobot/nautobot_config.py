@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from nautobot.core.settings import *  # noqa: F403
-from nautobot.core.settings_funcs import is_truthy  # noqa: F401
 
 HERE = Path(__file__).resolve().parent
 
