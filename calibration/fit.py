@@ -36,6 +36,7 @@ SWEEP_KEYS = (
     "view_library_work",
     "view_touch_share",
     "worker_init_work",
+    "request_objects",
 )
 
 

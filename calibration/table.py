@@ -12,6 +12,7 @@ regenerated from their sweep's options.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -43,7 +44,13 @@ HELD_OUT = ("wagtailsite", "pretalx", "nautobot")
 REAL = (*TUNED, *HELD_OUT)
 PROFILES = ("realistic", "startup-heavy", "request-heavy")
 # What the probe shows per mode, compared for information: (figure of ModeFigures, unit).
-PROBE_FIGURES = (("load_s", "s"), ("first_ms", "ms"), ("uss_mb", "MB"), ("uss_collected_mb", "MB"))
+PROBE_FIGURES = (
+    ("load_s", "s"),
+    ("first_ms", "ms"),
+    ("uss_mb", "MB"),
+    ("uss_collected_mb", "MB"),
+    ("young_per_request", "/request"),
+)
 
 
 def _labels(name: str) -> list[str]:
@@ -88,13 +95,25 @@ def inspect(names: tuple[str, ...]) -> dict:
 
 
 def probe_figures(profile: dict) -> dict[tuple[str, str], float]:
-    """{(figure, mode): value} of a probed profile (ProjectProfile.as_dict())."""
-    return {(figure, m["mode"]): m[figure] for m in profile["modes"] for figure, _unit in PROBE_FIGURES}
+    """{(figure, mode): value} of a probed profile (ProjectProfile.as_dict()); a figure an older probe did not
+    read is left out."""
+    return {
+        (figure, m["mode"]): m[figure]
+        for m in profile["modes"]
+        for figure, _unit in PROBE_FIGURES
+        if m.get(figure) is not None
+    }
+
+
+@functools.cache
+def _results(name: str):
+    """The rows of one calibration sweep, read once."""
+    return load_results(RESULTS / f"{name}.csv")
 
 
 def _medians(name: str) -> dict[str, dict]:
     # From the committed rows alone: the table regenerates where the real projects are not installed.
-    results = load_results(RESULTS / f"{name}.csv")
+    results = _results(name)
     missing = sorted(set(_labels(name)) - set(results["project"]))
     if missing:
         raise SystemExit(f"Error: {name}.csv holds no rows of {', '.join(missing)}")
@@ -103,9 +122,7 @@ def _medians(name: str) -> dict[str, dict]:
 
 def _model_range() -> str:
     """ "19 to 186": the fewest and most models outside django.contrib among the real projects' rows."""
-    counts = [
-        int(load_results(RESULTS / f"{name}.csv").query("project == @name")["models"].max()) for name in REAL
-    ]
+    counts = [int(_results(name).query("project == @name")["models"].max()) for name in REAL]
     return f"{min(counts)} to {max(counts)}"
 
 
@@ -155,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         profiles = {name: profiles[name] for name in REAL}
         profiles_path.write_text(json.dumps(profiles, indent=1, sort_keys=True) + "\n")
     rows, positions = build_table(profiles)
-    repetitions = max(int(load_results(RESULTS / f"{name}.csv")["repetition"].max()) for name in REAL)
+    repetitions = max(int(_results(name)["repetition"].max()) for name in REAL)
     table = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "table.csv", index=False, float_format="%.4g")

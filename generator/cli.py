@@ -135,6 +135,12 @@ def _add_weight_options(parser: argparse.ArgumentParser) -> None:
         help="where that growth stops: the per-process cache holds at most this many KB, new entries then "
         "evict the oldest (0: no bound, a slow leak)",
     )
+    after_fork.add_argument(
+        "--request-objects",
+        help="container objects (0-1,000,000) every request holds until its response is returned, as real views "
+        "hold querysets' rows, forms and template contexts: they set how often a worker's collector runs, and so "
+        "when its first full collection makes what the master shared private",
+    )
 
 
 WEIGHT_OPTIONS = (
@@ -152,6 +158,7 @@ WEIGHT_OPTIONS = (
     "worker_init_work",
     "request_growth_kb",
     "request_cache_kb",
+    "request_objects",
 )
 
 
@@ -287,6 +294,7 @@ def _options(args):
         worker_init_work=args.worker_init_work,
         request_growth_kb=args.request_growth_kb,
         request_cache_kb=args.request_cache_kb,
+        request_objects=args.request_objects,
     )
     return options, None
 

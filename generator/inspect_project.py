@@ -55,6 +55,11 @@ class ModeFigures:
     growth_mb_per_1k: float | None = None  # USS a worker keeps per 1,000 more requests (when probed)
     # Full collections its own collector runs over those requests, per 1,000 (when probed).
     gen2_per_1k: float | None = None
+    # Collections of the youngest generation per request a worker serves: how fast its objects age.
+    young_per_request: float | None = None
+    inherited_objects: int | None = (
+        None  # in the oldest generation a worker inherits (lazy: the bare master's)
+    )
 
     @classmethod
     def of(cls, mode: ModeProbe) -> ModeFigures:
@@ -69,6 +74,8 @@ class ModeFigures:
             full_collections=mode.child_full_collections,
             growth_mb_per_1k=mode.child_growth_mb_per_1k,
             gen2_per_1k=mode.child_gen2_per_1k,
+            young_per_request=mode.child_young_per_request,
+            inherited_objects=mode.inherited_objects,
         )
 
 

@@ -8,11 +8,21 @@ import statistics
 from dataclasses import dataclass, replace
 
 from generator.inspect_project import ModeFigures, ProjectProfile
-from generator.options import MAX_LIBRARY_LOC, MAX_LIBRARY_WORK, MAX_REQUEST_GROWTH_KB, MAX_WORKER_INIT_WORK
+from generator.options import (
+    MAX_LIBRARY_LOC,
+    MAX_LIBRARY_WORK,
+    MAX_REQUEST_GROWTH_KB,
+    MAX_REQUEST_OBJECTS,
+    MAX_WORKER_INIT_WORK,
+)
 
 FIT_TOLERANCE = 0.03  # on memory, which is deterministic
 MB_ABSOLUTE = 0.5  # a memory difference this small fits whatever the ratio (readings vary by ~0.2 MB)
 TIME_TOLERANCE = 0.15  # on seconds, which are not
+# Young collections per request: counted, not timed; half a collection a request is what two runs of one
+# project differ by when its requests allocate little.
+RHYTHM_TOLERANCE, RHYTHM_ABSOLUTE = 0.10, 0.5
+YOUNG_PER_OBJECT = 1 / 700  # CPython's youngest generation is collected once 700 containers more are alive
 GROWTH_TOLERANCE, GROWTH_ABSOLUTE = (
     0.15,
     0.15,
@@ -49,8 +59,20 @@ KNOBS = (
         MB_ABSOLUTE,
         whole=True,
     ),
-    # What the twin's workers dirty of the start-up library: MB per unit of share, per 1,000 lines of it. Read in
-    # prewarm, whose workers have run no full collection of their own: one makes every inherited object private.
+    # The collector's rhythm: how many containers a request holds sets how often a worker collects its young
+    # generation, and so when its first full collection writes into every object the master shared. Read in
+    # prewarm, where the master already served every URL: what is left is what each request allocates.
+    Knob(
+        "request_objects",
+        "prewarm_young_per_request",
+        YOUNG_PER_OBJECT,
+        MAX_REQUEST_OBJECTS,
+        RHYTHM_TOLERANCE,
+        RHYTHM_ABSOLUTE,
+        whole=True,
+    ),
+    # What the twin's workers dirty of the start-up library, beside what their own full collections make private:
+    # MB per unit of share, per 1,000 lines of it. Read in prewarm, once the rhythm fits.
     Knob(
         "view_touch_share",
         "prewarm_uss_mb",
@@ -58,15 +80,16 @@ KNOBS = (
         1.0,
         FIT_TOLERANCE,
         MB_ABSOLUTE,
-        after=("startup_mb", "first_request_mb"),
+        after=("startup_mb", "first_request_mb", "prewarm_young_per_request"),
         needs="library_loc",
     ),
-    # Seconds per unit of working share, per 1,000 lines.
+    # Seconds per unit of working share, per 1,000 lines. Above 1 the library also validates at import, time
+    # without memory: what apps' ready() spends in a project such as Nautobot.
     Knob(
         "library_work",
         "startup_s",
         0.003,
-        1.0,
+        MAX_LIBRARY_WORK,
         TIME_TOLERANCE,
         0.05,
         after=("startup_mb",),
@@ -102,6 +125,7 @@ def targets(profile: ProjectProfile) -> dict[str, float]:
     return {
         "startup_mb": prefork.load_mb,
         "first_request_mb": profile.first_request.mb_added,
+        "prewarm_young_per_request": prewarm.young_per_request or 0.0,
         "prewarm_uss_mb": prewarm.uss_mb,
         "startup_s": prefork.load_s,
         "first_request_ms": prefork.first_ms,

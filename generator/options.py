@@ -15,6 +15,7 @@ POST_FORK_DEFAULTS = {
     "worker_init_work": 0,
     "request_growth_kb": 0.0,
     "request_cache_kb": 0,
+    "request_objects": 0,
 }
 
 # Per-profile defaults of the weight knobs. `realistic` is calibrated against real projects (results/calibration):
@@ -63,6 +64,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "worker_init_work": 707,
         "request_growth_kb": 0.0,
         "request_cache_kb": 0,
+        "request_objects": 0,
     },
     # pretix 2026.8's twin (fitted at 118 models).
     "request-heavy": {
@@ -78,6 +80,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "worker_init_work": 532,
         "request_growth_kb": 0.0,
         "request_cache_kb": 0,
+        "request_objects": 0,
     },
 }
 
@@ -94,6 +97,7 @@ MAX_WORKER_INIT_WORK = 1_000_000
 MAX_LIBRARY_WORK = 4.0  # above 1, every component also validates references at import
 MAX_REQUEST_GROWTH_KB = 100_000.0  # per 1,000 requests: 100 KB a request
 MAX_REQUEST_CACHE_KB = 10_000_000  # 10 GB
+MAX_REQUEST_OBJECTS = 1_000_000  # held at once by one request: about 60 MB
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,9 @@ class GenOptions:
     # bounded at request_cache_kb (0: unbounded, a slow leak); past the bound, new entries evict the oldest.
     request_growth_kb: float = 0.0
     request_cache_kb: int = 0
+    # Container objects each request holds until its response is returned (rows, forms, template contexts): what
+    # sets how often a worker's collector runs, and so when it first reaches the objects its master shared.
+    request_objects: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -200,6 +207,7 @@ def resolve_options(
     worker_init_work=None,
     request_growth_kb=None,
     request_cache_kb=None,
+    request_objects=None,
 ) -> GenOptions:
     """Validate raw option values (ints or strings) and fill profile defaults.
 
@@ -223,6 +231,7 @@ def resolve_options(
         "worker_init_work": worker_init_work,
         "request_growth_kb": request_growth_kb,
         "request_cache_kb": request_cache_kb,
+        "request_objects": request_objects,
     }
     defaults = PROFILE_DEFAULTS[profile]
     weights = {name: defaults[name] if value is None else value for name, value in given.items()}
@@ -272,6 +281,9 @@ def _checked_weights(values: dict) -> dict:
         ),
         "request_cache_kb": _whole(
             "request_cache_kb", values["request_cache_kb"], minimum=0, maximum=MAX_REQUEST_CACHE_KB
+        ),
+        "request_objects": _whole(
+            "request_objects", values["request_objects"], minimum=0, maximum=MAX_REQUEST_OBJECTS
         ),
     }
 

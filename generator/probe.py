@@ -123,6 +123,8 @@ def _mode_probe(data: dict, urls: tuple[str, ...], min_modules: int, min_mb: flo
             pss_collected_mb=c["pss_collected_mb"],
             load=_phase(c.get("load")),
             full_collections=c.get("full_collections", 0),
+            young_collections=c.get("young_collections"),
+            served=c.get("served", 0),
             uss_grown_mb=c.get("uss_grown_mb"),
             growth_requests=data.get("growth_requests", 0) if "uss_grown_mb" in c else 0,
             grown_full_collections=c.get("grown_full_collections"),
@@ -141,6 +143,7 @@ def _mode_probe(data: dict, urls: tuple[str, ...], min_modules: int, min_mb: flo
         warmup=_phase(data.get("warmup")),
         warmup_statuses=tuple(data.get("warmup_statuses", ())),
         master_pss_served_mb=data.get("master", {}).get("pss_served_mb"),
+        inherited_objects=data.get("inherited_objects"),
     )
     return replace(mode, warnings=first_request_warnings(mode, min_modules, min_mb))
 

@@ -60,6 +60,8 @@ class ChildProbe:
     uss_grown_mb: float | None = None  # after growth_requests more requests, when asked for
     growth_requests: int = 0
     grown_full_collections: int | None = None  # run by its own collector over those growth_requests
+    young_collections: int | None = None  # of the youngest generation, while it served
+    served: int = 0  # requests it served before the stages
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class ModeProbe:
     warmup_statuses: tuple[int, ...] = ()
     master_pss_served_mb: float | None = None
     warnings: tuple[str, ...] = ()
+    inherited_objects: int | None = None  # in the oldest generation of the master when it forked
 
     @property
     def startup_mb(self) -> float:
@@ -100,6 +103,17 @@ class ModeProbe:
     @property
     def child_full_collections(self) -> float | None:
         return rounded_mean([c.full_collections for c in self.children])
+
+    @property
+    def child_young_per_request(self) -> float | None:
+        """Collections of the youngest generation a child ran per request it served (None: not read)."""
+        return rounded_mean(
+            [
+                c.young_collections / c.served
+                for c in self.children
+                if c.young_collections is not None and c.served
+            ]
+        )
 
     @property
     def child_growth_mb_per_1k(self) -> float | None:

@@ -67,6 +67,8 @@ def render_project(spec: ProjectSpec) -> dict[str, str]:
         files["config/process_tables.py"] = _render("project/process_tables.py.j2", **ctx)
     if spec.options.request_growth_kb:
         files["config/request_cache.py"] = _render("project/request_cache.py.j2", **ctx)
+    if spec.options.request_objects:
+        files["config/request_objects.py"] = _render("project/request_objects.py.j2", **ctx)
     if spec.library:
         files["config/vendor/__init__.py"] = ""
     for module in spec.library:

@@ -11,8 +11,10 @@ knob                          target it moves
 ``library_loc``               MB the start-up adds (the prefork master's load): weight shared by fork
 ``view_library_loc``          MB a cold first request adds (the prewarm master's warm-up): weight each
                               lazy or prefork worker loads for itself
+``request_objects``           the collections of a prewarm worker's youngest generation per request: the
+                              rhythm that decides when its first full collection comes
 ``view_touch_share``          a prewarm worker's private memory after serving: what it dirties of what
-                              the master shared (before its own first full collection)
+                              the master shared, beside what its own full collections make private
 ``library_work``              seconds of the start-up (the prefork master's load)
 ``view_library_work``         a prefork worker's first request (ms)
 ``worker_init_work``          a prewarm worker's first request (ms): what no warm-up in the master moves
@@ -141,6 +143,7 @@ def structure_options(real: ProjectProfile, *, seed: int = 0, rows_per_model: in
         worker_init_work=0,
         request_growth_kb=0.0,
         request_cache_kb=0,
+        request_objects=0,
     )
 
 
@@ -300,15 +303,16 @@ def scale_to(options: GenOptions, models: int) -> GenOptions:
         worker_init_work=options.worker_init_work,
         request_growth_kb=options.request_growth_kb,
         request_cache_kb=options.request_cache_kb,
+        request_objects=options.request_objects,
     )
 
 
-_UNITS = {"mb": "MB", "_s": "s", "ms": "ms", "per_1k": "MB/1k"}
+_UNITS = {"_mb_per_1k": "MB/1k", "_per_request": "/request", "_mb": "MB", "_ms": "ms", "_s": "s"}
 
 
 def _shown(name: str, value: float) -> str:
     suffix, unit = next((s, u) for s, u in _UNITS.items() if name.endswith(s))
-    label = name.removesuffix("_mb_per_1k") if suffix == "per_1k" else name.rsplit("_", 1)[0]
+    label = name.removesuffix(suffix)
     return f"{label} {value:.2f} {unit}" if unit in ("s", "MB/1k") else f"{label} {value:.1f} {unit}"
 
 

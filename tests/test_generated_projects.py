@@ -28,6 +28,7 @@ def small_projects(draw, profile):
         "library_work": draw(st.sampled_from([0.0, 0.5, 1.0, 1.5])),
         "view_touch_share": draw(st.sampled_from([0.0, 0.5, 1.0])),
         "worker_init_work": draw(st.sampled_from([0, 300])),
+        "request_objects": draw(st.sampled_from([0, 1_000])),
     }
     return resolve_options(models, apps=apps, profile=profile, seed=seed, rows_per_model=rows, **library)
 

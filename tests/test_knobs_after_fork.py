@@ -101,3 +101,23 @@ def test_request_growth_grows_a_worker_with_its_requests_until_the_cache_bound(p
     assert short["leak"] - short["none"] < grown / 3, (short, long)
     capped = _fork(bounded, "prefork", 500)["uss_mb"] - long["none"]
     assert capped < 2.5, capped  # the bound holds about 0.8 MB: new entries evict the oldest
+
+
+def test_request_objects_set_the_collectors_rhythm_and_with_it_what_a_worker_makes_private(project):
+    """Read by the lab's own probe (a pre-fork master in miniature): each request holding 7,000 containers runs
+    ten more young collections, and over 21 requests brings every worker to full collections of its own, which
+    write into every object the master shared."""
+    from generator.inspect_project import Target, inspect_project
+
+    def probe(path: Path):
+        urls = [u for u in json.loads((path / "manifest.json").read_text())["urls"] if "<" not in u][:3]
+        return {m.mode: m for m in inspect_project(Target(path, "config.settings"), urls=urls).modes}
+
+    library = {"library_loc": LIBRARY_LOC, "view_library_loc": 0}
+    idle, busy = probe(project(**library)), probe(project(request_objects=7_000, **library))
+    for mode in ("lazy", "prefork", "prewarm"):
+        added = busy[mode].young_per_request - idle[mode].young_per_request
+        assert 8.5 <= added <= 10.5, (mode, idle[mode], busy[mode])
+    assert idle["prewarm"].full_collections == 0 and busy["prewarm"].full_collections >= 1, (idle, busy)
+    assert busy["prewarm"].uss_mb > 1.5 * idle["prewarm"].uss_mb, (idle["prewarm"], busy["prewarm"])
+    assert busy["prewarm"].inherited_objects > 10_000, busy["prewarm"]

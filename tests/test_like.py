@@ -115,6 +115,8 @@ def weighed_project(tmp_path_factory):
         library_loc=60_000,
         view_library_loc=30_000,
         view_touch_share=0.4,
+        # 3 young collections a request: over 12 requests too few for a full collection to blur the share
+        request_objects=2_100,
         rows_per_model=5,
     )
     generate_project(options, path)
@@ -137,6 +139,9 @@ def test_fit_finds_the_memory_of_a_known_project_again_in_every_mode(weighed_pro
             name,
             twin.rounds,
         )
+    # The collector's rhythm is counted, so it is found again closely.
+    assert 2.5 <= wanted["prewarm_young_per_request"] <= 3.5, wanted
+    assert 0.8 * options.request_objects <= twin.options.request_objects <= 1.2 * options.request_objects
     assert not twin.misses()
     assert twin.options.models == 24 and twin.options.apps == 3
     # The twin's other code differs (seed, fields, URLs), so the knobs land near, not on, the true values.
@@ -174,6 +179,13 @@ def test_a_knob_moves_only_once_the_targets_it_depends_on_fit():
     more = _next_options(options, _fits(), _measured(prewarm_first_ms=40.0))
     tables = next(k for k in KNOBS if k.name == "worker_init_work")
     assert more.worker_init_work == round(60.0 / tables.guess)
+    # A prewarm worker that collects its young generation less often than the real one's: each request holds more.
+    held = next(k for k in KNOBS if k.name == "request_objects")
+    busier = _next_options(options, _fits(), _measured(prewarm_young_per_request=80.0))
+    assert busier.request_objects == round(20.0 / held.guess)
+    # What workers dirty waits for the rhythm: a full collection of their own makes what they inherited private.
+    waiting = _next_options(options, _fits(), _measured(prewarm_young_per_request=80.0, prewarm_uss_mb=70.0))
+    assert waiting.view_touch_share == options.view_touch_share
     # A lazy worker that keeps less than the real one's per 1,000 requests: the per-process cache grows faster.
     growth = next(k for k in KNOBS if k.name == "request_growth_kb")
     faster = _next_options(options, _fits(), _measured(lazy_growth_mb_per_1k=80.0))
