@@ -37,6 +37,7 @@ SWEEP_KEYS = (
     "view_touch_share",
     "worker_init_work",
     "request_objects",
+    "library_objects",
 )
 
 

@@ -136,6 +136,12 @@ def _add_weight_options(parser: argparse.ArgumentParser) -> None:
         "evict the oldest (0: no bound, a slow leak)",
     )
     after_fork.add_argument(
+        "--library-objects",
+        help="containers (0-5,000,000) the start-up library builds at import and keeps, as registries and choice "
+        "tables do: the long-lived population a forked worker inherits, which sets how many objects must age "
+        "before its collector next runs a full collection (needs --library-loc)",
+    )
+    after_fork.add_argument(
         "--request-objects",
         help="container objects (0-1,000,000) every request holds until its response is returned, as real views "
         "hold querysets' rows, forms and template contexts: they set how often a worker's collector runs, and so "
@@ -159,6 +165,7 @@ WEIGHT_OPTIONS = (
     "request_growth_kb",
     "request_cache_kb",
     "request_objects",
+    "library_objects",
 )
 
 
@@ -295,6 +302,7 @@ def _options(args):
         request_growth_kb=args.request_growth_kb,
         request_cache_kb=args.request_cache_kb,
         request_objects=args.request_objects,
+        library_objects=args.library_objects,
     )
     return options, None
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from generator.inspect_project import ModeFigures, ProjectProfile
 from generator.options import (
     MAX_LIBRARY_LOC,
+    MAX_LIBRARY_OBJECTS,
     MAX_LIBRARY_WORK,
     MAX_REQUEST_GROWTH_KB,
     MAX_REQUEST_OBJECTS,
@@ -22,9 +23,10 @@ TIME_TOLERANCE = 0.15  # on seconds, which are not
 # Young collections per request: counted, not timed; half a collection a request is what two runs of one
 # project differ by when its requests allocate little.
 RHYTHM_TOLERANCE, RHYTHM_ABSOLUTE = 0.10, 0.5
-YOUNG_PER_OBJECT = (
-    1 / 700
-)  # a first guess: CPython 3.11 and 3.12 collect the youngest generation per 700 (3.13: 2,000)
+# A first guess: CPython 3.11 and 3.12 collect the youngest generation per 700 containers (3.13: per 2,000).
+YOUNG_PER_OBJECT = 1 / 700
+# Objects in the oldest generation: what two start-ups of one project differ by.
+INHERITED_ABSOLUTE = 5000
 GROWTH_TOLERANCE, GROWTH_ABSOLUTE = (
     0.15,
     0.15,
@@ -44,6 +46,11 @@ class Knob:
     after: tuple[str, ...] = ()  # targets that must fit before this knob moves
     whole: bool = False
     needs: str = ""  # an option that must be non-zero for this knob to act; the guess is per 1,000 of it
+    held_by: str = ""  # an option that must be non-zero for this knob to act; the guess stands alone
+
+    @property
+    def gate(self) -> str:
+        return self.needs or self.held_by
 
     @property
     def timed(self) -> bool:
@@ -72,6 +79,19 @@ KNOBS = (
         RHYTHM_TOLERANCE,
         RHYTHM_ABSOLUTE,
         whole=True,
+    ),
+    # The population a worker inherits in its oldest generation: a full collection waits until a quarter as many
+    # again have aged into it. Containers kept by the start-up library; they weigh too, so placement fits first.
+    Knob(
+        "library_objects",
+        "prefork_inherited_objects",
+        1.0,
+        MAX_LIBRARY_OBJECTS,
+        RHYTHM_TOLERANCE,
+        INHERITED_ABSOLUTE,
+        after=("startup_mb",),
+        whole=True,
+        held_by="library_loc",
     ),
     # What the twin's workers dirty of the start-up library, beside what their own full collections make private:
     # MB per unit of share, per 1,000 lines of it. Read in prewarm, once the rhythm fits.
@@ -128,6 +148,7 @@ def targets(profile: ProjectProfile) -> dict[str, float]:
         "startup_mb": prefork.load_mb,
         "first_request_mb": profile.first_request.mb_added,
         "prewarm_young_per_request": prewarm.young_per_request or 0.0,
+        "prefork_inherited_objects": float(prefork.inherited_objects or 0),
         "prewarm_uss_mb": prewarm.uss_mb,
         "startup_s": prefork.load_s,
         "first_request_ms": prefork.first_ms,

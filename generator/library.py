@@ -49,3 +49,9 @@ def build_library(
             )
         modules.append(module)
     return modules
+
+
+def spread_objects(modules: list[LibraryModule], objects: int) -> None:
+    """Give the modules ``objects`` long-lived containers in all, as evenly as whole numbers allow."""
+    for index, module in enumerate(modules):
+        module.objects = objects // len(modules) + (index < objects % len(modules))

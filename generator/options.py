@@ -16,6 +16,7 @@ POST_FORK_DEFAULTS = {
     "request_growth_kb": 0.0,
     "request_cache_kb": 0,
     "request_objects": 0,
+    "library_objects": 0,
 }
 
 # Per-profile defaults of the weight knobs. `realistic` is calibrated against real projects (results/calibration):
@@ -65,6 +66,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "request_growth_kb": 0.0,
         "request_cache_kb": 0,
         "request_objects": 0,
+        "library_objects": 0,
     },
     # pretix 2026.8's twin (fitted at 118 models).
     "request-heavy": {
@@ -81,6 +83,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "request_growth_kb": 0.0,
         "request_cache_kb": 0,
         "request_objects": 0,
+        "library_objects": 0,
     },
 }
 
@@ -97,7 +100,8 @@ MAX_WORKER_INIT_WORK = 1_000_000
 MAX_LIBRARY_WORK = 4.0  # above 1, every component also validates references at import
 MAX_REQUEST_GROWTH_KB = 100_000.0  # per 1,000 requests: 100 KB a request
 MAX_REQUEST_CACHE_KB = 10_000_000  # 10 GB
-MAX_REQUEST_OBJECTS = 1_000_000  # held at once by one request: about 60 MB
+MAX_REQUEST_OBJECTS = 1_000_000  # held at once by one request: about 100 MB
+MAX_LIBRARY_OBJECTS = 5_000_000  # kept by the start-up library: about 500 MB
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,9 @@ class GenOptions:
     # Container objects each request holds until its response is returned (rows, forms, template contexts): what
     # sets how often a worker's collector runs, and so when it first reaches the objects its master shared.
     request_objects: int = 0
+    # Containers the start-up library builds at import and keeps (spread over its modules): the long-lived
+    # population a forked worker inherits, which sets how many objects must age before its next full collection.
+    library_objects: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -208,6 +215,7 @@ def resolve_options(
     request_growth_kb=None,
     request_cache_kb=None,
     request_objects=None,
+    library_objects=None,
 ) -> GenOptions:
     """Validate raw option values (ints or strings) and fill profile defaults.
 
@@ -232,6 +240,7 @@ def resolve_options(
         "request_growth_kb": request_growth_kb,
         "request_cache_kb": request_cache_kb,
         "request_objects": request_objects,
+        "library_objects": library_objects,
     }
     defaults = PROFILE_DEFAULTS[profile]
     weights = {name: defaults[name] if value is None else value for name, value in given.items()}
@@ -249,7 +258,7 @@ def _checked_weights(values: dict) -> dict:
     """The weight knobs (a profile's defaults filled in), each within its bounds, checked in this order."""
     from generator.imports import IMPORT_CATALOGUE
 
-    return {
+    checked = {
         "fields_per_model": _whole(
             "fields_per_model", values["fields_per_model"], minimum=1, maximum=MAX_FIELDS_PER_MODEL
         ),
@@ -285,7 +294,15 @@ def _checked_weights(values: dict) -> dict:
         "request_objects": _whole(
             "request_objects", values["request_objects"], minimum=0, maximum=MAX_REQUEST_OBJECTS
         ),
+        "library_objects": _whole(
+            "library_objects", values["library_objects"], minimum=0, maximum=MAX_LIBRARY_OBJECTS
+        ),
     }
+    if checked["library_objects"] and not checked["library_loc"]:
+        raise OptionError(
+            "--library-objects", "needs --library-loc above 0: the start-up library's modules hold them"
+        )
+    return checked
 
 
 def default_output(options: GenOptions, like: str | None = None) -> Path:

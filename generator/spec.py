@@ -13,7 +13,7 @@ import random
 from generator.fields import build_meta, build_scalar_fields, relation_field
 from generator.graph import Edge, plan_relations
 from generator.imports import IMPORT_CATALOGUE
-from generator.library import build_library
+from generator.library import build_library, spread_objects
 from generator.names import (
     FIELD_RESERVED,
     MODULE_LEVEL_NAMES,
@@ -189,6 +189,8 @@ def _build_libraries(
     view_library = build_library(
         options.view_library_loc, options.view_library_work, library_rng, words, module_names
     )
+    if startup_library:
+        spread_objects(startup_library, options.library_objects)
     imported = [*IMPORT_CATALOGUE[: options.imports], *(module.dotted for module in startup_library)]
     for index, module in enumerate(imported):
         apps[index % len(apps)].imports.append(module)

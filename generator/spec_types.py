@@ -140,6 +140,7 @@ class LibraryModule:
     name: str  # module of the config.vendor package
     title: str
     components: list[LibraryComponent]
+    objects: int = 0  # containers it builds at import and keeps (--library-objects, spread over the modules)
 
     @property
     def dotted(self) -> str:

@@ -13,6 +13,8 @@ knob                          target it moves
                               lazy or prefork worker loads for itself
 ``request_objects``           the collections of a prewarm worker's youngest generation per request: the
                               rhythm that decides when its first full collection comes
+``library_objects``           the objects a prefork worker inherits in the oldest generation: how many
+                              must age before its next full collection (once the start-up MB fit)
 ``view_touch_share``          a prewarm worker's private memory after serving: what it dirties of what
                               the master shared, beside what its own full collections make private
 ``library_work``              seconds of the start-up (the prefork master's load)
@@ -144,6 +146,7 @@ def structure_options(real: ProjectProfile, *, seed: int = 0, rows_per_model: in
         request_growth_kb=0.0,
         request_cache_kb=0,
         request_objects=0,
+        library_objects=0,
     )
 
 
@@ -276,10 +279,13 @@ def _next_options(options: GenOptions, fits: dict[str, _KnobFit], measured: dict
         knob = fit.knob
         if knob.target in fitting or not all(t in fitting for t in knob.after):
             continue
-        if knob.needs and not getattr(options, knob.needs):
+        if knob.gate and not getattr(options, knob.gate):
             continue
         changes[name] = fit.step(getattr(options, name), measured[knob.target], options)
-    return replace(options, **changes)
+    following = replace(options, **changes)
+    # What an option holds goes with it (objects kept by the start-up library, when the library fits at 0 lines).
+    unheld = {k.name: 0 for k in KNOBS if k.held_by and not getattr(following, k.held_by)}
+    return replace(following, **unheld)
 
 
 def scale_to(options: GenOptions, models: int) -> GenOptions:
@@ -304,15 +310,25 @@ def scale_to(options: GenOptions, models: int) -> GenOptions:
         request_growth_kb=options.request_growth_kb,
         request_cache_kb=options.request_cache_kb,
         request_objects=options.request_objects,
+        library_objects=options.library_objects,
     )
 
 
-_UNITS = {"_mb_per_1k": "MB/1k", "_per_request": "/request", "_mb": "MB", "_ms": "ms", "_s": "s"}
+_UNITS = {
+    "_mb_per_1k": "MB/1k",
+    "_per_request": "/request",
+    "_objects": "objects",
+    "_mb": "MB",
+    "_ms": "ms",
+    "_s": "s",
+}
 
 
 def _shown(name: str, value: float) -> str:
     suffix, unit = next((s, u) for s, u in _UNITS.items() if name.endswith(s))
     label = name.removesuffix(suffix)
+    if unit == "objects":
+        return f"{label} {value:,.0f}"
     return f"{label} {value:.2f} {unit}" if unit in ("s", "MB/1k") else f"{label} {value:.1f} {unit}"
 
 

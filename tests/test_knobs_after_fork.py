@@ -103,21 +103,33 @@ def test_request_growth_grows_a_worker_with_its_requests_until_the_cache_bound(p
     assert capped < 2.5, capped  # the bound holds about 0.8 MB: new entries evict the oldest
 
 
-def test_request_objects_set_the_collectors_rhythm_and_with_it_what_a_worker_makes_private(project):
-    """Read by the lab's own probe (a pre-fork master in miniature): each request holding 7,000 containers runs
-    ten more young collections, and over 21 requests brings every worker to full collections of its own, which
-    write into every object the master shared."""
+def _probe(path: Path, **asked) -> dict:
+    """Every mode of a generated project, read by the lab's own probe (a pre-fork master in miniature)."""
     from generator.inspect_project import Target, inspect_project
 
-    def probe(path: Path):
-        urls = [u for u in json.loads((path / "manifest.json").read_text())["urls"] if "<" not in u][:3]
-        return {m.mode: m for m in inspect_project(Target(path, "config.settings"), urls=urls).modes}
+    urls = [u for u in json.loads((path / "manifest.json").read_text())["urls"] if "<" not in u][:3]
+    return {m.mode: m for m in inspect_project(Target(path, "config.settings"), urls=urls, **asked).modes}
 
+
+def test_request_objects_set_the_collectors_rhythm_and_with_it_what_a_worker_makes_private(project):
+    """Each request holding 7,000 containers runs ten more young collections, and over 21 requests brings every
+    worker to full collections of its own, which write into every object the master shared."""
     library = {"library_loc": LIBRARY_LOC, "view_library_loc": 0}
-    idle, busy = probe(project(**library)), probe(project(request_objects=7_000, **library))
+    idle, busy = _probe(project(**library)), _probe(project(request_objects=7_000, **library))
     for mode in ("lazy", "prefork", "prewarm"):
         added = busy[mode].young_per_request - idle[mode].young_per_request
         assert 8.5 <= added <= 10.5, (mode, idle[mode], busy[mode])
     assert idle["prewarm"].full_collections == 0 and busy["prewarm"].full_collections >= 1, (idle, busy)
     assert busy["prewarm"].uss_mb > 1.5 * idle["prewarm"].uss_mb, (idle["prewarm"], busy["prewarm"])
-    assert busy["prewarm"].inherited_objects > 10_000, busy["prewarm"]
+
+
+def test_library_objects_are_inherited_and_space_out_full_collections(project):
+    """200,000 containers kept by the start-up library: a prefork worker inherits them in its oldest generation,
+    and a full collection waits until a quarter as many again have aged, so over long traffic a worker runs
+    fewer of them."""
+    library = {"library_loc": LIBRARY_LOC, "view_library_loc": 0, "request_objects": 3_500}
+    few = _probe(project(**library), growth_requests=300)
+    many = _probe(project(library_objects=200_000, **library), growth_requests=300)
+    added = many["prefork"].inherited_objects - few["prefork"].inherited_objects
+    assert 190_000 <= added <= 210_000, (few["prefork"], many["prefork"])
+    assert many["lazy"].gen2_per_1k < 0.5 * few["lazy"].gen2_per_1k, (few["lazy"], many["lazy"])

@@ -186,6 +186,13 @@ def test_a_knob_moves_only_once_the_targets_it_depends_on_fit():
     # What workers dirty waits for the rhythm: a full collection of their own makes what they inherited private.
     waiting = _next_options(options, _fits(), _measured(prewarm_young_per_request=80.0, prewarm_uss_mb=70.0))
     assert waiting.view_touch_share == options.view_touch_share
+    # Fewer objects inherited than the real worker's: the library keeps more, once placement fits; none without it.
+    inherited = next(k for k in KNOBS if k.name == "library_objects")
+    fits = _fits() | {"library_objects": _KnobFit(inherited, 100_000.0)}
+    fewer = _measured(prefork_inherited_objects=40_000.0)
+    assert _next_options(options, fits, fewer).library_objects == 60_000
+    assert _next_options(options, fits, fewer | {"startup_mb": 50.0}).library_objects == 0
+    assert _next_options(_small(), fits, fewer).library_objects == 0
     # A lazy worker that keeps less than the real one's per 1,000 requests: the per-process cache grows faster.
     growth = next(k for k in KNOBS if k.name == "request_growth_kb")
     faster = _next_options(options, _fits(), _measured(lazy_growth_mb_per_1k=80.0))
