@@ -39,8 +39,8 @@ from experiments.sweep import load_sweep  # noqa: E402
 SWEEPS = REPO / "experiments" / "sweeps"
 RESULTS = REPO / "results" / "calibration"
 # The real projects the fit method was developed and tuned on, then those it was run on unchanged.
-TUNED = ("oscarshop", "pretix", "wikisite")
-HELD_OUT = ("wagtailsite", "pretalx", "nautobot")
+TUNED = ("oscarshop", "pretix", "wikisite", "nautobot")
+HELD_OUT = ("wagtailsite", "pretalx")
 REAL = (*TUNED, *HELD_OUT)
 PROFILES = ("realistic", "startup-heavy", "request-heavy")
 # What the probe shows per mode, compared for information: (figure of ModeFigures, unit).
@@ -50,6 +50,7 @@ PROBE_FIGURES = (
     ("uss_mb", "MB"),
     ("uss_collected_mb", "MB"),
     ("young_per_request", "/request"),
+    ("inherited_objects", "objects"),
 )
 
 
