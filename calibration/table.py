@@ -51,6 +51,7 @@ PROBE_FIGURES = (
     ("uss_collected_mb", "MB"),
     ("young_per_request", "/request"),
     ("inherited_objects", "objects"),
+    ("first_full_collections", ""),
 )
 
 

@@ -57,9 +57,10 @@ class ModeFigures:
     gen2_per_1k: float | None = None
     # Collections of the youngest generation per request a worker serves: how fast its objects age.
     young_per_request: float | None = None
-    inherited_objects: int | None = (
-        None  # in the oldest generation a worker inherits (lazy: the bare master's)
-    )
+    # In the oldest generation a worker inherits (lazy: a bare master's).
+    inherited_objects: int | None = None
+    # Full collections during a worker's first request, mean.
+    first_full_collections: float | None = None
 
     @classmethod
     def of(cls, mode: ModeProbe) -> ModeFigures:
@@ -76,6 +77,7 @@ class ModeFigures:
             gen2_per_1k=mode.child_gen2_per_1k,
             young_per_request=mode.child_young_per_request,
             inherited_objects=mode.inherited_objects,
+            first_full_collections=mode.child_first_full_collections,
         )
 
 

@@ -151,8 +151,8 @@ def serve(app, url, host):
 def serve_all(app, urls, host, requests=0):
     """The first URL measured as a phase (a cold process's first request), then the others' statuses; then more
     rounds over the URLs until ``requests`` were served in all, as a worker under traffic does."""
-    phase = Phase()
-    first = phase.done(serve(app, urls[0], host))
+    phase, full = Phase(), full_collections()
+    first = {**phase.done(serve(app, urls[0], host)), "full_collections": full_collections() - full}
     statuses = [first["status"]] + [serve(app, url, host) for url in urls[1:]]
     for number in range(len(urls), requests):
         serve(app, urls[number % len(urls)], host)

@@ -16,6 +16,7 @@ class Phase:
     other_lines: int  # neither standard library nor Django: the project and its libraries
     status: int = 0  # HTTP status, for a request
     rss_before_mb: float = 0.0  # resident MB before the step
+    full_collections: int = 0  # run by the collector during the step (read for a child's first request)
 
     @property
     def mb_added(self) -> float:
@@ -103,6 +104,12 @@ class ModeProbe:
     @property
     def child_full_collections(self) -> float | None:
         return rounded_mean([c.full_collections for c in self.children])
+
+    @property
+    def child_first_full_collections(self) -> float | None:
+        """Full collections a child's collector ran during its first request, mean: a full collection there
+        costs that request the time of walking everything the process holds."""
+        return rounded_mean([c.first_request.full_collections for c in self.children])
 
     @property
     def child_young_per_request(self) -> float | None:
