@@ -16,6 +16,7 @@ from experiments.analysis.stats import (
     linear_fit,
     load_results,
     per_worker_memory,
+    ratio_ci,
     scaling,
     seed_table,
     summarize,
@@ -161,6 +162,18 @@ def test_bootstrap_ci_brackets_the_sample_median(values):
     assert low <= median + 1e-9 * max(1.0, abs(median))
     assert high >= median - 1e-9 * max(1.0, abs(median))
     assert min(values) <= low <= high <= max(values)
+
+
+def test_ratio_ci_brackets_the_ratio_of_medians_and_narrows_with_runs():
+    rng = np.random.default_rng(3)
+    few = ratio_ci(rng.normal(120, 20, size=5), rng.normal(100, 20, size=5))
+    many = ratio_ci(rng.normal(120, 20, size=200), rng.normal(100, 20, size=200))
+    assert few[0] < many[0] < 1.2 < many[1] < few[1]
+    assert many[1] - many[0] < 0.15
+    assert ratio_ci([2.0, 2.0], [1.0, 1.0]) == (2.0, 2.0)
+    assert ratio_ci([3.0, 1.0, 2.0], [1.0, 2.0]) == ratio_ci([3.0, 1.0, 2.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="each side"):
+        ratio_ci([1.0], [float("nan")])
 
 
 # ------------------------------------------------------------------------------------------- summarize

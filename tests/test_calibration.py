@@ -13,8 +13,10 @@ from experiments.analysis.calibration import (
     passes,
     position,
     position_rows,
+    ratio_intervals,
     rhythm_rows,
     run_medians,
+    run_values,
     table_lines,
 )
 
@@ -134,6 +136,26 @@ def test_a_twin_that_runs_another_number_of_full_collections_fails_on_the_rhythm
     assert "### twin: PASS (18/18; rhythm 3/3)" in kept
     older = _runs().drop(columns=["worker_gen2_collections_mean"])
     assert rhythm_rows("old", run_medians(older), twin) == []
+
+
+def test_each_ratio_shows_how_far_the_runs_noise_moves_it_without_changing_the_verdict():
+    real, twin = run_values(_runs(n=5)), run_values(_runs(1.25, n=5))
+    intervals = ratio_intervals(real, twin)
+    low, high = intervals[("startup_s", "lazy")]
+    assert low < 1.25 < high  # the runs spread ±20 %: the ratio of medians moves with them
+    steady = run_values(_runs(1.25, n=5)) | {("startup_s", "lazy"): (2.5,) * 5}
+    assert ratio_intervals(run_values(_runs(n=5)) | {("startup_s", "lazy"): (2.0,) * 5}, steady)[
+        ("startup_s", "lazy")
+    ] == (1.25, 1.25)
+    rows = comparison_rows(
+        "twin", run_medians(_runs(n=5)), run_medians(_runs(1.25, n=5)), intervals=intervals
+    )
+    lines = table_lines(pd.DataFrame(rows))
+    assert "| mode | metric | real | synthetic | synthetic / real | 90% interval | within |" in lines
+    assert f"| lazy | startup_s | 2.40 s | 3.00 s | 1.25 | {low:.2f}–{high:.2f} | yes |" in lines
+    assert "### twin: PASS (18/18)" in lines
+    plain = table_lines(pd.DataFrame(comparison_rows("twin", run_medians(_runs()), run_medians(_runs()))))
+    assert "| mode | metric | real | synthetic | synthetic / real | within |" in plain
 
 
 def test_a_profile_is_placed_among_the_real_projects():

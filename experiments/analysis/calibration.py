@@ -14,9 +14,11 @@ the presets) are placed among the real projects, cell by cell.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from experiments.analysis.grouping import ok_rows
+from experiments.analysis.stats import ratio_ci
 from experiments.columns import BY_NAME
 
 TOLERANCE = 0.30
@@ -38,19 +40,37 @@ CELLS: tuple[tuple[str, str, str, bool], ...] = tuple(
 # keeps private after traffic: a twin must run as many, per worker, as its real project.
 RHYTHM = "worker_gen2_collections_mean"
 RHYTHM_MARGIN = 0.5  # collections per worker (a mean over workers, median over runs)
+INTERVAL = 0.90  # the confidence of the interval shown beside each ratio
+
+
+def run_values(results: pd.DataFrame) -> dict[tuple[str, str], tuple[float, ...]]:
+    """{(metric, mode): the values of the successful runs} for one project's results."""
+    ok = ok_rows(results)
+    values: dict[tuple[str, str], tuple[float, ...]] = {}
+    for metric, _unit, mode, _decides in (*CELLS, *((RHYTHM, "", mode, False) for mode in MODES)):
+        if metric not in ok:
+            continue
+        runs = ok.loc[ok["mode"] == mode, metric].dropna()
+        if not runs.empty:
+            values[(metric, mode)] = tuple(float(v) for v in runs)
+    return values
 
 
 def run_medians(results: pd.DataFrame) -> dict[tuple[str, str], float]:
     """{(metric, mode): median over the successful runs} for one project's results."""
-    ok = ok_rows(results)
-    medians: dict[tuple[str, str], float] = {}
-    for metric, _unit, mode, _decides in (*CELLS, *((RHYTHM, "", mode, False) for mode in MODES)):
-        if metric not in ok:
-            continue
-        values = ok.loc[ok["mode"] == mode, metric].dropna()
-        if not values.empty:
-            medians[(metric, mode)] = float(values.median())
-    return medians
+    return {key: float(np.median(runs)) for key, runs in run_values(results).items()}
+
+
+def ratio_intervals(
+    real: dict[tuple[str, str], tuple[float, ...]], synthetic: dict[tuple[str, str], tuple[float, ...]]
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per cell both sides ran: the 90 % bootstrap interval of synthetic / real (medians of runs). How far the
+    machine's noise alone moves a ratio: a cell whose interval straddles ±30 % is decided by that noise."""
+    return {
+        key: ratio_ci(synthetic[key], real[key], confidence=INTERVAL)
+        for key in real.keys() & synthetic.keys()
+        if min(real[key]) > 0
+    }
 
 
 def passes(real: float, synthetic: float, unit: str) -> bool:
@@ -66,14 +86,17 @@ def comparison_rows(
     *,
     decides: bool = True,
     cells: tuple[tuple[str, str, str, bool], ...] = CELLS,
+    intervals: dict[tuple[str, str], tuple[float, float]] | None = None,
 ) -> list[dict]:
-    """One row per cell both sides measured; with ``decides`` false none decides (shown for information)."""
+    """One row per cell both sides measured; with ``decides`` false none decides (shown for information).
+    ``intervals`` (from ``ratio_intervals``) adds each ratio's interval; the verdict stays on the medians."""
     rows = []
     for metric, unit, mode, deciding in cells:
         key = (metric, mode)
         if key not in real or key not in synthetic:
             continue
         r, s = real[key], synthetic[key]
+        low, high = (intervals or {}).get(key, (float("nan"), float("nan")))
         rows.append(
             {
                 "comparison": comparison,
@@ -83,6 +106,8 @@ def comparison_rows(
                 "real": r,
                 "synthetic": s,
                 "ratio": s / r if r else float("nan"),
+                "ratio_low": low,
+                "ratio_high": high,
                 "decides": decides and deciding,
                 "passes": passes(r, s, unit),
             }
@@ -132,18 +157,33 @@ def table_lines(table: pd.DataFrame) -> list[str]:
         rows = every[every["metric"] != RHYTHM]
         steady = rows["metric"].isin([metric for metric, _ in STEADY_METRICS])
         title = f"### {comparison}: {verdict(rows, rhythm)}" if rows["decides"].any() else f"### {comparison}"
-        lines += ["", title, "", "| mode | metric | real | synthetic | synthetic / real | within |"]
-        lines.append("|---|---|---:|---:|---:|:---:|")
-        for row in pd.concat([rows[~steady], rows[steady]]).itertuples():
-            mark = "yes" if row.passes else "**no**"
-            if not row.decides:
-                mark = f"({mark})"
-            lines.append(
-                f"| {row.mode} | {row.metric} | {_fmt(row.real, row.unit)} | {_fmt(row.synthetic, row.unit)} | "
-                f"{row.ratio:.2f} | {mark} |"
-            )
+        spread = "ratio_low" in rows and rows["ratio_low"].notna().any()
+        interval = f" {INTERVAL:.0%} interval |" if spread else ""
+        lines += [
+            "",
+            title,
+            "",
+            f"| mode | metric | real | synthetic | synthetic / real |{interval} within |",
+        ]
+        lines.append("|---|---|---:|---:|---:|" + ("---:|" if spread else "") + ":---:|")
+        lines += [_cell_line(row, spread) for row in pd.concat([rows[~steady], rows[steady]]).itertuples()]
         lines += _rhythm_lines(rhythm)
     return lines
+
+
+def _cell_line(row, spread: bool) -> str:
+    mark = "yes" if row.passes else "**no**"
+    cells = [
+        row.mode,
+        row.metric,
+        _fmt(row.real, row.unit),
+        _fmt(row.synthetic, row.unit),
+        f"{row.ratio:.2f}",
+    ]
+    if spread:
+        cells.append("" if pd.isna(row.ratio_low) else f"{row.ratio_low:.2f}–{row.ratio_high:.2f}")
+    cells.append(mark if row.decides else f"({mark})")
+    return "| " + " | ".join(cells) + " |"
 
 
 def _rhythm_lines(rhythm: pd.DataFrame) -> list[str]:

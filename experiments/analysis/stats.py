@@ -50,6 +50,7 @@ __all__ = [
     "LinearFit",
     "analyze",
     "bootstrap_ci",
+    "ratio_ci",
     "default_seed_point",
     "distinguishing",
     "identity",
@@ -98,6 +99,30 @@ def bootstrap_ci(
         medians[start:stop] = np.median(x[idx], axis=1)
     alpha = (1 - confidence) / 2
     low, high = np.quantile(medians, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def ratio_ci(
+    numerator: Sequence[float],
+    denominator: Sequence[float],
+    *,
+    confidence: float = 0.90,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of median(numerator) / median(denominator), each side resampled on its own
+    (two projects' runs are not paired); deterministic for a given ``seed``. NaNs are ignored."""
+    sides = [np.asarray(values, dtype=float) for values in (numerator, denominator)]
+    sides = [x[~np.isnan(x)] for x in sides]
+    if any(x.size == 0 for x in sides):
+        raise ValueError("ratio_ci needs at least one value on each side")
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
+    rng = np.random.default_rng(seed)
+    top, bottom = (np.median(x[rng.integers(0, x.size, size=(n_resamples, x.size))], axis=1) for x in sides)
+    ratios = top / bottom
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(ratios[np.isfinite(ratios)], [alpha, 1 - alpha])
     return float(low), float(high)
 
 
