@@ -38,10 +38,12 @@ SWEEP_KEYS = (
     "worker_init_work",
     "request_objects",
     "library_objects",
+    "view_first_work",
+    "urlconf_at_load",
 )
 
 
-def fit(name: str) -> dict:
+def fit(name: str, resume: bool = False) -> dict:
     from experiments.sweep import load_sweep
     from generator.inspect_project import Target, inspect_project
     from generator.twin import PROBE_REQUESTS, REAL_INSPECTIONS, fit_twin, format_round, format_targets
@@ -57,7 +59,9 @@ def fit(name: str) -> dict:
         for _ in range(REAL_INSPECTIONS)
     ]
     print(f"{name}: {profiles[0].own_models} models, {profiles[0].own_apps} apps", flush=True)
-    twin = fit_twin(profiles, progress=lambda r: print("\n".join(format_round(r)), flush=True))
+    # Resuming begins from the knobs of the committed fit: fewer rounds, the same targets and rule to stop.
+    start = json.loads((FITS / f"{name}.json").read_text())["fitted_options"] if resume else None
+    twin = fit_twin(profiles, progress=lambda r: print("\n".join(format_round(r)), flush=True), start=start)
     print("\n".join(format_targets(twin.real)))
     if twin.misses():
         print(f"  missed: {', '.join(twin.misses())} (the twin takes round {twin.chosen + 1}, the closest)")
@@ -81,13 +85,18 @@ def write_twin(name: str, options: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("projects", nargs="*", help=f"any of {', '.join(PROJECTS)} (default: all)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="begin from the knobs of each project's committed fit, not from none",
+    )
     args = parser.parse_args(argv)
     unknown = [name for name in args.projects if name not in PROJECTS]
     if unknown:
         parser.error(f"unknown project {unknown[0]!r}; choose from {', '.join(PROJECTS)}")
     FITS.mkdir(parents=True, exist_ok=True)
     for name in args.projects or PROJECTS:
-        record = fit(name)
+        record = fit(name, resume=args.resume)
         (FITS / f"{name}.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         write_twin(name, record["fitted_options"])
     return 0

@@ -113,6 +113,17 @@ def _add_weight_options(parser: argparse.ArgumentParser) -> None:
         "up to 4, where every component also validates references with it",
     )
     weight.add_argument("--view-library-work", help="the same for the views' library")
+    weight.add_argument(
+        "--view-first-work",
+        help="entries (0-100,000) each view builds on its first visit in a process and keeps, as compiling its "
+        "templates and building its table and filter classes do: a prewarming master builds them for the URLs it "
+        "visits, and its workers inherit them",
+    )
+    weight.add_argument(
+        "--urlconf-at-load",
+        help="yes: loading the app imports the URLconf (views, forms, admin), as projects that resolve their URLs "
+        "in an app's ready() do; no (default): the first request imports it",
+    )
     after_fork = parser.add_argument_group("after a pre-fork server forks (defaults depend on --profile)")
     after_fork.add_argument(
         "--view-touch-share",
@@ -166,6 +177,8 @@ WEIGHT_OPTIONS = (
     "request_cache_kb",
     "request_objects",
     "library_objects",
+    "view_first_work",
+    "urlconf_at_load",
 )
 
 
@@ -303,6 +316,8 @@ def _options(args):
         request_cache_kb=args.request_cache_kb,
         request_objects=args.request_objects,
         library_objects=args.library_objects,
+        view_first_work=args.view_first_work,
+        urlconf_at_load=args.urlconf_at_load,
     )
     return options, None
 

@@ -61,6 +61,10 @@ class ModeFigures:
     inherited_objects: int | None = None
     # Full collections during a worker's first request, mean.
     first_full_collections: float | None = None
+    # The first visit of each URL after the first in a cold process, mean ms (prewarm: the master's warm-up).
+    other_url_ms: float | None = None
+    # Whether loading the app imported the root URLconf: then a first request no longer pays for it.
+    urlconf_at_load: bool | None = None
 
     @classmethod
     def of(cls, mode: ModeProbe) -> ModeFigures:
@@ -78,6 +82,8 @@ class ModeFigures:
             young_per_request=mode.child_young_per_request,
             inherited_objects=mode.inherited_objects,
             first_full_collections=mode.child_first_full_collections,
+            other_url_ms=mode.other_url_ms,
+            urlconf_at_load=mode.urlconf_at_load,
         )
 
 

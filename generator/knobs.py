@@ -14,6 +14,7 @@ from generator.options import (
     MAX_LIBRARY_WORK,
     MAX_REQUEST_GROWTH_KB,
     MAX_REQUEST_OBJECTS,
+    MAX_VIEW_FIRST_WORK,
     MAX_WORKER_INIT_WORK,
 )
 
@@ -117,6 +118,9 @@ KNOBS = (
         after=("startup_mb",),
         needs="library_loc",
     ),
+    # Milliseconds per entry a view builds on its first visit; read on the URLs after the first in the prewarm
+    # master's warm-up (the first one also pays for the URLconf and the process's tables).
+    Knob("view_first_work", "other_url_ms", 0.03, MAX_VIEW_FIRST_WORK, TIME_TOLERANCE, 5.0, whole=True),
     Knob(
         "view_library_work",
         "first_request_ms",
@@ -124,7 +128,7 @@ KNOBS = (
         MAX_LIBRARY_WORK,
         TIME_TOLERANCE,
         10.0,
-        after=("first_request_mb",),
+        after=("first_request_mb", "other_url_ms"),
         needs="view_library_loc",
     ),
     # Milliseconds per table entry built; it adds memory to the first request too, so it moves before placement fits.
@@ -153,6 +157,7 @@ def targets(profile: ProjectProfile) -> dict[str, float]:
         "startup_s": prefork.load_s,
         "first_request_ms": prefork.first_ms,
         "prewarm_first_ms": prewarm.first_ms,
+        "other_url_ms": prewarm.other_url_ms or 0.0,
         "lazy_growth_mb_per_1k": profile.mode("lazy").growth_mb_per_1k or 0.0,
     }
 
@@ -177,9 +182,15 @@ def median_modes(profiles: list[ProjectProfile]) -> tuple[ModeFigures, ...]:
                 first,
                 load_s=statistics.median(m.load_s for m in same),
                 first_ms=statistics.median(m.first_ms for m in same),
+                other_url_ms=_median_of_read([m.other_url_ms for m in same]),
             )
         )
     return tuple(medians)
+
+
+def _median_of_read(values: list[float | None]) -> float | None:
+    read = [v for v in values if v is not None]
+    return statistics.median(read) if read else None
 
 
 def close(value: float, target: float, knob: Knob) -> bool:

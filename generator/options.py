@@ -19,6 +19,10 @@ POST_FORK_DEFAULTS = {
     "library_objects": 0,
 }
 
+# How a view's first visit and the URLconf load: off in every profile (a view's first visit compiles its templates,
+# the URLconf loads on the first request); `--like` turns them on where the real project does.
+FIRST_VISIT_DEFAULTS = {"view_first_work": 0, "urlconf_at_load": False}
+
 # Per-profile defaults of the weight knobs. `realistic` is calibrated against real projects (results/calibration):
 # its library weight lies between them. The presets are the `--like` twins of two of them (calibration/fit.py,
 # results/calibration/fits/), so that with `realistic` they span the real projects by where the weight is loaded:
@@ -37,6 +41,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "library_work": 0.5,
         "view_library_work": 0.5,
         **POST_FORK_DEFAULTS,
+        **FIRST_VISIT_DEFAULTS,
     },
     "realistic": {
         "fields_per_model": 14,
@@ -50,6 +55,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "library_work": 0.5,
         "view_library_work": 0.75,
         **POST_FORK_DEFAULTS,
+        **FIRST_VISIT_DEFAULTS,
     },
     # The django-oscar 4.2 shop's twin (fitted at 81 models).
     "startup-heavy": {
@@ -67,6 +73,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "request_cache_kb": 0,
         "request_objects": 0,
         "library_objects": 0,
+        **FIRST_VISIT_DEFAULTS,
     },
     # pretix 2026.8's twin (fitted at 118 models).
     "request-heavy": {
@@ -84,6 +91,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, float | int]] = {
         "request_cache_kb": 0,
         "request_objects": 0,
         "library_objects": 0,
+        **FIRST_VISIT_DEFAULTS,
     },
 }
 
@@ -102,6 +110,7 @@ MAX_REQUEST_GROWTH_KB = 100_000.0  # per 1,000 requests: 100 KB a request
 MAX_REQUEST_CACHE_KB = 10_000_000  # 10 GB
 MAX_REQUEST_OBJECTS = 1_000_000  # held at once by one request: about 100 MB
 MAX_LIBRARY_OBJECTS = 5_000_000  # kept by the start-up library: about 500 MB
+MAX_VIEW_FIRST_WORK = 100_000  # entries per view: about 8 s of a view's first visit
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,12 @@ class GenOptions:
     # Containers the start-up library builds at import and keeps (spread over its modules): the long-lived
     # population a forked worker inherits, which sets how many objects must age before its next full collection.
     library_objects: int = 0
+    # Entries each view builds on its first visit in a process and keeps (its templates compiled, its table and
+    # filter classes built): a prewarming master builds them for the URLs it visits, and its workers inherit them.
+    view_first_work: int = 0
+    # Whether loading the app imports the root URLconf (views, forms, admin), as projects that resolve URLs in an
+    # app's ready() do: the first request then no longer pays for it.
+    urlconf_at_load: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -174,6 +189,16 @@ def _fraction(name: str, value, *, minimum: float, maximum: float) -> float:
     if not minimum <= number <= maximum:
         raise OptionError(_flag(name), f"must be between {minimum} and {maximum}, got {number}")
     return number
+
+
+def _switch(name: str, value) -> bool:
+    """A yes/no option: a boolean, 0 or 1, or yes/no/true/false as text."""
+    words = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | str) and str(value).strip().lower() in words:
+        return words[str(value).strip().lower()]
+    raise OptionError(_flag(name), f"expected yes or no, got {value!r}")
 
 
 def _apps(apps, models: int) -> int:
@@ -216,6 +241,8 @@ def resolve_options(
     request_cache_kb=None,
     request_objects=None,
     library_objects=None,
+    view_first_work=None,
+    urlconf_at_load=None,
 ) -> GenOptions:
     """Validate raw option values (ints or strings) and fill profile defaults.
 
@@ -241,6 +268,8 @@ def resolve_options(
         "request_cache_kb": request_cache_kb,
         "request_objects": request_objects,
         "library_objects": library_objects,
+        "view_first_work": view_first_work,
+        "urlconf_at_load": urlconf_at_load,
     }
     defaults = PROFILE_DEFAULTS[profile]
     weights = {name: defaults[name] if value is None else value for name, value in given.items()}
@@ -297,6 +326,10 @@ def _checked_weights(values: dict) -> dict:
         "library_objects": _whole(
             "library_objects", values["library_objects"], minimum=0, maximum=MAX_LIBRARY_OBJECTS
         ),
+        "view_first_work": _whole(
+            "view_first_work", values["view_first_work"], minimum=0, maximum=MAX_VIEW_FIRST_WORK
+        ),
+        "urlconf_at_load": _switch("urlconf_at_load", values["urlconf_at_load"]),
     }
     if checked["library_objects"] and not checked["library_loc"]:
         raise OptionError(

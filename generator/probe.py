@@ -125,6 +125,8 @@ def _mode_probe(data: dict, urls: tuple[str, ...], min_modules: int, min_mb: flo
             full_collections=c.get("full_collections", 0),
             young_collections=c.get("young_collections"),
             served=c.get("served", 0),
+            others_ms=c.get("others_ms"),
+            urlconf_at_load=c.get("urlconf_at_load"),
             uss_grown_mb=c.get("uss_grown_mb"),
             growth_requests=data.get("growth_requests", 0) if "uss_grown_mb" in c else 0,
             grown_full_collections=c.get("grown_full_collections"),
@@ -144,6 +146,8 @@ def _mode_probe(data: dict, urls: tuple[str, ...], min_modules: int, min_mb: flo
         warmup_statuses=tuple(data.get("warmup_statuses", ())),
         master_pss_served_mb=data.get("master", {}).get("pss_served_mb"),
         inherited_objects=data.get("inherited_objects"),
+        warmup_others_ms=data.get("warmup_others_ms"),
+        urlconf_at_load=data.get("urlconf_at_load", children[0].urlconf_at_load if children else None),
     )
     return replace(mode, warnings=first_request_warnings(mode, min_modules, min_mb))
 

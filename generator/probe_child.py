@@ -149,14 +149,27 @@ def serve(app, url, host):
 
 
 def serve_all(app, urls, host, requests=0):
-    """The first URL measured as a phase (a cold process's first request), then the others' statuses; then more
-    rounds over the URLs until ``requests`` were served in all, as a worker under traffic does."""
+    """The first URL measured as a phase (a cold process's first request), then the others, timed (each one's
+    first visit: its view's own templates, forms and tables), with their statuses; then more rounds over the URLs
+    until ``requests`` were served in all, as a worker under traffic does. (first, statuses, mean ms of another
+    URL's first visit or None)."""
     phase, full = Phase(), full_collections()
     first = {**phase.done(serve(app, urls[0], host)), "full_collections": full_collections() - full}
+    started = time.perf_counter()
     statuses = [first["status"]] + [serve(app, url, host) for url in urls[1:]]
+    others_s = time.perf_counter() - started
+    others_ms = round(others_s * 1000 / (len(urls) - 1), 2) if len(urls) > 1 else None
     for number in range(len(urls), requests):
         serve(app, urls[number % len(urls)], host)
-    return first, statuses
+    return first, statuses, others_ms
+
+
+def urlconf_loaded():
+    """Whether loading the app already imported the root URLconf (views, forms, tables): some projects do at
+    start-up, most leave it to the first request."""
+    from django.conf import settings
+
+    return getattr(settings, "ROOT_URLCONF", None) in sys.modules
 
 
 def full_collections():
@@ -185,8 +198,9 @@ def child_main(request, app, report, go):
         phase = Phase()
         app = load_app(request["wsgi"])
         out["load"] = phase.done()
+        out["urlconf_at_load"] = urlconf_loaded()
     before, young = full_collections(), young_collections()
-    out["first_request"], out["statuses"] = serve_all(
+    out["first_request"], out["statuses"], out["others_ms"] = serve_all(
         app, request["urls"], request["host"], request["requests"]
     )
     # Whether the worker's own collector has already reached what the master shared decides its private memory.
@@ -373,8 +387,10 @@ def main(request):
         phase = Phase()
         app = load_app(request["wsgi"])
         result["load"] = phase.done()
+        result["urlconf_at_load"] = urlconf_loaded()
         if request["mode"] == "prewarm":
-            result["warmup"], result["warmup_statuses"] = serve_all(app, request["urls"], request["host"])
+            warmup = serve_all(app, request["urls"], request["host"])
+            result["warmup"], result["warmup_statuses"], result["warmup_others_ms"] = warmup
             close_connections()
     # The population a worker inherits in the oldest generation: a full collection waits until a quarter as
     # many objects again have aged into it.

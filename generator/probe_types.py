@@ -63,6 +63,8 @@ class ChildProbe:
     grown_full_collections: int | None = None  # run by its own collector over those growth_requests
     young_collections: int | None = None  # of the youngest generation, while it served
     served: int = 0  # requests it served before the stages
+    others_ms: float | None = None  # first visit of each URL after the first, mean
+    urlconf_at_load: bool | None = None  # lazy: its load imported the root URLconf
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,10 @@ class ModeProbe:
     master_pss_served_mb: float | None = None
     warnings: tuple[str, ...] = ()
     inherited_objects: int | None = None  # in the oldest generation of the master when it forked
+    # prewarm: the master's first visit of each URL after the first, mean
+    warmup_others_ms: float | None = None
+    # the master's load imported the root URLconf (lazy: the first child's)
+    urlconf_at_load: bool | None = None
 
     @property
     def startup_mb(self) -> float:
@@ -110,6 +116,14 @@ class ModeProbe:
         """Full collections a child's collector ran during its first request, mean: a full collection there
         costs that request the time of walking everything the process holds."""
         return rounded_mean([c.first_request.full_collections for c in self.children])
+
+    @property
+    def other_url_ms(self) -> float | None:
+        """The first visit of each URL after the first in a cold process, mean: the prewarming master's warm-up,
+        else the children's (None: one URL, or not read)."""
+        if self.warmup_others_ms is not None:
+            return self.warmup_others_ms
+        return rounded_mean([c.others_ms for c in self.children if c.others_ms is not None])
 
     @property
     def child_young_per_request(self) -> float | None:

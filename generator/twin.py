@@ -1,6 +1,7 @@
 """`gen-project --like`: choose options for a synthetic twin of an existing project.
 
-The structure is copied from the inspection (models, apps, fields and relations per model). The weight is fitted
+The structure is copied from the inspection (models, apps, fields and relations per model, and whether loading
+the app imports its URLconf). The weight is fitted
 on what a pre-fork server's workers show: the real project is probed in every mode (generator/probe.py: lazy,
 prefork, prewarm, workers that serve as many requests as the runner's do), then the twin is generated, compiled,
 probed the same way and its knobs moved, one target each, until every target fits:
@@ -18,7 +19,9 @@ knob                          target it moves
 ``view_touch_share``          a prewarm worker's private memory after serving: what it dirties of what
                               the master shared, beside what its own full collections make private
 ``library_work``              seconds of the start-up (the prefork master's load)
-``view_library_work``         a prefork worker's first request (ms)
+``view_first_work``           the first visit of each URL after the first, in the prewarm master's warm-up
+                              (ms): what each view builds once, templates compiled, tables built
+``view_library_work``         a prefork worker's first request (ms), once the views' first visits fit
 ``worker_init_work``          a prewarm worker's first request (ms): what no warm-up in the master moves
 ``request_growth_kb``         the MB a lazy worker keeps per 1,000 requests once it has run a full
                               collection: how it grows over long traffic
@@ -147,6 +150,9 @@ def structure_options(real: ProjectProfile, *, seed: int = 0, rows_per_model: in
         request_cache_kb=0,
         request_objects=0,
         library_objects=0,
+        view_first_work=0,
+        # Copied, not fitted: where the project imports its URLconf decides what its first request pays for.
+        urlconf_at_load=bool(real.mode("prefork").urlconf_at_load) if real.modes else False,
     )
 
 
@@ -212,12 +218,15 @@ def fit_twin(
     knobs: tuple[Knob, ...] = KNOBS,
     rounds: int = FIT_ROUNDS,
     progress: Callable[[FitRound], None] | None = None,
+    start: dict[str, float] | None = None,
 ) -> Twin:
     """Generate, probe and adjust ``knobs`` until the twin shows what the ``real`` probes show (≤ ``rounds``
-    rounds); the other knobs keep the structure's values. Growth is fitted only where the real probes read it."""
+    rounds); the other knobs keep the structure's values. Growth is fitted only where the real probes read it.
+    ``start``: the knobs' values to begin from (an earlier fit of the same project), instead of none."""
     if any(m.mode == "lazy" and m.growth_mb_per_1k is None for m in real[0].modes):
         knobs = tuple(k for k in knobs if k.name != "request_growth_kb")
     options = structure_options(real[0], seed=seed, rows_per_model=rows_per_model)
+    options = replace(options, **{k.name: start[k.name] for k in knobs if k.name in (start or {})})
     wanted = median_targets(real)
     fits = {knob.name: _KnobFit(knob, wanted[knob.target]) for knob in knobs}
     done: list[FitRound] = []
@@ -311,6 +320,8 @@ def scale_to(options: GenOptions, models: int) -> GenOptions:
         request_cache_kb=options.request_cache_kb,
         request_objects=options.request_objects,
         library_objects=options.library_objects,
+        view_first_work=options.view_first_work,
+        urlconf_at_load=options.urlconf_at_load,
     )
 
 

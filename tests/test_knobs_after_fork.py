@@ -136,3 +136,48 @@ def test_library_objects_are_inherited_and_space_out_full_collections(project):
     added = many["prefork"].inherited_objects - few["prefork"].inherited_objects
     assert 190_000 <= added <= 210_000, (few["prefork"], many["prefork"])
     assert many["lazy"].gen2_per_1k < 0.5 * few["lazy"].gen2_per_1k, (few["lazy"], many["lazy"])
+
+
+def _probe_modes(path: Path, modes: tuple[str, ...]):
+    """The lab's probe itself, for what ModeFigures leaves out (each child's readings)."""
+    from generator.probe import ProbeTarget, probe
+
+    urls = tuple(u for u in json.loads((path / "manifest.json").read_text())["urls"] if "<" not in u)[:4]
+    return probe(
+        ProbeTarget(path, (("DJANGO_SETTINGS_MODULE", "config.settings"),)),
+        urls=urls,
+        modes=modes,
+        children=1,
+    )
+
+
+@pytest.mark.timing
+def test_view_first_work_is_paid_once_per_view_and_inherited_from_a_warm_master(project):
+    """6,000 entries a view (some 190 ms here): each URL's first visit builds them, a later visit does not, and a
+    prewarming master's warm-up builds them for its workers."""
+    plain = _probe_modes(project(library_loc=0, view_library_loc=0), ("prefork", "prewarm"))
+    built = _probe_modes(
+        project(library_loc=0, view_library_loc=0, view_first_work=6_000), ("prefork", "prewarm")
+    )
+    cold, warm = built.mode("prefork"), built.mode("prewarm")
+    assert cold.other_url_ms > max(100, 4 * plain.mode("prefork").other_url_ms), (plain, built)
+    assert warm.warmup_others_ms > max(100, 4 * plain.mode("prewarm").warmup_others_ms), (plain, built)
+    # The master built them before the fork: its worker visits the same views without building anything.
+    assert warm.children[0].others_ms < cold.other_url_ms / 3, (cold, warm)
+    # A cold worker's first request pays for its own view too.
+    assert cold.first_request_ms > plain.mode("prefork").first_request_ms + 0.4 * cold.other_url_ms
+
+
+def test_urlconf_at_load_moves_the_views_import_from_the_first_request_to_the_start_up(project):
+    lazy = _probe_modes(project(library_loc=0, view_library_loc=0), ("lazy", "prefork"))
+    eager = _probe_modes(
+        project(library_loc=0, view_library_loc=0, urlconf_at_load=True), ("lazy", "prefork")
+    )
+    assert [m.urlconf_at_load for m in lazy.modes] == [False, False]
+    assert [m.urlconf_at_load for m in eager.modes] == [True, True]
+    moved = (
+        lazy.mode("prefork").children[0].first_request.modules
+        - eager.mode("prefork").children[0].first_request.modules
+    )
+    assert moved >= 10, (lazy.mode("prefork"), eager.mode("prefork"))  # views, forms, admin of each app
+    assert eager.mode("prefork").load.modules >= lazy.mode("prefork").load.modules + moved

@@ -24,6 +24,7 @@ from generator.twin import (
     _next_options,
     fit_twin,
     scale_to,
+    structure_options,
     targets,
 )
 
@@ -197,6 +198,11 @@ def test_a_knob_moves_only_once_the_targets_it_depends_on_fit():
     growth = next(k for k in KNOBS if k.name == "request_growth_kb")
     faster = _next_options(options, _fits(), _measured(lazy_growth_mb_per_1k=80.0))
     assert faster.request_growth_kb == round(20.0 / growth.guess, 3)
+    # Other URLs' first visits faster than the real ones': each view builds more; the views' library waits for it.
+    first_visit = next(k for k in KNOBS if k.name == "view_first_work")
+    slower = _next_options(options, _fits(), _measured(other_url_ms=20.0, first_request_ms=50.0))
+    assert slower.view_first_work == round(80.0 / first_visit.guess)
+    assert slower.view_library_work == options.view_library_work
     assert _next_options(options, _fits(), _measured()) == options
 
 
@@ -223,6 +229,8 @@ def test_scale_carries_every_knob_and_keeps_the_app_density():
         view_library_work=0.9,
         view_touch_share=0.35,
         worker_init_work=4321,
+        view_first_work=222,
+        urlconf_at_load=True,
     )
     bigger = scale_to(options, 240)
     assert (bigger.models, bigger.apps) == (240, 48)
@@ -338,7 +346,14 @@ def test_profiles_probed_before_the_rhythm_and_the_apps_were_counted_still_load(
         (Path(__file__).parent.parent / "results" / "calibration" / "probes.json").read_text()
     )
     # A profile as the probe wrote it before it read the collector's rhythm and counted the apps.
-    newer = ("gen2_per_1k", "young_per_request", "inherited_objects", "first_full_collections")
+    newer = (
+        "gen2_per_1k",
+        "young_per_request",
+        "inherited_objects",
+        "first_full_collections",
+        "other_url_ms",
+        "urlconf_at_load",
+    )
     current = probes["oscarshop"]["real"]
     old = {k: v for k, v in current.items() if k != "app_models"}
     old["modes"] = [{k: v for k, v in m.items() if k not in newer} for m in current["modes"]]
@@ -349,3 +364,8 @@ def test_profiles_probed_before_the_rhythm_and_the_apps_were_counted_still_load(
     assert lazy.gen2_per_1k is None and lazy.young_per_request is None and profile.app_models == {}
     assert lazy.uss_mb == old["modes"][0]["uss_mb"] and profile.first_request.full_collections == 0
     assert targets(profile)["prewarm_young_per_request"] == 0.0
+    assert lazy.other_url_ms is None and targets(profile)["other_url_ms"] == 0.0
+    # Where the project imports its URLconf is copied, not fitted: unread, the twin leaves it to the first request.
+    assert structure_options(profile).urlconf_at_load is False
+    eager = replace(profile, modes=tuple(replace(m, urlconf_at_load=True) for m in profile.modes))
+    assert structure_options(eager).urlconf_at_load is True

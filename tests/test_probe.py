@@ -90,6 +90,22 @@ def test_the_modes_move_memory_and_work_where_a_prefork_server_does(tiny):
     assert all(c.first_request.modules < cold for c in prewarm.children)
 
 
+def test_each_url_after_the_first_is_timed_and_the_urlconf_is_found_where_it_loads(tiny, tiny_copy):
+    for mode in tiny.modes:
+        assert mode.other_url_ms is not None and 0 < mode.other_url_ms < 5000
+        assert mode.urlconf_at_load is False  # tinysite leaves it to the first request
+    assert tiny.mode("prewarm").other_url_ms == tiny.mode("prewarm").warmup_others_ms
+    eager = ProbeTarget(tiny_copy.root, (*tiny_copy.env, ("TINY_EAGER_URLCONF", "1")), tiny_copy.wsgi)
+    loaded = probe(eager, urls=("/", "/notes/3/"), modes=("lazy", "prefork"), children=1)
+    assert [m.urlconf_at_load for m in loaded.modes] == [True, True]
+    # What the load imported, the first request no longer does: the views' module among them.
+    assert (
+        loaded.mode("prefork").children[0].first_request.modules
+        < tiny.mode("prefork").children[0].first_request.modules
+    )
+    assert probe(tiny_copy, urls=("/",), modes=("prefork",), children=1).mode("prefork").other_url_ms is None
+
+
 def test_structure_counts_every_model_and_those_outside_django_contrib(tiny):
     s = tiny.structure
     # tinysite: notes (2 models) beside django.contrib.auth (3) and contenttypes (1).
