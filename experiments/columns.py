@@ -116,7 +116,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("worker_private_other_mb_mean", float, "MB", "private pages of the stack and other mappings"),
     # the database a run used
-    Column("database", str, "", "sqlite or postgresql"),
+    Column("database", str, "", "the default database's engine, as its settings name it: sqlite, postgresql"),
     Column("db_connections", int, "", "client connections to the run's PostgreSQL database after traffic"),
     # where the run ran: this machine, or the cluster node of its job
     Column("host", str, "", "host name of the machine (cluster node) that ran the server"),

@@ -55,6 +55,30 @@ print(json.dumps({"calls": tinyapp.calls, "headers": seen, "body": b"".join(body
 """
 
 
+@pytest.mark.parametrize(
+    ("engine", "named"),
+    [
+        ("django.db.backends.postgresql", "postgresql"),
+        ("django.db.backends.sqlite3", "sqlite"),
+        ("django_prometheus.db.backends.postgresql", "postgresql"),
+    ],
+)
+def test_the_database_engine_is_read_from_the_settings_without_importing_its_backend(engine, named):
+    code = f"""
+import sys
+sys.path.insert(0, {str(WRAPPER.parent)!r})
+import django
+from django.conf import settings
+settings.configure(DATABASES={{"default": {{"ENGINE": {engine!r}, "NAME": "x"}}}})
+django.setup()
+import wrapper
+print(wrapper._database_engine(), {engine!r} + ".base" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [named, "False"]
+
+
 def run_wrapper(tmp_path: Path, mode: str) -> tuple[dict, list[str]]:
     """The wrapper in a child process; the test plays the runner: it reads messages and releases the hold."""
     (tmp_path / "tinyapp.py").write_text(APP)
@@ -113,6 +137,7 @@ def test_wrapper_loads_warms_collects_and_marks_responses(tmp_path, mode):
     assert (
         messages[-1].split()[-1] == "3"
     )  # two requests and the one with a wrong token: not the control ones
+    assert messages[kinds.index("loaded")].split()[-1] == "-"  # no Django: no database engine to name
     if warm:
         assert messages[kinds.index("warmed")].split()[-1] == "200,404,200"
         assert result["calls"][:3] == [

@@ -98,7 +98,7 @@ def make_row(
         "recycling": run.server.recycling.label(),
         "requests_per_worker": run.traffic.requests_per_worker,
         "clients": run.traffic.clients or run.workers * run.server.threads,
-        "database": run.project.database.kind,
+        "database": _database_of(run, measurement),
         "host": host or socket.gethostname(),
     }
     python = _interpreter_of(run, project)
@@ -106,6 +106,15 @@ def make_row(
     row["python_build"] = python.build_label if python else ""
     row.update(measurement.metrics())
     return row
+
+
+def _database_of(run: RunSpec, measurement) -> str:
+    """What the project ran on: the engine its settings named once loaded; before that, what the sweep set up
+    for a generated project (an existing one chooses its own: unknown)."""
+    engine = measurement.details.get("database_engine")
+    if engine:
+        return engine
+    return run.project.database.kind if run.project.kind == "generated" else ""
 
 
 def _interpreter_of(run: RunSpec, project: PreparedProject | None) -> Interpreter | None:

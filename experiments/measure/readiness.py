@@ -55,9 +55,12 @@ def wait_ready(
             count, _, names = message.rest.partition(" ")
             details["closed_before_fork"] = {"count": int(count), "connections": names.split(",")}
         elif message.kind == "loaded":
+            seconds, _, engine = message.rest.partition(" ")
             loads = details.setdefault("load_seconds", {})
-            loads[message.pid] = float(message.rest.split(" ")[0])
+            loads[message.pid] = float(seconds)
             details["load_s"] = sum(loads.values()) / len(loads)
+            if engine and engine != "-":
+                details["database_engine"] = engine
         elif message.kind in ("warmed", "phases"):
             note(message, details)
             if message.kind == "warmed":

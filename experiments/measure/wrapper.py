@@ -30,7 +30,7 @@ after each fork (in the worker); ``worker_ready()`` when a worker is about to ac
 
 Messages sent to the runner (one datagram each, ASCII, space separated):
     forked <pid> <monotonic_ns>
-    loaded <pid> <monotonic_ns> <seconds to import the app>
+    loaded <pid> <monotonic_ns> <seconds to import the app> <the default database's engine: sqlite, postgresql…>
     warmed <pid> <monotonic_ns> <seconds of warm-up> <statuses joined by ",">
     ready <pid> <monotonic_ns>
     collected <pid> <monotonic_ns> <json: gc collections per generation since ready, collect_ms, frozen>
@@ -140,11 +140,23 @@ def _load_app():
     module = importlib.import_module(module_name)
     app = getattr(module, attr or "application")
     seconds = time.perf_counter() - started
-    notify("loaded", os.getpid(), time.monotonic_ns(), f"{seconds:.6f}")
+    notify("loaded", os.getpid(), time.monotonic_ns(), f"{seconds:.6f} {_database_engine()}")
     if probed:
         report = json.dumps(phases.startup_report(seconds), separators=(",", ":"))
         notify("phases", os.getpid(), time.monotonic_ns(), report)
     return app
+
+
+def _database_engine():
+    """The default database's engine as the settings name it ("-": none, or no Django): read, never imported,
+    since importing its backend here would move that import into the master."""
+    conf = sys.modules.get("django.conf")
+    try:
+        engine = conf.settings.DATABASES["default"]["ENGINE"]
+    except Exception:  # noqa: BLE001 - any project: no Django, no settings, no default database
+        return "-"
+    name = str(engine).rsplit(".", 1)[-1]
+    return {"sqlite3": "sqlite"}.get(name, name) or "-"
 
 
 def _call(app, url):
