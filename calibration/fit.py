@@ -38,6 +38,7 @@ SWEEP_KEYS = (
     "worker_init_work",
     "request_objects",
     "library_objects",
+    "first_request_work",
     "view_first_work",
     "urlconf_at_load",
 )

@@ -114,6 +114,11 @@ def _add_weight_options(parser: argparse.ArgumentParser) -> None:
     )
     weight.add_argument("--view-library-work", help="the same for the views' library")
     weight.add_argument(
+        "--first-request-work",
+        help="entries (0-1,000,000) the first request of a process builds once and keeps, as loading the template "
+        "engine's tag libraries and building schemas do: a prewarming master builds them before the fork",
+    )
+    weight.add_argument(
         "--view-first-work",
         help="entries (0-100,000) each view builds on its first visit in a process and keeps, as compiling its "
         "templates and building its table and filter classes do: a prewarming master builds them for the URLs it "
@@ -177,6 +182,7 @@ WEIGHT_OPTIONS = (
     "request_cache_kb",
     "request_objects",
     "library_objects",
+    "first_request_work",
     "view_first_work",
     "urlconf_at_load",
 )
@@ -316,6 +322,7 @@ def _options(args):
         request_cache_kb=args.request_cache_kb,
         request_objects=args.request_objects,
         library_objects=args.library_objects,
+        first_request_work=args.first_request_work,
         view_first_work=args.view_first_work,
         urlconf_at_load=args.urlconf_at_load,
     )

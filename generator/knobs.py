@@ -48,6 +48,7 @@ class Knob:
     whole: bool = False
     needs: str = ""  # an option that must be non-zero for this knob to act; the guess is per 1,000 of it
     held_by: str = ""  # an option that must be non-zero for this knob to act; the guess stands alone
+    unless: str = ""  # an option that must be zero for this knob to act (another knob then moves its target)
 
     @property
     def gate(self) -> str:
@@ -130,6 +131,19 @@ KNOBS = (
         10.0,
         after=("first_request_mb", "other_url_ms"),
         needs="view_library_loc",
+    ),
+    # Without a views' library (its lines 0: nothing for the knob above to work), what the first request builds
+    # once: milliseconds per entry.
+    Knob(
+        "first_request_work",
+        "first_request_ms",
+        0.03,
+        MAX_WORKER_INIT_WORK,
+        TIME_TOLERANCE,
+        10.0,
+        after=("other_url_ms", "prewarm_first_ms"),
+        whole=True,
+        unless="view_library_loc",
     ),
     # Milliseconds per table entry built; it adds memory to the first request too, so it moves before placement fits.
     Knob("worker_init_work", "prewarm_first_ms", 0.08, MAX_WORKER_INIT_WORK, TIME_TOLERANCE, 5.0, whole=True),

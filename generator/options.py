@@ -21,7 +21,7 @@ POST_FORK_DEFAULTS = {
 
 # How a view's first visit and the URLconf load: off in every profile (a view's first visit compiles its templates,
 # the URLconf loads on the first request); `--like` turns them on where the real project does.
-FIRST_VISIT_DEFAULTS = {"view_first_work": 0, "urlconf_at_load": False}
+FIRST_VISIT_DEFAULTS = {"first_request_work": 0, "view_first_work": 0, "urlconf_at_load": False}
 
 # Per-profile defaults of the weight knobs. `realistic` is calibrated against real projects (results/calibration):
 # its library weight lies between them. The presets are the `--like` twins of two of them (calibration/fit.py,
@@ -144,6 +144,9 @@ class GenOptions:
     # Containers the start-up library builds at import and keeps (spread over its modules): the long-lived
     # population a forked worker inherits, which sets how many objects must age before its next full collection.
     library_objects: int = 0
+    # Entries the first request of a process lineage builds and keeps (tag libraries loaded, schemas built): a
+    # prewarming master builds them before the fork, a lazy or prefork worker on its first request.
+    first_request_work: int = 0
     # Entries each view builds on its first visit in a process and keeps (its templates compiled, its table and
     # filter classes built): a prewarming master builds them for the URLs it visits, and its workers inherit them.
     view_first_work: int = 0
@@ -241,6 +244,7 @@ def resolve_options(
     request_cache_kb=None,
     request_objects=None,
     library_objects=None,
+    first_request_work=None,
     view_first_work=None,
     urlconf_at_load=None,
 ) -> GenOptions:
@@ -268,6 +272,7 @@ def resolve_options(
         "request_cache_kb": request_cache_kb,
         "request_objects": request_objects,
         "library_objects": library_objects,
+        "first_request_work": first_request_work,
         "view_first_work": view_first_work,
         "urlconf_at_load": urlconf_at_load,
     }
@@ -325,6 +330,9 @@ def _checked_weights(values: dict) -> dict:
         ),
         "library_objects": _whole(
             "library_objects", values["library_objects"], minimum=0, maximum=MAX_LIBRARY_OBJECTS
+        ),
+        "first_request_work": _whole(
+            "first_request_work", values["first_request_work"], minimum=0, maximum=MAX_WORKER_INIT_WORK
         ),
         "view_first_work": _whole(
             "view_first_work", values["view_first_work"], minimum=0, maximum=MAX_VIEW_FIRST_WORK

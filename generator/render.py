@@ -69,8 +69,8 @@ def render_project(spec: ProjectSpec) -> dict[str, str]:
         files["config/request_cache.py"] = _render("project/request_cache.py.j2", **ctx)
     if spec.options.request_objects:
         files["config/request_objects.py"] = _render("project/request_objects.py.j2", **ctx)
-    if spec.options.view_first_work:
-        files["config/view_tables.py"] = _render("project/view_tables.py.j2", **ctx)
+    if spec.options.view_first_work or spec.options.first_request_work:
+        files["config/first_visits.py"] = _render("project/first_visits.py.j2", **ctx)
     if spec.library:
         files["config/vendor/__init__.py"] = ""
     for module in spec.library:

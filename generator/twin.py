@@ -22,6 +22,8 @@ knob                          target it moves
 ``view_first_work``           the first visit of each URL after the first, in the prewarm master's warm-up
                               (ms): what each view builds once, templates compiled, tables built
 ``view_library_work``         a prefork worker's first request (ms), once the views' first visits fit
+``first_request_work``        the same where the views import no library of their own (a project that loads its
+                              URLconf at start-up): what its first request builds once, movable by a warm-up
 ``worker_init_work``          a prewarm worker's first request (ms): what no warm-up in the master moves
 ``request_growth_kb``         the MB a lazy worker keeps per 1,000 requests once it has run a full
                               collection: how it grows over long traffic
@@ -150,6 +152,7 @@ def structure_options(real: ProjectProfile, *, seed: int = 0, rows_per_model: in
         request_cache_kb=0,
         request_objects=0,
         library_objects=0,
+        first_request_work=0,
         view_first_work=0,
         # Copied, not fitted: where the project imports its URLconf decides what its first request pays for.
         urlconf_at_load=bool(real.mode("prefork").urlconf_at_load) if real.modes else False,
@@ -290,6 +293,8 @@ def _next_options(options: GenOptions, fits: dict[str, _KnobFit], measured: dict
             continue
         if knob.gate and not getattr(options, knob.gate):
             continue
+        if knob.unless and getattr(options, knob.unless):
+            continue
         changes[name] = fit.step(getattr(options, name), measured[knob.target], options)
     following = replace(options, **changes)
     # What an option holds goes with it (objects kept by the start-up library, when the library fits at 0 lines).
@@ -320,6 +325,7 @@ def scale_to(options: GenOptions, models: int) -> GenOptions:
         request_cache_kb=options.request_cache_kb,
         request_objects=options.request_objects,
         library_objects=options.library_objects,
+        first_request_work=options.first_request_work,
         view_first_work=options.view_first_work,
         urlconf_at_load=options.urlconf_at_load,
     )

@@ -55,6 +55,7 @@ def _tree_digest(root: Path) -> dict[str, str]:
         (["--models", "10", "--library-objects", "5000001"], "--library-objects"),
         (["--models", "10", "--library-loc", "0", "--library-objects", "10"], "--library-objects"),
         (["--models", "10", "--view-first-work", "-1"], "--view-first-work"),
+        (["--models", "10", "--first-request-work", "1000001"], "--first-request-work"),
         (["--models", "10", "--view-first-work", "100001"], "--view-first-work"),
         (["--models", "10", "--urlconf-at-load", "maybe"], "--urlconf-at-load"),
         (["--like", "somewhere", "--urlconf-at-load", "yes"], "--urlconf-at-load"),

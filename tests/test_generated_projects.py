@@ -30,6 +30,7 @@ def small_projects(draw, profile):
         "worker_init_work": draw(st.sampled_from([0, 300])),
         "request_objects": draw(st.sampled_from([0, 1_000])),
         "view_first_work": draw(st.sampled_from([0, 50])),
+        "first_request_work": draw(st.sampled_from([0, 50])),
         "urlconf_at_load": draw(st.booleans()),
     }
     return resolve_options(models, apps=apps, profile=profile, seed=seed, rows_per_model=rows, **library)

@@ -168,6 +168,20 @@ def test_view_first_work_is_paid_once_per_view_and_inherited_from_a_warm_master(
     assert cold.first_request_ms > plain.mode("prefork").first_request_ms + 0.4 * cold.other_url_ms
 
 
+@pytest.mark.timing
+def test_first_request_work_is_paid_once_and_moved_by_a_warm_up(project):
+    """6,000 entries built on the first request of a process lineage: a cold worker's first request pays them,
+    a prewarmed worker's does not (its master built them), and no later URL does."""
+    plain = _probe_modes(project(library_loc=0, view_library_loc=0), ("prefork", "prewarm"))
+    site = _probe_modes(
+        project(library_loc=0, view_library_loc=0, first_request_work=6_000), ("prefork", "prewarm")
+    )
+    added = site.mode("prefork").first_request_ms - plain.mode("prefork").first_request_ms
+    assert added > 100, (plain, site)
+    assert site.mode("prewarm").first_request_ms < plain.mode("prewarm").first_request_ms + added / 3
+    assert site.mode("prefork").other_url_ms < plain.mode("prefork").other_url_ms + added / 3
+
+
 def test_urlconf_at_load_moves_the_views_import_from_the_first_request_to_the_start_up(project):
     lazy = _probe_modes(project(library_loc=0, view_library_loc=0), ("lazy", "prefork"))
     eager = _probe_modes(

@@ -203,6 +203,15 @@ def test_a_knob_moves_only_once_the_targets_it_depends_on_fit():
     slower = _next_options(options, _fits(), _measured(other_url_ms=20.0, first_request_ms=50.0))
     assert slower.view_first_work == round(80.0 / first_visit.guess)
     assert slower.view_library_work == options.view_library_work
+    # Without a views' library, what the first request builds once moves instead (never both on one target).
+    once = next(k for k in KNOBS if k.name == "first_request_work")
+    assert _next_options(options, _fits(), _measured(first_request_ms=40.0)).first_request_work == 0
+    bare = _small(library_loc=50_000)
+    built = _next_options(bare, _fits(), _measured(first_request_ms=40.0))
+    assert (
+        built.first_request_work == round(60.0 / once.guess)
+        and built.view_library_work == bare.view_library_work
+    )
     assert _next_options(options, _fits(), _measured()) == options
 
 
@@ -230,6 +239,7 @@ def test_scale_carries_every_knob_and_keeps_the_app_density():
         view_touch_share=0.35,
         worker_init_work=4321,
         view_first_work=222,
+        first_request_work=333,
         urlconf_at_load=True,
     )
     bigger = scale_to(options, 240)
