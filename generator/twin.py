@@ -349,13 +349,18 @@ def _shown(name: str, value: float) -> str:
     return f"{label} {value:.2f} {unit}" if unit in ("s", "MB/1k") else f"{label} {value:.1f} {unit}"
 
 
+def _targets_once() -> list[str]:
+    """Every knob's target, each once (two knobs may move one target)."""
+    return list(dict.fromkeys(k.target for k in KNOBS))
+
+
 def format_targets(real: dict[str, float]) -> list[str]:
     """The real project's targets, one line."""
-    return ["  real: " + ", ".join(_shown(k.target, real[k.target]) for k in KNOBS)]
+    return ["  real: " + ", ".join(_shown(target, real[target]) for target in _targets_once())]
 
 
 def format_round(fit: FitRound) -> list[str]:
     """One fitting round: the knobs, then what the twin showed."""
     knobs = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in fit.knobs.items())
-    shown = ", ".join(_shown(k.target, fit.figures[k.target]) for k in KNOBS)
+    shown = ", ".join(_shown(target, fit.figures[target]) for target in _targets_once())
     return [f"  twin: {knobs}", f"     → {shown}"]
