@@ -55,6 +55,8 @@ PROBE_FIGURES = (
     ("young_per_request", "/request"),
     ("inherited_objects", "objects"),
     ("first_full_collections", ""),
+    ("other_url_ms", "ms"),
+    ("urlconf_at_load", ""),
 )
 
 
