@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from prepare import PROJECTS as REAL_PROJECTS  # noqa: E402 - beside this file, on sys.path[0]
+
+from experiments.databases.cluster import SUPERUSER  # noqa: E402
 
 SWEEPS = REPO / "experiments" / "sweeps"
 FITS = REPO / "results" / "calibration" / "fits"
@@ -44,12 +47,26 @@ SWEEP_KEYS = (
 )
 
 
+def twin_database_env(twin) -> dict[str, str] | None:
+    """Where the twin's probes run: on the database its sweep runs it on (PostgreSQL: a database of its own in the
+    cluster ``calibration/nautobot_db.py`` started, with the sweep's connection settings), else SQLite (None)."""
+    if twin.database.kind != "postgresql":
+        return None
+    host = os.environ.get("NAUTOBOT_DB_HOST")
+    if not host:
+        raise SystemExit(
+            f"Error: {twin.label} runs on PostgreSQL: run the fit inside calibration/nautobot_db.py, whose "
+            "cluster holds the twin's database too"
+        )
+    return {"DATABASE_URL": f"postgresql://{SUPERUSER}@/twin_fit?host={host}", **twin.database.env()}
+
+
 def fit(name: str, resume: bool = False) -> dict:
     from experiments.sweep import load_sweep
     from generator.inspect_project import Target, inspect_project
     from generator.twin import PROBE_REQUESTS, REAL_INSPECTIONS, fit_twin, format_round, format_targets
 
-    real = load_sweep(SWEEPS / f"calibration-{name}.yaml").projects[0]
+    real, twin_spec = load_sweep(SWEEPS / f"calibration-{name}.yaml").projects[:2]
     env = dict(real.env)
     settings = env.pop("DJANGO_SETTINGS_MODULE", real.wsgi.split(".")[0] + ".settings")
     target = Target(Path(real.path), settings)
@@ -62,7 +79,12 @@ def fit(name: str, resume: bool = False) -> dict:
     print(f"{name}: {profiles[0].own_models} models, {profiles[0].own_apps} apps", flush=True)
     # Resuming begins from the knobs of the committed fit: fewer rounds, the same targets and rule to stop.
     start = json.loads((FITS / f"{name}.json").read_text())["fitted_options"] if resume else None
-    twin = fit_twin(profiles, progress=lambda r: print("\n".join(format_round(r)), flush=True), start=start)
+    twin = fit_twin(
+        profiles,
+        progress=lambda r: print("\n".join(format_round(r)), flush=True),
+        start=start,
+        database_env=twin_database_env(twin_spec),
+    )
     print("\n".join(format_targets(twin.real)))
     if twin.misses():
         print(f"  missed: {', '.join(twin.misses())} (the twin takes round {twin.chosen + 1}, the closest)")

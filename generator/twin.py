@@ -195,20 +195,25 @@ def inspect_generated(
     requests: int = PROBE_REQUESTS,
     probes: int = 1,
     growth_requests: int = 0,
+    database_env: dict[str, str] | None = None,
 ) -> list[ProjectProfile]:
     """Generate ``options`` into ``path``, compile it and probe it ``probes`` times in every mode over the URLs the
     runner would choose. ``database`` is a db.sqlite3 built earlier for the same models (the library knobs leave
-    them alone); without it the database is built."""
+    them alone); without it the database is built. ``database_env`` (DATABASE_URL, DATABASE_CONN_MAX_AGE) runs
+    the twin on another database, PostgreSQL as its project does: built when ``database`` is None, else reused."""
     from generator.api import choose_urls, generate_project
 
-    manifest = generate_project(options, path, build_db=database is None, force=True)
-    if database is not None:
+    url = (database_env or {}).get("DATABASE_URL")
+    manifest = generate_project(options, path, build_db=database is None, force=True, database_url=url)
+    if database is not None and url is None:
         shutil.copyfile(database, path / "db.sqlite3")
     compileall.compile_dir(str(path), quiet=2, workers=1)  # real projects are measured with their bytecode
     urls = choose_urls(list(manifest["urls"]), RUNNER_URLS)
     target = Target(path, "config.settings")
     return [
-        inspect_project(target, urls=urls, requests=requests, growth_requests=growth_requests)
+        inspect_project(
+            target, env=database_env, urls=urls, requests=requests, growth_requests=growth_requests
+        )
         for _ in range(probes)
     ]
 
@@ -222,10 +227,13 @@ def fit_twin(
     rounds: int = FIT_ROUNDS,
     progress: Callable[[FitRound], None] | None = None,
     start: dict[str, float] | None = None,
+    database_env: dict[str, str] | None = None,
 ) -> Twin:
     """Generate, probe and adjust ``knobs`` until the twin shows what the ``real`` probes show (≤ ``rounds``
     rounds); the other knobs keep the structure's values. Growth is fitted only where the real probes read it.
-    ``start``: the knobs' values to begin from (an earlier fit of the same project), instead of none."""
+    ``start``: the knobs' values to begin from (an earlier fit of the same project), instead of none.
+    ``database_env``: the twin runs on that database (DATABASE_URL …), as its project runs on its own: a first
+    connection to PostgreSQL costs a first request what one to SQLite does not."""
     if any(m.mode == "lazy" and m.growth_mb_per_1k is None for m in real[0].modes):
         knobs = tuple(k for k in knobs if k.name != "request_growth_kb")
     options = structure_options(real[0], seed=seed, rows_per_model=rows_per_model)
@@ -239,10 +247,17 @@ def fit_twin(
             path = Path(workdir) / f"round-{number}"
             growth = GROWTH_REQUESTS if any(k.name == "request_growth_kb" for k in knobs) else 0
             profiles = inspect_generated(
-                options, path, database=database, probes=probes, growth_requests=growth
+                options,
+                path,
+                database=database,
+                probes=probes,
+                growth_requests=growth,
+                database_env=database_env,
             )
             if database is None:
-                database = shutil.copyfile(path / "db.sqlite3", Path(workdir) / "db.sqlite3")
+                kept = Path(workdir) / "db.sqlite3"
+                on_server = "DATABASE_URL" in (database_env or {})  # built once, there: nothing to copy
+                database = kept if on_server else shutil.copyfile(path / "db.sqlite3", kept)
             shutil.rmtree(path)
             measured = median_targets(profiles)
             fit = FitRound(

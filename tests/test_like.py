@@ -1,6 +1,7 @@
 """`gen-project --like`: inspecting an existing project, fitting a twin, and the library weight knobs."""
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -23,6 +24,7 @@ from generator.twin import (
     _KnobFit,
     _next_options,
     fit_twin,
+    inspect_generated,
     scale_to,
     structure_options,
     targets,
@@ -379,3 +381,19 @@ def test_profiles_probed_before_the_rhythm_and_the_apps_were_counted_still_load(
     assert structure_options(profile).urlconf_at_load is False
     eager = replace(profile, modes=tuple(replace(m, urlconf_at_load=True) for m in profile.modes))
     assert structure_options(eager).urlconf_at_load is True
+
+
+def test_a_twin_is_probed_on_the_database_its_project_runs_on(postgres, tmp_path):
+    """A twin of a project on PostgreSQL is built and probed there: its first connection is part of what a first
+    request costs. Without the database it would fall back to an empty db.sqlite3 and answer errors."""
+    name = f"prefork_lab_twin_{os.getpid()}"
+    env = {"DATABASE_URL": postgres.url_of(name), "DATABASE_CONN_MAX_AGE": "300"}
+    options = resolve_options(6, apps=2, rows_per_model=2, library_loc=0, view_library_loc=0)
+    try:
+        (profile,) = inspect_generated(options, tmp_path / "twin", database_env=env)
+        assert not profile.warnings, profile.warnings  # every URL answered 2xx from PostgreSQL's rows
+        assert not (tmp_path / "twin" / "db.sqlite3").exists()
+        again = inspect_generated(options, tmp_path / "again", database=tmp_path / "built", database_env=env)
+        assert not again[0].warnings and not (tmp_path / "again" / "db.sqlite3").exists()
+    finally:
+        postgres.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
