@@ -113,6 +113,12 @@ def _add_weight_options(parser: argparse.ArgumentParser) -> None:
         "up to 4, where every component also validates references with it",
     )
     weight.add_argument("--view-library-work", help="the same for the views' library")
+    _add_first_visit_options(parser)
+    _add_after_fork_options(parser)
+
+
+def _add_first_visit_options(parser: argparse.ArgumentParser) -> None:
+    weight = parser.add_argument_group("first visits (default: none)")
     weight.add_argument(
         "--first-request-work",
         help="entries (0-1,000,000) the first request of a process builds once and keeps, as loading the template "
@@ -129,6 +135,9 @@ def _add_weight_options(parser: argparse.ArgumentParser) -> None:
         help="yes: loading the app imports the URLconf (views, forms, admin), as projects that resolve their URLs "
         "in an app's ready() do; no (default): the first request imports it",
     )
+
+
+def _add_after_fork_options(parser: argparse.ArgumentParser) -> None:
     after_fork = parser.add_argument_group("after a pre-fork server forks (defaults depend on --profile)")
     after_fork.add_argument(
         "--view-touch-share",

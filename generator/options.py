@@ -23,6 +23,10 @@ POST_FORK_DEFAULTS = {
 # the URLconf loads on the first request); `--like` turns them on where the real project does.
 FIRST_VISIT_DEFAULTS = {"first_request_work": 0, "view_first_work": 0, "urlconf_at_load": False}
 
+# Options added after the first sweeps, with the default at which they write the project as before: a run id
+# counts them only away from it (experiments/sweep/spec.py).
+ADDED_LATER_DEFAULTS = {**POST_FORK_DEFAULTS, **FIRST_VISIT_DEFAULTS}
+
 # Per-profile defaults of the weight knobs. `realistic` is calibrated against real projects (results/calibration):
 # its library weight lies between them. The presets are the `--like` twins of two of them (calibration/fit.py,
 # results/calibration/fits/), so that with `realistic` they span the real projects by where the weight is loaded:
@@ -164,6 +168,10 @@ class GenOptions:
 
 
 OPTION_NAMES = tuple(f.name for f in fields(GenOptions))
+# The weight knobs: every option but the size, the profile, the seed and the rows.
+WEIGHT_NAMES = tuple(
+    n for n in OPTION_NAMES if n not in ("models", "apps", "profile", "seed", "rows_per_model")
+)
 
 
 def _flag(name: str) -> str:
@@ -230,61 +238,31 @@ def resolve_options(
     profile: str = "realistic",
     seed=0,
     rows_per_model=20,
-    fields_per_model=None,
-    relations_per_model=None,
-    loc_per_model=None,
-    imports=None,
-    library_loc=None,
-    view_library_loc=None,
-    library_work=None,
-    view_library_work=None,
-    view_touch_share=None,
-    worker_init_work=None,
-    request_growth_kb=None,
-    request_cache_kb=None,
-    request_objects=None,
-    library_objects=None,
-    first_request_work=None,
-    view_first_work=None,
-    urlconf_at_load=None,
+    **weights,
 ) -> GenOptions:
-    """Validate raw option values (ints or strings) and fill profile defaults.
+    """Validate raw option values (ints or strings) and fill profile defaults: ``weights`` are the weight knobs
+    by name (``library_loc=…``), None or absent for the profile's default.
 
     Raises OptionError naming the offending option.
     """
+    unknown = sorted(set(weights) - set(WEIGHT_NAMES))
+    if unknown:
+        raise TypeError(f"resolve_options() got unexpected options: {', '.join(unknown)}")
     models = _whole("models", models, minimum=1, maximum=MAX_MODELS)
     if profile not in PROFILES:
         raise OptionError("--profile", f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     apps = _apps(apps, models)
     rows_per_model = _rows(rows_per_model, models)
-    given = {
-        "fields_per_model": fields_per_model,
-        "relations_per_model": relations_per_model,
-        "loc_per_model": loc_per_model,
-        "imports": imports,
-        "library_loc": library_loc,
-        "view_library_loc": view_library_loc,
-        "library_work": library_work,
-        "view_library_work": view_library_work,
-        "view_touch_share": view_touch_share,
-        "worker_init_work": worker_init_work,
-        "request_growth_kb": request_growth_kb,
-        "request_cache_kb": request_cache_kb,
-        "request_objects": request_objects,
-        "library_objects": library_objects,
-        "first_request_work": first_request_work,
-        "view_first_work": view_first_work,
-        "urlconf_at_load": urlconf_at_load,
-    }
     defaults = PROFILE_DEFAULTS[profile]
-    weights = {name: defaults[name] if value is None else value for name, value in given.items()}
+    given = {name: weights.get(name) for name in WEIGHT_NAMES}
+    filled = {name: defaults[name] if value is None else value for name, value in given.items()}
     return GenOptions(
         models=models,
         apps=apps,
         profile=profile,
         seed=_whole("seed", seed, minimum=0),
         rows_per_model=rows_per_model,
-        **_checked_weights(weights),
+        **_checked_weights(filled),
     )
 
 

@@ -5,13 +5,12 @@ package can shadow one of the project's), one fresh interpreter per mode, and re
 The request (argv[1], JSON) names the mode, the WSGI application, the URLs, how many requests each child serves,
 how many children to fork and whether to count the project's structure.
 
-The interpreter acts as a pre-fork server's master: it loads the application itself (``prefork``), loads it and
-serves the URLs in-process first (``prewarm``: a warm-up, after which database connections are closed), or
-leaves loading to the children (``lazy``). It then forks the children; each loads the app if the master did not,
-serves every URL through the WSGI callable (in rounds, up to the requests asked for; counting the full collections
-its own collector runs meanwhile), and stops twice so the master can read every child's memory while
-all of them are alive (PSS divides shared pages among the living): after the URLs, and after one full
-``gc.collect()``. Children die with the master (PR_SET_PDEATHSIG) and are killed in ``finally``.
+The interpreter acts as a pre-fork server's master: it loads the app (``prefork``), loads it and serves the URLs
+first (``prewarm``: a warm-up, then database connections closed), or leaves loading to the children (``lazy``). Each
+forked child loads the app if the master did not, serves every URL through the WSGI callable (in rounds, up to the
+requests asked for, counting its own collector's full collections), and stops so the master can read every child's
+memory while all are alive (PSS divides shared pages among the living): after the URLs, after one ``gc.collect()``.
+Children die with the master (PR_SET_PDEATHSIG) and are killed in ``finally``.
 """
 
 import contextlib
@@ -149,24 +148,20 @@ def serve(app, url, host):
 
 
 def serve_all(app, urls, host, requests=0):
-    """The first URL measured as a phase (a cold process's first request), then the others, timed (each one's
-    first visit: its view's own templates, forms and tables), with their statuses; then more rounds over the URLs
-    until ``requests`` were served in all, as a worker under traffic does. (first, statuses, mean ms of another
-    URL's first visit or None)."""
+    """(the first URL as a phase: a cold first request, the statuses, the mean ms of each other URL's first visit
+    or None); then more rounds over the URLs until ``requests`` were served in all, as a worker's traffic."""
     phase, full = Phase(), full_collections()
     first = {**phase.done(serve(app, urls[0], host)), "full_collections": full_collections() - full}
     started = time.perf_counter()
     statuses = [first["status"]] + [serve(app, url, host) for url in urls[1:]]
-    others_s = time.perf_counter() - started
-    others_ms = round(others_s * 1000 / (len(urls) - 1), 2) if len(urls) > 1 else None
+    others_ms = round((time.perf_counter() - started) * 1000 / (len(urls) - 1), 2) if len(urls) > 1 else None
     for number in range(len(urls), requests):
         serve(app, urls[number % len(urls)], host)
     return first, statuses, others_ms
 
 
 def urlconf_loaded():
-    """Whether loading the app already imported the root URLconf (views, forms, tables): some projects do at
-    start-up, most leave it to the first request."""
+    """Whether loading the app already imported the root URLconf (most leave it to the first request)."""
     from django.conf import settings
 
     return getattr(settings, "ROOT_URLCONF", None) in sys.modules
@@ -178,8 +173,7 @@ def full_collections():
 
 
 def young_collections():
-    """How many collections of the youngest generation this process has run: one per 700 containers allocated
-    and still alive, the pace at which objects age towards the oldest generation."""
+    """Collections of the youngest generation this process ran: one per 700 containers allocated and alive."""
     return gc.get_stats()[0]["collections"]
 
 
@@ -195,10 +189,8 @@ def child_main(request, app, report, go):
     die_with_parent()
     out = {"pid": os.getpid()}
     if app is None:
-        phase = Phase()
-        app = load_app(request["wsgi"])
-        out["load"] = phase.done()
-        out["urlconf_at_load"] = urlconf_loaded()
+        phase, app = Phase(), load_app(request["wsgi"])
+        out["load"], out["urlconf_at_load"] = phase.done(), urlconf_loaded()
     before, young = full_collections(), young_collections()
     out["first_request"], out["statuses"], out["others_ms"] = serve_all(
         app, request["urls"], request["host"], request["requests"]
@@ -303,8 +295,7 @@ def run_children(request, app):
 
 
 def count_structure():
-    """Models (all, and outside django.contrib), apps, fields and relations per own model, URL patterns; and the
-    models of each app outside django.contrib, by label."""
+    """Models (all, outside django.contrib), apps, fields and relations per own model, URL patterns, own apps' models."""
     from django.apps import apps
     from django.urls import URLResolver, get_resolver
 
@@ -338,9 +329,8 @@ def count_structure():
 
 
 def settings_read():
-    """What a deployment is configured from: WSGI_APPLICATION, and the default database's vendor, connection age
-    (seconds, None: for ever) and pool (Django 5.1+: its size, 0 none, -1 psycopg's default). Reading them opens
-    no connection."""
+    """WSGI_APPLICATION, and the default database's vendor, connection age (s, None: for ever) and pool (Django
+    5.1+: its size, 0 none, -1 psycopg's default): what a deployment is configured from; no connection opened."""
     from django.conf import settings
     from django.db import connections
 
@@ -358,8 +348,7 @@ def settings_read():
 
 
 def max_connections():
-    """PostgreSQL's max_connections, asked of the default database (one connection, closed again); None
-    elsewhere or when the server cannot be reached."""
+    """PostgreSQL's max_connections (one connection, closed again); None elsewhere or when unreachable."""
     from django.db import connections
 
     connection = connections["default"]
@@ -392,8 +381,7 @@ def main(request):
             warmup = serve_all(app, request["urls"], request["host"])
             result["warmup"], result["warmup_statuses"], result["warmup_others_ms"] = warmup
             close_connections()
-    # The population a worker inherits in the oldest generation: a full collection waits until a quarter as
-    # many objects again have aged into it.
+    # What a worker inherits in the oldest generation: a full collection waits until a quarter as many again aged.
     result["inherited_objects"] = len(gc.get_objects(generation=2))
     if request["children"]:
         result["children"], result["master"] = run_children(request, app)

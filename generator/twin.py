@@ -59,7 +59,7 @@ from generator.knobs import (
     median_targets,
     targets,
 )
-from generator.options import MAX_FIELDS_PER_MODEL, GenOptions, resolve_options
+from generator.options import MAX_FIELDS_PER_MODEL, WEIGHT_NAMES, GenOptions, resolve_options
 
 # What gen-project, calibration/ and the tests import from here; the knobs and their targets are knobs.py.
 __all__ = [
@@ -244,21 +244,10 @@ def fit_twin(
     with tempfile.TemporaryDirectory(prefix="prefork-lab-twin-") as workdir:
         database, probes = None, 1
         for number in range(rounds):
-            path = Path(workdir) / f"round-{number}"
             growth = GROWTH_REQUESTS if any(k.name == "request_growth_kb" for k in knobs) else 0
-            profiles = inspect_generated(
-                options,
-                path,
-                database=database,
-                probes=probes,
-                growth_requests=growth,
-                database_env=database_env,
+            profiles, database = _probe_round(
+                options, Path(workdir), number, database, probes, growth, database_env
             )
-            if database is None:
-                kept = Path(workdir) / "db.sqlite3"
-                on_server = "DATABASE_URL" in (database_env or {})  # built once, there: nothing to copy
-                database = kept if on_server else shutil.copyfile(path / "db.sqlite3", kept)
-            shutil.rmtree(path)
             measured = median_targets(profiles)
             fit = FitRound(
                 {k.name: getattr(options, k.name) for k in KNOBS}, measured, median_modes(profiles)
@@ -284,6 +273,29 @@ def fit_twin(
     return Twin(
         wanted, median_modes(real), options, tuple(done), tuple(k.name for k in knobs), done.index(best)
     )
+
+
+def _probe_round(
+    options: GenOptions,
+    workdir: Path,
+    number: int,
+    database: Path | None,
+    probes: int,
+    growth: int,
+    database_env: dict[str, str] | None,
+) -> tuple[list[ProjectProfile], Path]:
+    """One round's twin generated and probed in ``workdir``, then removed; with the database every later round
+    reuses (a copy of the first round's db.sqlite3, or the server database ``database_env`` names: built once)."""
+    path = workdir / f"round-{number}"
+    profiles = inspect_generated(
+        options, path, database=database, probes=probes, growth_requests=growth, database_env=database_env
+    )
+    if database is None:
+        kept = workdir / "db.sqlite3"
+        on_server = "DATABASE_URL" in (database_env or {})
+        database = kept if on_server else shutil.copyfile(path / "db.sqlite3", kept)
+    shutil.rmtree(path)
+    return profiles, database
 
 
 def _distance(
@@ -326,23 +338,7 @@ def scale_to(options: GenOptions, models: int) -> GenOptions:
         profile=options.profile,
         seed=options.seed,
         rows_per_model=options.rows_per_model,
-        fields_per_model=options.fields_per_model,
-        relations_per_model=options.relations_per_model,
-        loc_per_model=options.loc_per_model,
-        imports=options.imports,
-        library_loc=options.library_loc,
-        view_library_loc=options.view_library_loc,
-        library_work=options.library_work,
-        view_library_work=options.view_library_work,
-        view_touch_share=options.view_touch_share,
-        worker_init_work=options.worker_init_work,
-        request_growth_kb=options.request_growth_kb,
-        request_cache_kb=options.request_cache_kb,
-        request_objects=options.request_objects,
-        library_objects=options.library_objects,
-        first_request_work=options.first_request_work,
-        view_first_work=options.view_first_work,
-        urlconf_at_load=options.urlconf_at_load,
+        **{name: getattr(options, name) for name in WEIGHT_NAMES},
     )
 
 

@@ -59,14 +59,14 @@ class ProjectSpec:
 
     def _source(self) -> dict[str, Any]:
         if self.kind == "generated":
-            from generator.options import POST_FORK_DEFAULTS
+            from generator.options import ADDED_LATER_DEFAULTS
 
             # Options added after the first sweeps enter only when they change the project (at their default
             # it is written as before), so a sweep written before them keeps its run ids.
             options = {
                 name: value
                 for name, value in self.options_dict.items()
-                if name not in POST_FORK_DEFAULTS or value != POST_FORK_DEFAULTS[name]
+                if name not in ADDED_LATER_DEFAULTS or value != ADDED_LATER_DEFAULTS[name]
             }
             identity = {"kind": "generated", "options": options, "urls": list(self.urls)}
             if self.database.changed():
