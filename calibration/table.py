@@ -76,6 +76,8 @@ def _projects(name: str) -> dict:
 
 
 def _probe(name: str, workdir: Path) -> dict:
+    from fit import twin_database_env  # beside this file, on sys.path[0]
+
     from generator.inspect_project import Target, inspect_project
     from generator.options import GenOptions
     from generator.twin import PROBE_REQUESTS, inspect_generated
@@ -92,7 +94,10 @@ def _probe(name: str, workdir: Path) -> dict:
         python=real.python,
         requests=PROBE_REQUESTS,
     )
-    twin = inspect_generated(GenOptions(**projects[f"{name}-twin"].options_dict), workdir / name)[0]
+    twin_spec = projects[f"{name}-twin"]
+    options = GenOptions(**twin_spec.options_dict)
+    # On the database its sweep runs it on, as its fit probed it.
+    twin = inspect_generated(options, workdir / name, database_env=twin_database_env(twin_spec))[0]
     return {"real": profile.as_dict(), "twin": twin.as_dict()}
 
 
