@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
@@ -236,13 +237,15 @@ def _twin_options(args):
     )
     for warning in real[0].warnings:
         print(f"  warning: {warning}")
-    twin = fit_twin(
-        real,
-        seed=checked.seed,
-        rows_per_model=checked.rows_per_model,
-        rounds=int(args.like_rounds),
-        progress=lambda fit: print("\n".join(format_round(fit)), flush=True),
-    )
+    with _fit_database(args) as database_env:
+        twin = fit_twin(
+            real,
+            seed=checked.seed,
+            rows_per_model=checked.rows_per_model,
+            rounds=int(args.like_rounds),
+            progress=lambda fit: print("\n".join(format_round(fit)), flush=True),
+            database_env=database_env,
+        )
     print("\n".join(format_targets(twin.real)))
     if twin.misses():
         print(
@@ -251,6 +254,20 @@ def _twin_options(args):
     options = scale_to(twin.options, checked.models if args.models else twin.options.models)
     record = {"target": args.like, "urls": list(urls), "profile": real[0].as_dict(), **twin.record()}
     return options, record
+
+
+@contextlib.contextmanager
+def _fit_database(args):
+    """Where --like runs the twin's rounds: on the database kind the twin is built for (a first connection to
+    PostgreSQL is part of a cold first request), in a scratch database beside the one named, dropped after."""
+    from generator.database import resolve_database, scratch
+
+    target = resolve_database(args.database, args.database_url)
+    if target is None:
+        yield None
+        return
+    with scratch(target) as side:
+        yield side.env()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -134,3 +134,21 @@ def created(target: Target, force: bool):
             if ours:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
             raise
+
+
+@contextlib.contextmanager
+def scratch(target: Target, suffix: str = "_like_fit"):
+    """A database of our own beside ``target`` on its server, for a build that must not land in the user's one
+    (``--like`` fits its twin there); dropped again whatever happens. A database of that name we did not build
+    is refused."""
+    from psycopg import sql
+
+    parts = urlsplit(target.url)
+    name = target.name + suffix
+    side = Target(urlunsplit(parts._replace(path="/" + name)), name, target.admin_url)
+    check_target(side, force=True)
+    try:
+        yield side
+    finally:
+        with _admin(side) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -281,6 +282,36 @@ def test_cli_like_writes_a_scaled_twin_and_records_the_fit(weighed_project, tmp_
     assert manifest["options"]["library_loc"] == fitted["library_loc"] > 0
     for name in ("view_touch_share", "worker_init_work", "library_work", "view_library_work"):
         assert manifest["options"][name] == fitted[name]
+
+
+def test_cli_like_on_postgresql_fits_there_in_a_scratch_database_dropped_after(
+    weighed_project, postgres, tmp_path, monkeypatch, capsys
+):
+    """--like --database postgresql: the rounds run the twin on PostgreSQL (their first connection is part of a
+    cold first request), in a database beside the one named, gone once the twin is built into the named one."""
+    from generator import cli
+    from generator import twin as fitting
+
+    seen = []
+    real_inspect = fitting.inspect_generated
+    monkeypatch.setattr(fitting, "GROWTH_REQUESTS", 100)
+    monkeypatch.setattr(
+        fitting,
+        "inspect_generated",
+        lambda *a, **k: seen.append(k.get("database_env")) or real_inspect(*a, **k),
+    )
+    _, path = weighed_project
+    name = f"prefork_lab_like_{os.getpid()}"
+    argv = ["--like", str(path), "--like-rounds", "1", "--output", str(tmp_path / "twin")]
+    argv += ["--database", "postgresql", "--database-url", postgres.url_of(name)]
+    try:
+        status = cli.main(argv)
+        assert status == 0, capsys.readouterr().err
+        assert seen and all(urlsplit(env["DATABASE_URL"]).path == f"/{name}_like_fit" for env in seen), seen
+        names = [r[0] for r in postgres.admin.execute("SELECT datname FROM pg_database").fetchall()]
+        assert name in names and f"{name}_like_fit" not in names
+    finally:
+        postgres.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.parametrize(
