@@ -175,27 +175,11 @@ def _add_after_fork_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-WEIGHT_OPTIONS = (
-    "apps",
-    "profile",
-    "fields_per_model",
-    "relations_per_model",
-    "loc_per_model",
-    "imports",
-    "library_loc",
-    "view_library_loc",
-    "library_work",
-    "view_library_work",
-    "view_touch_share",
-    "worker_init_work",
-    "request_growth_kb",
-    "request_cache_kb",
-    "request_objects",
-    "library_objects",
-    "first_request_work",
-    "view_first_work",
-    "urlconf_at_load",
-)
+def _weight_options() -> tuple[str, ...]:
+    """The options --like chooses itself: the app count, the profile and every weight knob."""
+    from generator.options import WEIGHT_NAMES
+
+    return ("apps", "profile", *WEIGHT_NAMES)
 
 
 def _twin_options(args):
@@ -214,7 +198,7 @@ def _twin_options(args):
     )
 
     defaults = build_parser()
-    for name in WEIGHT_OPTIONS:
+    for name in _weight_options():
         if getattr(args, name) != defaults.get_default(name):
             flag = "--" + name.replace("_", "-")
             raise OptionError(flag, "--like chooses it from the inspected project; drop one of them")
@@ -323,6 +307,7 @@ def _options(args):
     """The options to generate: a twin fitted to the --like project, or the arguments; (options, --like record)."""
     from generator.api import resolve_options
     from generator.errors import OptionError
+    from generator.options import WEIGHT_NAMES
 
     if args.like:
         return _twin_options(args)
@@ -334,23 +319,7 @@ def _options(args):
         profile=args.profile,
         seed=args.seed,
         rows_per_model=args.rows_per_model,
-        fields_per_model=args.fields_per_model,
-        relations_per_model=args.relations_per_model,
-        loc_per_model=args.loc_per_model,
-        imports=args.imports,
-        library_loc=args.library_loc,
-        view_library_loc=args.view_library_loc,
-        library_work=args.library_work,
-        view_library_work=args.view_library_work,
-        view_touch_share=args.view_touch_share,
-        worker_init_work=args.worker_init_work,
-        request_growth_kb=args.request_growth_kb,
-        request_cache_kb=args.request_cache_kb,
-        request_objects=args.request_objects,
-        library_objects=args.library_objects,
-        first_request_work=args.first_request_work,
-        view_first_work=args.view_first_work,
-        urlconf_at_load=args.urlconf_at_load,
+        **{name: getattr(args, name) for name in WEIGHT_NAMES},
     )
     return options, None
 
